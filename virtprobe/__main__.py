@@ -1,0 +1,5 @@
+"""Allow `python -m virtprobe`."""
+
+from virtprobe.cli import main
+
+main()

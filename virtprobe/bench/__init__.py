@@ -1,0 +1,1 @@
+"""`virtprobe bench`: container startup and memory, against VM baselines."""

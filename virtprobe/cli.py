@@ -1,0 +1,107 @@
+"""The Typer app: options -> one core call -> render -> exit code.
+
+This is the one error boundary: VirtprobeError becomes one line on stderr and
+its exit code. Anything else is a bug and keeps its traceback. Heavy modules
+(docker, rich, jsonschema) are imported inside the commands that need them,
+so `virtprobe detect --json` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from virtprobe import __version__, cli_bench, cli_report
+from virtprobe.errors import EXIT_INTERRUPTED, VirtprobeError
+
+app = typer.Typer(
+    name="virtprobe",
+    help="What is this machine, really, and what does isolation cost on it?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"virtprobe {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """virtprobe inspects the machine it runs on and measures what isolation costs there."""
+
+
+@app.command()
+def detect(
+    json_out: Annotated[bool, typer.Option("--json", help="Print the versioned JSON document on stdout.")] = False,
+    root: Annotated[
+        Path | None,
+        typer.Option("--root", help="Read a captured snapshot folder instead of the live machine."),
+    ] = None,
+    evidence: Annotated[
+        bool, typer.Option("--evidence", "-e", help="Show every piece of evidence, not only the deciding ones.")
+    ] = False,
+    no_kvm_probe: Annotated[
+        bool, typer.Option("--no-kvm-probe", help="Do not run a test guest on /dev/kvm.")
+    ] = False,
+) -> None:
+    """Report hardware virtualization, KVM, hypervisor, VMM, cloud, container and WSL, with evidence."""
+    from virtprobe.detect.run import detect as run_detect
+    from virtprobe.snapshot import open_source
+
+    source = open_source(root)
+    result = run_detect(source, kvm_probe=not no_kvm_probe)
+    if json_out:
+        from virtprobe.detect.document import to_document
+        from virtprobe.report.model import dumps
+
+        sys.stdout.write(dumps(to_document(result)))
+        return
+    from virtprobe.detect.render import render_detect
+    from virtprobe.render import stdout_console
+
+    stdout_console().print(render_detect(result, all_evidence=evidence))
+
+
+@app.command()
+def snapshot(
+    out: Annotated[Path, typer.Argument(help="Folder to create, or a file ending in .tar.gz.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+    no_kvm_probe: Annotated[
+        bool, typer.Option("--no-kvm-probe", help="Do not run a test guest on /dev/kvm.")
+    ] = False,
+) -> None:
+    """Capture what detect reads from this machine, to attach to a bug report or replay with --root."""
+    from virtprobe.detect.capture import capture
+
+    written = capture(out, force=force, kvm_probe=not no_kvm_probe)
+    typer.echo(f"snapshot written to {written}", err=True)
+
+
+app.command("bench")(cli_bench.bench)
+app.command("clean")(cli_bench.clean)
+app.command("report")(cli_report.report)
+app.command("compare")(cli_report.compare)
+
+
+def main() -> None:
+    # Click's standalone mode handles usage errors (exit 2) and --help. Our own
+    # errors pass through it and are printed here as one line.
+    try:
+        app()
+    except VirtprobeError as err:
+        print(f"virtprobe: error: {err.message}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        print("virtprobe: interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)

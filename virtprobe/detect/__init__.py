@@ -1,0 +1,1 @@
+"""`virtprobe detect`: every virtualization layer of a machine, with evidence."""

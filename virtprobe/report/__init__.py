@@ -1,0 +1,1 @@
+"""Reports: the versioned document format, its renderers, and compare."""

@@ -1,0 +1,427 @@
+"""Where probes read from: the live system, or a captured root folder.
+
+Every probe takes a `Source` and reads `src.read("proc/cpuinfo")`, never
+`open("/proc/cpuinfo")`. A `LiveSource` reads the real machine; a `RootSource`
+reads only below a folder that mirrors the real paths, plus the facts that are
+not files (CPUID registers, command outputs, the KVM probe, the environment)
+from `virtprobe-snapshot.json` at its top. This is python-distro's `root_dir`
+idea: one test can point at a whole captured machine, and a user can attach a
+snapshot to a bug report.
+
+Reads never raise. A missing, unreadable or oversized file comes back as a
+`FileRead` whose `text` is None and whose `reason` says why, so a probe can
+degrade to "unknown" and record the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import errno
+import json
+import os
+import platform as _platform
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from virtprobe.errors import InputError
+
+SNAPSHOT_META = "virtprobe-snapshot.json"
+SNAPSHOT_FORMAT = 1
+
+# Files larger than this are not system files we care about; refuse rather than
+# read a runaway file (a fixture with random bytes, a FIFO, /proc/kcore...).
+MAX_READ_BYTES = 4 * 1024 * 1024
+
+# The only environment variables detect ever looks at. A snapshot stores these
+# and nothing else, and reports never store any.
+DETECT_ENV_VARS = (
+    "WSL_DISTRO_NAME",
+    "WSL_INTEROP",
+    "WSLENV",
+    "KUBERNETES_SERVICE_HOST",
+    "KUBERNETES_SERVICE_PORT",
+    "container",  # set by systemd-nspawn, podman, lxc (systemd's convention)
+    "PROCESSOR_IDENTIFIER",  # Windows
+)
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """The result of reading one file: its bytes, or the reason there are none."""
+
+    path: str  # the path as the real machine would name it, e.g. "/proc/cpuinfo"
+    data: bytes | None
+    reason: str | None = None  # set when data is None: "not found", "permission denied", ...
+
+    @property
+    def ok(self) -> bool:
+        return self.data is not None
+
+    @property
+    def text(self) -> str | None:
+        """The content as text (undecodable bytes replaced), or None."""
+        if self.data is None:
+            return None
+        return self.data.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class CpuidRegs:
+    eax: int
+    ebx: int
+    ecx: int
+    edx: int
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A non-file fact (CPUID leaf, command output, KVM probe) or why it is unknown."""
+
+    value: Any
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.value is not None
+
+
+def _reason_for(err: OSError) -> str:
+    if err.errno == errno.ENOENT:
+        return "not found"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied (try as root)"
+    if err.errno == errno.EISDIR:
+        return "is a directory"
+    if err.errno == errno.ENOTDIR:
+        return "not found (a parent is not a directory)"
+    return err.strerror or type(err).__name__
+
+
+def _norm(rel: str) -> str:
+    return rel.lstrip("/")
+
+
+class Source:
+    """The interface every probe reads through. Subclasses implement the I/O."""
+
+    platform: str  # sys.platform style: "linux", "win32", "darwin", or "unknown"
+    machine: str  # platform.machine() style: "x86_64", "aarch64", "arm64", "AMD64", ...
+    env: Mapping[str, str]
+    is_live: bool
+
+    def read(self, rel: str, limit: int = MAX_READ_BYTES) -> FileRead:
+        raise NotImplementedError
+
+    def listdir(self, rel: str) -> list[str] | None:
+        """Sorted names in a directory, or None when it cannot be listed."""
+        raise NotImplementedError
+
+    def exists(self, rel: str) -> bool:
+        raise NotImplementedError
+
+    def readlink(self, rel: str) -> str | None:
+        """The target of a symlink (e.g. proc/self/ns/pid -> 'pid:[4026531836]')."""
+        raise NotImplementedError
+
+    def cpuid(self, leaf: int, subleaf: int = 0) -> Lookup:
+        """The CPUID registers for a leaf, as a Lookup of CpuidRegs."""
+        raise NotImplementedError
+
+    def command(self, name: str) -> Lookup:
+        """The captured stdout (bytes) of a known command, e.g. 'systeminfo'."""
+        raise NotImplementedError
+
+    def kvm_probe(self) -> Lookup:
+        """The result dict of the live KVM probe (see detect.kvm)."""
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def path(self, rel: str) -> str:
+        """The path as it is named on the machine being described."""
+        return "/" + _norm(rel)
+
+
+# ---------------------------------------------------------------------------
+# Live machine
+
+# Commands detect may run on a live host, by logical name. Each is run with a
+# short timeout and its stdout captured as bytes. Only names listed here run.
+LIVE_COMMANDS: dict[str, list[str]] = {
+    "wsl.exe -l -v": ["wsl.exe", "-l", "-v"],
+    "systeminfo": ["systeminfo"],
+    "sysctl": [
+        "sysctl",
+        "kern.hv_support",
+        "kern.hv_vmm_present",
+        "machdep.cpu.brand_string",
+        "machdep.cpu.vendor",
+        "machdep.cpu.features",
+        "hw.model",
+        "kern.osproductversion",
+    ],
+    "sw_vers": ["sw_vers"],
+    "wmic computersystem": ["wmic", "computersystem", "get", "Manufacturer,Model,HypervisorPresent", "/format:list"],
+}
+
+COMMAND_TIMEOUT_S = 10.0
+
+
+class LiveSource(Source):
+    """Reads the running machine."""
+
+    is_live = True
+
+    def __init__(
+        self,
+        cpuid_fn: Callable[[int, int], Lookup] | None = None,
+        kvm_fn: Callable[[], Lookup] | None = None,
+    ) -> None:
+        self.platform = sys.platform if sys.platform in ("linux", "win32", "darwin") else "unknown"
+        self.machine = _platform.machine() or "unknown"
+        self.env = {k: v for k, v in os.environ.items() if k in DETECT_ENV_VARS}
+        self._cpuid_fn = cpuid_fn
+        self._kvm_fn = kvm_fn
+        self._cpuid_cache: dict[tuple[int, int], Lookup] = {}
+        self._cmd_cache: dict[str, Lookup] = {}
+        self._kvm_cache: Lookup | None = None
+
+    def describe(self) -> str:
+        return "live machine"
+
+    def read(self, rel: str, limit: int = MAX_READ_BYTES) -> FileRead:
+        path = self.path(rel)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError as err:
+            return FileRead(path, None, _reason_for(err))
+        if len(data) > limit:
+            return FileRead(path, None, f"larger than {limit} bytes")
+        return FileRead(path, data)
+
+    def listdir(self, rel: str) -> list[str] | None:
+        try:
+            return sorted(os.listdir(self.path(rel)))
+        except OSError:
+            return None
+
+    def exists(self, rel: str) -> bool:
+        return os.path.lexists(self.path(rel))
+
+    def readlink(self, rel: str) -> str | None:
+        try:
+            return os.readlink(self.path(rel))
+        except OSError:
+            return None
+
+    def cpuid(self, leaf: int, subleaf: int = 0) -> Lookup:
+        key = (leaf, subleaf)
+        if key not in self._cpuid_cache:
+            if self._cpuid_fn is None:
+                from virtprobe.detect.cpuid import live_cpuid
+
+                self._cpuid_fn = live_cpuid
+            self._cpuid_cache[key] = self._cpuid_fn(leaf, subleaf)
+        return self._cpuid_cache[key]
+
+    def command(self, name: str) -> Lookup:
+        if name not in self._cmd_cache:
+            self._cmd_cache[name] = _run_command(name)
+        return self._cmd_cache[name]
+
+    def kvm_probe(self) -> Lookup:
+        if self._kvm_cache is None:
+            if self._kvm_fn is None:
+                from virtprobe.detect.kvm import live_kvm_probe
+
+                self._kvm_fn = live_kvm_probe
+            self._kvm_cache = self._kvm_fn()
+        return self._kvm_cache
+
+
+def _run_command(name: str) -> Lookup:
+    import shutil
+    import subprocess
+
+    argv = LIVE_COMMANDS.get(name)
+    if argv is None:
+        return Lookup(None, f"virtprobe does not run {name!r}")
+    exe = shutil.which(argv[0])
+    if exe is None:
+        return Lookup(None, f"{argv[0]} not found on PATH")
+    try:
+        proc = subprocess.run(
+            [exe, *argv[1:]],
+            capture_output=True,
+            timeout=COMMAND_TIMEOUT_S,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        return Lookup(None, f"{name} timed out after {COMMAND_TIMEOUT_S:.0f} s")
+    except OSError as err:
+        return Lookup(None, f"{name} could not run: {_reason_for(err)}")
+    if proc.returncode != 0 and not proc.stdout:
+        return Lookup(None, f"{name} exited {proc.returncode}")
+    return Lookup(proc.stdout)
+
+
+# ---------------------------------------------------------------------------
+# Captured root
+
+
+class RootSource(Source):
+    """Reads only below `root`; never from the live machine."""
+
+    is_live = False
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        if not self.root.exists():
+            raise InputError(f"snapshot root {self.root} does not exist")
+        if not self.root.is_dir():
+            raise InputError(f"snapshot root {self.root} is not a directory")
+        self._real_root = os.path.realpath(self.root)
+        meta = self._load_meta()
+        self.platform = str(meta.get("platform") or "linux")
+        self.machine = str(meta.get("machine") or "unknown")
+        env = meta.get("env") or {}
+        self.env = {str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {}
+        self._cpuid = meta.get("cpuid") if isinstance(meta.get("cpuid"), dict) else None
+        self._commands = meta.get("commands") if isinstance(meta.get("commands"), dict) else {}
+        self._kvm = meta.get("kvm_probe")
+        self._cpuid_reason = meta.get("cpuid_reason")
+
+    def _load_meta(self) -> dict[str, Any]:
+        path = self.root / SNAPSHOT_META
+        if not path.exists():
+            return {}
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise InputError(f"{path}: not a valid snapshot description ({err})") from err
+        if not isinstance(meta, dict):
+            raise InputError(f"{path}: not a valid snapshot description (expected a JSON object)")
+        fmt = meta.get("format", SNAPSHOT_FORMAT)
+        if fmt != SNAPSHOT_FORMAT:
+            raise InputError(f"{path}: snapshot format {fmt!r}; this virtprobe reads format {SNAPSHOT_FORMAT}")
+        return meta
+
+    def describe(self) -> str:
+        return f"snapshot {self.root}"
+
+    def _inside(self, rel: str) -> tuple[str | None, str | None]:
+        """The host path for rel, refusing anything that resolves outside the root."""
+        host = os.path.join(self._real_root, _norm(rel))
+        real = os.path.realpath(host)
+        if real != self._real_root and not real.startswith(self._real_root + os.sep):
+            return None, "points outside the snapshot root"
+        return real, None
+
+    def read(self, rel: str, limit: int = MAX_READ_BYTES) -> FileRead:
+        path = self.path(rel)
+        host, why = self._inside(rel)
+        if host is None:
+            return FileRead(path, None, why)
+        try:
+            with open(host, "rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError as err:
+            return FileRead(path, None, _reason_for(err))
+        if len(data) > limit:
+            return FileRead(path, None, f"larger than {limit} bytes")
+        return FileRead(path, data)
+
+    def listdir(self, rel: str) -> list[str] | None:
+        host, _ = self._inside(rel)
+        if host is None:
+            return None
+        try:
+            return sorted(os.listdir(host))
+        except OSError:
+            return None
+
+    def exists(self, rel: str) -> bool:
+        # lexists on the unresolved path: a dangling symlink (a namespace link) exists.
+        host = os.path.join(self._real_root, _norm(rel))
+        if not os.path.lexists(host):
+            return False
+        return os.path.islink(host) or self._inside(rel)[0] is not None
+
+    def readlink(self, rel: str) -> str | None:
+        host = os.path.join(self._real_root, _norm(rel))
+        try:
+            return os.readlink(host)
+        except OSError:
+            pass
+        # Namespace links may also be stored as plain files holding the target,
+        # for filesystems (and archives) that lose symlinks.
+        read = self.read(rel, limit=256)
+        return read.text.strip() if read.text else None
+
+    def cpuid(self, leaf: int, subleaf: int = 0) -> Lookup:
+        if self._cpuid is None:
+            return Lookup(None, str(self._cpuid_reason or "no CPUID registers in the snapshot"))
+        keys = [f"0x{leaf:08x}/{subleaf}"] + ([f"0x{leaf:08x}", f"0x{leaf:x}"] if subleaf == 0 else [])
+        for key in keys:
+            regs = self._cpuid.get(key)
+            if isinstance(regs, dict):
+                try:
+                    return Lookup(CpuidRegs(*(int(regs[r]) & 0xFFFFFFFF for r in ("eax", "ebx", "ecx", "edx"))))
+                except (KeyError, TypeError, ValueError):
+                    return Lookup(None, f"CPUID leaf {key} in the snapshot is malformed")
+        return Lookup(None, f"CPUID leaf 0x{leaf:08x} not in the snapshot")
+
+    def command(self, name: str) -> Lookup:
+        raw = self._commands.get(name) if isinstance(self._commands, dict) else None
+        if raw is None:
+            return Lookup(None, f"no output of {name!r} in the snapshot")
+        try:
+            return Lookup(base64.b64decode(str(raw), validate=True))
+        except (binascii.Error, ValueError):
+            return Lookup(None, f"output of {name!r} in the snapshot is not valid base64")
+
+    def kvm_probe(self) -> Lookup:
+        if isinstance(self._kvm, dict):
+            return Lookup(self._kvm)
+        return Lookup(None, "no live KVM probe result in the snapshot")
+
+
+@dataclass
+class SnapshotMeta:
+    """What `virtprobe snapshot` writes to virtprobe-snapshot.json."""
+
+    platform: str
+    machine: str
+    env: dict[str, str] = field(default_factory=dict)
+    cpuid: dict[str, dict[str, int]] | None = None
+    cpuid_reason: str | None = None
+    commands: dict[str, str] = field(default_factory=dict)  # name -> base64 stdout
+    kvm_probe: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "format": SNAPSHOT_FORMAT,
+            "platform": self.platform,
+            "machine": self.machine,
+            "env": dict(sorted(self.env.items())),
+            "commands": dict(sorted(self.commands.items())),
+        }
+        if self.cpuid is not None:
+            out["cpuid"] = self.cpuid
+        if self.cpuid_reason:
+            out["cpuid_reason"] = self.cpuid_reason
+        if self.kvm_probe is not None:
+            out["kvm_probe"] = self.kvm_probe
+        return out
+
+
+def open_source(root: str | os.PathLike[str] | None) -> Source:
+    """The live machine when root is None, else the captured root (never both)."""
+    return LiveSource() if root is None else RootSource(root)
