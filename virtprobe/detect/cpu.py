@@ -1,0 +1,232 @@
+"""The CPU: vendor, model, hardware virtualization (VT-x / AMD-V), its sub-features, firmware lock.
+
+Sources, in order of trust:
+- /proc/cpuinfo `flags`: `vmx` (Intel VT-x), `svm` (AMD-V), `hypervisor`
+  (CPUID.1:ECX[31], set by every hypervisor that follows the convention).
+  These are the kernel's view after its own fix-ups, which is what KVM uses.
+- /proc/cpuinfo `vmx flags` (Linux >= 5.8, CONFIG_X86_VMX_FEATURE_NAMES): the
+  VMX capabilities read from the VMX MSRs (ept, vpid, unrestricted_guest, ...).
+  AMD has no such line; its SVM sub-features (npt, avic, ...) are in `flags`.
+- Raw CPUID (leaf 1 ECX[5] = VMX, leaf 0x80000001 ECX[2] = SVM): what the
+  silicon (or the hypervisor) advertises before the kernel's fix-ups.
+
+"Disabled in firmware" is reported True only where a source says so:
+- on Intel, arch/x86/kernel/cpu/feat_ctl.c (Linux >= 5.6) clears the `vmx`
+  flag when firmware locked IA32_FEAT_CTL with VMX off, and logs
+  "x86/cpu: VMX (outside TXT) disabled by BIOS". Without the log, raw CPUID
+  VMX=1 with no `vmx` flag on bare metal means the kernel cleared it, and that
+  only happens for a firmware lock (or an unreadable MSR, which real hardware
+  does not have) — so that is reported too, as the decisive row says.
+- on AMD, KVM logs "SVM disabled (by BIOS) in MSR_VM_CR"; the `svm` flag stays,
+  so only the kernel log can tell. The log is read from a captured `dmesg`
+  command output when the snapshot holds one.
+Everything else is None (unknown), never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+
+from virtprobe.detect.model import CONSIDERED, DECISIVE, NONE, SUPPORTING, UNKNOWN, CpuResult, Evidence
+from virtprobe.snapshot import Source
+
+TOPIC = "cpu"
+
+# AMD SVM sub-features that the kernel lists in the ordinary `flags` line
+# (arch/x86/include/asm/cpufeatures.h, word 15 "AMD SVM Feature Identification").
+SVM_SUBFLAGS = (
+    "npt",
+    "lbrv",
+    "svm_lock",
+    "nrip_save",
+    "tsc_scale",
+    "vmcb_clean",
+    "flushbyasid",
+    "decodeassists",
+    "pausefilter",
+    "pfthreshold",
+    "avic",
+    "v_vmsave_vmload",
+    "vgif",
+    "x2avic",
+    "v_spec_ctrl",
+    "vnmi",
+    "svme_addr_chk",
+)
+
+_FIRMWARE_OFF = re.compile(
+    r"VMX \((?:outside|inside) TXT\) disabled by BIOS|kvm: disabled by bios|SVM disabled \(by BIOS\)",
+    re.IGNORECASE,
+)
+
+
+def parse_cpuinfo(text: str) -> dict[str, str]:
+    """The `key: value` fields of the first processor block of /proc/cpuinfo.
+
+    x86 uses `flags`/`vendor_id`/`model name`; arm64 uses `Features`/`CPU implementer`.
+    Keys are kept verbatim (stripped); later blocks (other CPUs) are ignored.
+    """
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            if fields:
+                break
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key = key.strip()
+        if key and key not in fields:
+            fields[key] = value.strip()
+    return fields
+
+
+def parse_flags(value: str | None) -> frozenset[str]:
+    return frozenset(value.split()) if value else frozenset()
+
+
+def firmware_disable_line(dmesg: str) -> str | None:
+    """The kernel log line saying firmware disabled VT-x/AMD-V, if any."""
+    for line in dmesg.splitlines():
+        if _FIRMWARE_OFF.search(line):
+            return line.strip()
+    return None
+
+
+def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:
+    ev: list[Evidence] = []
+    read = src.read("proc/cpuinfo")
+    path = read.path
+    fields = parse_cpuinfo(read.text) if read.text else {}
+    if read.text is None:
+        ev.append(Evidence(TOPIC, path, "", UNKNOWN, note=read.reason or "unreadable"))
+
+    vendor = fields.get("vendor_id") or None
+    model = fields.get("model name") or None
+    flags = parse_flags(fields.get("flags"))
+    has_flags_line = "flags" in fields
+
+    leaf1 = src.cpuid(0x1)
+    raw_vmx = bool(leaf1.value.ecx & (1 << 5)) if leaf1.ok else None
+    raw_hv = bool(leaf1.value.ecx & (1 << 31)) if leaf1.ok else None
+    if vendor is None:
+        leaf0 = src.cpuid(0x0)
+        if leaf0.ok:
+            r = leaf0.value
+            raw = b"".join(x.to_bytes(4, "little") for x in (r.ebx, r.edx, r.ecx))
+            vendor = raw.decode("ascii", errors="replace").strip("\x00 ") or None
+            if vendor:
+                ev.append(Evidence(TOPIC, "cpuid 0x00000000", vendor, SUPPORTING, note="vendor string"))
+
+    # Hypervisor bit.
+    hypervisor_bit: bool | None
+    if has_flags_line:
+        hypervisor_bit = "hypervisor" in flags
+        ev.append(
+            Evidence(
+                TOPIC,
+                f"{path}: flags",
+                "hypervisor" if hypervisor_bit else "no hypervisor flag",
+                DECISIVE,
+                note="CPUID.1:ECX[31] as the kernel reports it",
+            )
+        )
+    elif raw_hv is not None:
+        hypervisor_bit = raw_hv
+        ev.append(Evidence(TOPIC, "cpuid 0x00000001", f"ECX[31]={int(raw_hv)}", DECISIVE, note="hypervisor bit"))
+    else:
+        hypervisor_bit = None
+        ev.append(Evidence(TOPIC, "cpuid 0x00000001", "", UNKNOWN, note=leaf1.reason or "unreadable"))
+
+    # Virtualization technology and sub-features.
+    virt_tech: str | None
+    features: tuple[str, ...] = ()
+    if "vmx" in flags:
+        virt_tech = "vt-x"
+        features = tuple(parse_flags(fields.get("vmx flags")))
+        ev.append(Evidence(TOPIC, f"{path}: flags", "vmx", DECISIVE, points_to="vt-x"))
+        if "vmx flags" in fields:
+            ev.append(Evidence(TOPIC, f"{path}: vmx flags", fields["vmx flags"], SUPPORTING, note="VMX capabilities"))
+        features = tuple(sorted(features))
+    elif "svm" in flags:
+        virt_tech = "amd-v"
+        features = tuple(f for f in SVM_SUBFLAGS if f in flags)
+        ev.append(Evidence(TOPIC, f"{path}: flags", "svm", DECISIVE, points_to="amd-v"))
+        if features:
+            ev.append(Evidence(TOPIC, f"{path}: flags", " ".join(features), SUPPORTING, note="SVM sub-features"))
+    elif has_flags_line and vendor in ("GenuineIntel", "AuthenticAMD", "HygonGenuine", "CentaurHauls", "  Shanghai  "):
+        virt_tech = NONE
+        ev.append(
+            Evidence(
+                TOPIC,
+                f"{path}: flags",
+                "no vmx/svm flag",
+                DECISIVE,
+                points_to=NONE,
+                note="the kernel does not offer VT-x or AMD-V to this system",
+            )
+        )
+    elif has_flags_line:
+        # x86 without a vendor line is odd, but the flags line is still the kernel's word.
+        virt_tech = NONE
+        ev.append(Evidence(TOPIC, f"{path}: flags", "no vmx/svm flag", DECISIVE, points_to=NONE))
+    else:
+        virt_tech = None
+        if read.text is not None:
+            arch = src.machine
+            ev.append(
+                Evidence(
+                    TOPIC,
+                    f"{path}: flags",
+                    "",
+                    CONSIDERED,
+                    note=f"no x86 flags line ({arch}); hardware virtualization is not listed in cpuinfo here",
+                )
+            )
+
+    # Firmware lock.
+    disabled: bool | None = None
+    intel = vendor == "GenuineIntel"
+    suspect_intel = intel and virt_tech == NONE and raw_vmx is True and hypervisor_bit is False
+    suspect_amd = virt_tech == "amd-v" and hypervisor_bit is False and not src.exists("dev/kvm")
+    bare_none = virt_tech == NONE and hypervisor_bit is False
+    if suspect_intel or suspect_amd or bare_none:
+        dmesg = src.command("dmesg")
+        line = firmware_disable_line(dmesg.value.decode("utf-8", "replace")) if dmesg.ok else None
+        if line:
+            disabled = True
+            ev.append(Evidence(TOPIC, "command: dmesg", line, DECISIVE, note="the kernel says firmware disabled it"))
+        elif dmesg.ok:
+            ev.append(Evidence(TOPIC, "command: dmesg", "no 'disabled by BIOS' line", CONSIDERED))
+        else:
+            ev.append(Evidence(TOPIC, "command: dmesg", "", UNKNOWN, note=dmesg.reason or "unreadable"))
+        if suspect_intel:
+            # feat_ctl.c clears X86_FEATURE_VMX only when IA32_FEAT_CTL is locked with VMX off.
+            if disabled is None:
+                disabled = True
+            ev.append(
+                Evidence(
+                    TOPIC,
+                    "cpuid 0x00000001",
+                    "ECX[5] (VMX)=1, yet no vmx flag in /proc/cpuinfo",
+                    DECISIVE if line is None else SUPPORTING,
+                    note="the kernel cleared VMX: firmware locked IA32_FEAT_CTL with VMX off (feat_ctl.c)",
+                )
+            )
+    if disabled is None and (virt_tech == "vt-x" or (virt_tech == "amd-v" and src.exists("dev/kvm"))):
+        # A vmx flag survives only when IA32_FEAT_CTL allows VMX; /dev/kvm on AMD
+        # exists only when kvm_amd initialised, which it refuses when VM_CR.SVMDIS is set.
+        disabled = False
+    if vendor:
+        ev.append(Evidence(TOPIC, f"{path}: vendor_id", vendor, CONSIDERED))
+    return (
+        CpuResult(
+            vendor=vendor,
+            model_name=model,
+            virt_tech=virt_tech,
+            virt_features=features,
+            disabled_in_firmware=disabled,
+            hypervisor_bit=hypervisor_bit,
+        ),
+        ev,
+    )

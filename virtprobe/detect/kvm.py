@@ -1,0 +1,185 @@
+"""KVM: is /dev/kvm there, which module provides it, and can it really run a guest?
+
+`kvm-ok` (cpu-checker) decides from the CPU flags: no `vmx`/`svm`, no KVM. That
+is wrong on hosts where KVM runs without hardware virtualization extensions,
+such as PVM (kvm_pvm, "Pagetable-based Virtual Machine": a KVM backend that runs
+guests in a ring-3 sandbox using shadow paging). So usability here is proven,
+not inferred: `virtprobe.kvmapi.probe_guest()` creates a VM through the KVM
+ioctl API and runs a few real-mode instructions to a HLT exit. The CPU flags
+are only used to explain the verdict.
+
+Sources: /dev/kvm (existence), /sys/module/{kvm_intel,kvm_amd,kvm_pvm,kvm_hv,
+kvm_pr,kvm} (which backend is loaded or built in; /proc/modules lists only
+loadable modules and may not exist at all), /sys/module/<m>/parameters/nested
+(Y/N or 1/0), and the guest-run result captured as `kvm_probe` in a snapshot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from virtprobe.detect.cpu import parse_cpuinfo, parse_flags
+from virtprobe.detect.model import CONSIDERED, DECISIVE, SUPPORTING, UNKNOWN, Evidence, KvmResult
+from virtprobe.snapshot import Lookup, Source
+
+TOPIC = "kvm"
+
+# Backends in the order we name them when several are present (see _pick_module).
+# kvm_hv / kvm_pr are PowerPC (HV and PR KVM); arm64 and s390 build KVM into "kvm".
+BACKENDS = ("kvm_intel", "kvm_amd", "kvm_pvm", "kvm_hv", "kvm_pr")
+
+
+def live_kvm_probe() -> Lookup:
+    """Run the probe guest on the live /dev/kvm (virtprobe.kvmapi owns the ioctls)."""
+    try:
+        from virtprobe import kvmapi
+    except ImportError as err:
+        return Lookup(None, f"the KVM probe is not available in this build ({err})")
+    probe = getattr(kvmapi, "probe_guest", None)
+    if probe is None:
+        return Lookup(None, "the KVM probe is not available in this build (no kvmapi.probe_guest)")
+    result = probe()
+    if isinstance(result, Lookup):
+        return result
+    return Lookup(result)
+
+
+def parse_bool_param(text: str | None) -> bool | None:
+    """A kernel module boolean/int parameter: Y/1 -> True, N/0 -> False, else None."""
+    if text is None:
+        return None
+    v = text.strip().upper()
+    if v in ("Y", "1"):
+        return True
+    if v in ("N", "0"):
+        return False
+    return None
+
+
+def _pick_module(present: list[str], flags: frozenset[str]) -> str | None:
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    # Several backends can be loaded at once (kvm_pvm beside kvm_intel); the one
+    # the CPU supports is the one /dev/kvm uses by default.
+    if "vmx" in flags and "kvm_intel" in present:
+        return "kvm_intel"
+    if "svm" in flags and "kvm_amd" in present:
+        return "kvm_amd"
+    return "kvm_pvm" if "kvm_pvm" in present else present[0]
+
+
+def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evidence]]:
+    ev: list[Evidence] = []
+    device = src.exists("dev/kvm")
+    ev.append(
+        Evidence(TOPIC, src.path("dev/kvm"), "present" if device else "absent", DECISIVE if not device else SUPPORTING)
+    )
+
+    cpuinfo = src.read("proc/cpuinfo")
+    fields = parse_cpuinfo(cpuinfo.text) if cpuinfo.text else {}
+    flags = parse_flags(fields.get("flags"))
+    has_flags = "flags" in fields
+
+    present = [m for m in BACKENDS if src.exists(f"sys/module/{m}")]
+    module = _pick_module(present, flags)
+    if module is None and device and src.machine in ("aarch64", "arm64", "s390x"):
+        module = "kvm" if src.exists("sys/module/kvm") else None
+    for m in present:
+        ev.append(
+            Evidence(
+                TOPIC,
+                src.path(f"sys/module/{m}"),
+                "present",
+                SUPPORTING if m == module else CONSIDERED,
+                points_to=m,
+                note="" if m == module else "loaded, but not the backend /dev/kvm is taken to use",
+            )
+        )
+    if not present:
+        ev.append(Evidence(TOPIC, src.path("sys/module"), "no kvm_intel/kvm_amd/kvm_pvm", CONSIDERED))
+
+    nested: bool | None = None
+    if module in ("kvm_intel", "kvm_amd"):
+        read = src.read(f"sys/module/{module}/parameters/nested")
+        nested = parse_bool_param(read.text)
+        if nested is None:
+            ev.append(Evidence(TOPIC, read.path, read.text or "", UNKNOWN, note=read.reason or "not Y/N/1/0"))
+        else:
+            ev.append(Evidence(TOPIC, read.path, (read.text or "").strip(), DECISIVE, note="nested virtualization"))
+    elif module is not None:
+        ev.append(
+            Evidence(
+                TOPIC,
+                src.path(f"sys/module/{module}/parameters/nested"),
+                "",
+                CONSIDERED,
+                note=f"{module} has no nested parameter",
+            )
+        )
+
+    openable: bool | None = None
+    usable: bool | None = None
+    api_version: int | None = None
+    guest_exit: str | None = None
+    probe_s: float | None = None
+    reason: str | None = None
+
+    if not run_guest:
+        reason = "the guest run was not requested, so usability is not proven"
+        if not device:
+            usable, openable = False, False
+            reason = "no /dev/kvm"
+    else:
+        look = src.kvm_probe()
+        probe: dict[str, Any] | None = look.value if isinstance(look.value, dict) else None
+        if probe is None:
+            if not device:
+                usable, openable = False, False
+                reason = "no /dev/kvm"
+            else:
+                reason = f"the guest run result is unknown: {look.reason or 'no result'}"
+                ev.append(Evidence(TOPIC, "KVM ioctl probe", "", UNKNOWN, note=look.reason or "no result"))
+        else:
+            stage = str(probe.get("stage") or "")
+            ok = probe.get("ok") is True
+            api = probe.get("api_version")
+            api_version = api if isinstance(api, int) else None
+            exit_reason = probe.get("exit_reason")
+            guest_exit = exit_reason if isinstance(exit_reason, str) else None
+            elapsed = probe.get("elapsed_s")
+            probe_s = float(elapsed) if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool) else None
+            openable = stage != "open" if stage else None
+            usable = ok
+            error = probe.get("error")
+            value = f"stage {stage}" + (f", {guest_exit}" if guest_exit else "") + (f": {error}" if error else "")
+            ev.append(Evidence(TOPIC, "KVM ioctl probe (/dev/kvm)", value, DECISIVE, note="a guest really ran"))
+            if not ok:
+                reason = f"the probe guest failed at stage {stage!r}: {error or 'no detail'}"
+    # Explain the verdict against the CPU flags, the way kvm-ok would see it.
+    virt_flag = "vmx" if "vmx" in flags else "svm" if "svm" in flags else None
+    if usable and has_flags and virt_flag is None:
+        via = f" via {module}" if module else ""
+        extra = " (PVM: KVM without hardware virtualization extensions)" if module == "kvm_pvm" else ""
+        reason = (
+            f"no vmx/svm flag in /proc/cpuinfo, yet /dev/kvm ran a guest to {guest_exit or 'completion'}{via}{extra};"
+            " kvm-ok would say KVM cannot be used"
+        )
+        ev.append(Evidence(TOPIC, f"{cpuinfo.path}: flags", "no vmx/svm flag", CONSIDERED, note=reason))
+    elif usable is False and device is False and virt_flag is not None:
+        reason = f"the CPU has {virt_flag}, but /dev/kvm is absent: the kvm module is not loaded"
+    return (
+        KvmResult(
+            device_present=device,
+            openable=openable,
+            usable=usable,
+            module=module,
+            nested=nested,
+            api_version=api_version,
+            guest_exit=guest_exit,
+            probe_s=probe_s,
+            reason=reason,
+        ),
+        ev,
+    )
