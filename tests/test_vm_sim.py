@@ -1,0 +1,95 @@
+"""Tests of the simulated VM baseline: deterministic for a seed, faithful to published median and p99."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from virtprobe import stats
+from virtprobe.bench import vm_profiles, vm_sim
+
+
+def test_fit_recovers_median_and_p99_exactly() -> None:
+    d = vm_sim.LogNormal.fit(0.161, 0.172)
+    assert math.exp(d.mu) == pytest.approx(0.161)
+    assert math.exp(d.mu + vm_sim.Z99 * d.sigma) == pytest.approx(0.172)
+
+
+def test_fit_without_p99_has_no_spread() -> None:
+    d = vm_sim.LogNormal.fit(0.5, None)
+    assert d.sigma == 0.0
+    assert d.sample(random.Random(1), 3) == [pytest.approx(0.5)] * 3
+
+
+def test_fit_rejects_nonsense() -> None:
+    with pytest.raises(ValueError):
+        vm_sim.LogNormal.fit(0.0, 1.0)
+    with pytest.raises(ValueError):
+        vm_sim.LogNormal.fit(0.2, 0.1)
+
+
+def test_deterministic_for_a_seed_and_different_across_seeds() -> None:
+    ps = vm_profiles.select_profiles()
+    a = vm_sim.simulate(ps, 50, seed=7)
+    b = vm_sim.simulate(ps, 50, seed=7)
+    c = vm_sim.simulate(ps, 50, seed=8)
+    assert a == b
+    assert a[0]["boot_samples_s"] != c[0]["boot_samples_s"]
+    assert all(x["seed"] == 7 for x in a)
+
+
+def test_a_profile_does_not_depend_on_the_others() -> None:
+    ps = vm_profiles.select_profiles()
+    alone = vm_sim.simulate(ps[-3:], 30, seed=3)
+    together = vm_sim.simulate(ps, 30, seed=3)
+    assert alone == together[-3:]
+
+
+# Tolerances: with n = 20000 the sample median of a log-normal with these sigmas
+# is within about 0.1% and the p99 within about 1% (standard error of order
+# quantiles); 3% and 8% leave ample room while still catching a wrong fit.
+N = 20000
+MEDIAN_TOL = 0.03
+P99_TOL = 0.08
+
+
+@pytest.mark.parametrize("profile", vm_profiles.select_profiles(), ids=lambda p: p.name)
+def test_sample_quantiles_match_published_figures(profile: vm_profiles.VmProfile) -> None:
+    b = vm_sim.simulate_profile(profile, N, seed=1)
+    s = stats.summarize(b["boot_samples_s"])
+    assert profile.boot_median_s is not None
+    assert s.median == pytest.approx(profile.boot_median_s, rel=MEDIAN_TOL)
+    target_p99 = profile.boot_p99_s if profile.boot_p99_s is not None else profile.boot_median_s
+    assert s.p99 == pytest.approx(target_p99, rel=P99_TOL)
+
+
+def test_baseline_dict_matches_the_report_format() -> None:
+    ps = {p.name: p for p in vm_profiles.select_profiles()}
+    b = vm_sim.simulate_profile(ps["firecracker"], 5, seed=1)
+    assert set(b) == {"name", "label", "kind", "boot_samples_s", "memory", "source", "accel", "notes", "seed"}
+    assert b["kind"] == "simulated"
+    assert b["label"] == "Firecracker (simulated)"
+    assert b["accel"] is None
+    assert len(b["boot_samples_s"]) == 5
+    m = b["memory"]
+    assert m["committed_bytes"] == m["guest_ram_bytes"] + m["overhead_bytes"]
+    assert m["overhead_bytes"] == 3_000_000
+    assert set(b["source"]) == {"citation", "url", "host", "method"}
+    assert any(n.startswith("simulated:") for n in b["notes"])
+
+
+def test_every_simulated_row_names_its_source() -> None:
+    for b in vm_sim.simulate(vm_profiles.select_profiles(), 3, seed=1):
+        assert b["label"].endswith("(simulated)")
+        assert b["source"] and b["source"]["citation"]
+
+
+def test_unverified_profiles_are_not_simulated() -> None:
+    ps = vm_profiles.select_profiles(include_unverified=True)
+    names = {b["name"] for b in vm_sim.simulate(ps, 3, seed=1)}
+    assert "full-vm-distro" not in names
+    unverified = next(p for p in ps if p.unverified)
+    with pytest.raises(ValueError):
+        vm_sim.simulate_profile(unverified, 3, seed=1)
