@@ -1,0 +1,171 @@
+"""`detect(src)`: dispatch on the source's platform once, run every probe, assemble the result.
+
+Linux runs the file-based probes (cpu, kvm, hypervisor, cloud, container,
+wsl); Windows and macOS have their own whole-machine probes; any other platform
+gets a result whose every id is None, with evidence saying why. Probes never
+raise; neither does this.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from virtprobe.detect.model import (
+    CONSIDERED,
+    UNKNOWN,
+    CloudResult,
+    ContainerResult,
+    CpuResult,
+    DetectResult,
+    Evidence,
+    HostInfo,
+    HypervisorResult,
+    KvmResult,
+    WslResult,
+)
+from virtprobe.snapshot import Source
+
+HOST_PATHS = ("proc/sys/kernel/osrelease", "etc/os-release", "usr/lib/os-release")
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """os-release(5): KEY=value lines, values optionally quoted."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        k, _, v = line.partition("=")
+        v = v.strip()
+        if len(v) >= 2 and v[0] == v[-1] and v[0] in "\"'":
+            v = v[1:-1]
+        out[k.strip()] = v
+    return out
+
+
+def host_info(src: Source) -> tuple[HostInfo, list[Evidence]]:
+    ev: list[Evidence] = []
+    osrel = src.read("proc/sys/kernel/osrelease", limit=4096)
+    kernel = osrel.text.strip() if osrel.text and osrel.text.strip() else None
+    os_name = None
+    for rel in ("etc/os-release", "usr/lib/os-release"):
+        read = src.read(rel, limit=65536)
+        if read.text:
+            fields = parse_os_release(read.text)
+            os_name = fields.get("PRETTY_NAME") or fields.get("NAME")
+            if os_name:
+                ev.append(Evidence("host", src.path(rel) + ": PRETTY_NAME", os_name, CONSIDERED))
+                break
+    if kernel:
+        ev.append(Evidence("host", src.path("proc/sys/kernel/osrelease"), kernel, CONSIDERED))
+    host = HostInfo(
+        platform=src.platform, machine=src.machine, kernel=kernel, os_name=os_name, source=src.describe()
+    )
+    return host, ev
+
+
+def _probe(module: str, func: str) -> Callable[..., Any] | None:
+    """A probe function from a sibling module; None while that module does not exist yet."""
+    try:
+        mod = importlib.import_module(f"virtprobe.detect.{module}")
+    except ModuleNotFoundError as err:
+        if err.name != f"virtprobe.detect.{module}":
+            raise
+        return None
+    fn = getattr(mod, func, None)
+    return fn if callable(fn) else None
+
+
+def _missing(topic: str, module: str) -> Evidence:
+    return Evidence(topic, f"virtprobe.detect.{module}", "", UNKNOWN, None, "this probe is not available")
+
+
+def detect_linux(src: Source, kvm_probe: bool = True) -> DetectResult:
+    from virtprobe.detect.container import probe_container
+    from virtprobe.detect.wsl import probe_wsl
+
+    evidence: list[Evidence] = []
+    host, ev = host_info(src)
+    evidence.extend(ev)
+
+    cpu: CpuResult = CpuResult(vendor=None, model_name=None, virt_tech=None)
+    fn = _probe("cpu", "probe_cpu")
+    if fn is None:
+        evidence.append(_missing("cpu", "cpu"))
+    else:
+        cpu, ev = fn(src)
+        evidence.extend(ev)
+
+    kvm = KvmResult(device_present=None, openable=None, usable=None, module=None, nested=None)
+    fn = _probe("kvm", "probe_kvm")
+    if fn is None:
+        evidence.append(_missing("kvm", "kvm"))
+    else:
+        kvm, ev = fn(src, run_guest=kvm_probe)
+        evidence.extend(ev)
+
+    hypervisor = HypervisorResult(id=None)
+    fn = _probe("hypervisor", "probe_hypervisor")
+    if fn is None:
+        evidence.append(_missing("hypervisor", "hypervisor"))
+    else:
+        hypervisor, ev = fn(src)
+        evidence.extend(ev)
+
+    cloud = CloudResult(id=None)
+    fn = _probe("cloud", "probe_cloud")
+    if fn is None:
+        evidence.append(_missing("cloud", "cloud"))
+    else:
+        cloud, ev = fn(src)
+        evidence.extend(ev)
+
+    container, ev = probe_container(src)
+    evidence.extend(ev)
+    wsl, ev = probe_wsl(src)
+    evidence.extend(ev)
+    return DetectResult(
+        host=host,
+        cpu=cpu,
+        kvm=kvm,
+        hypervisor=hypervisor,
+        cloud=cloud,
+        container=container,
+        wsl=wsl,
+        evidence=tuple(evidence),
+    )
+
+
+def detect_unknown(src: Source) -> DetectResult:
+    why = f"virtprobe has no probes for platform {src.platform!r}"
+    evidence = tuple(
+        Evidence(topic, f"platform {src.platform}", "", UNKNOWN, None, why)
+        for topic in ("cpu", "kvm", "hypervisor", "cloud", "container", "wsl")
+    )
+    return DetectResult(
+        host=HostInfo(platform=src.platform, machine=src.machine, source=src.describe()),
+        cpu=CpuResult(vendor=None, model_name=None, virt_tech=None),
+        kvm=KvmResult(device_present=None, openable=None, usable=None, module=None, nested=None, reason=why),
+        hypervisor=HypervisorResult(id=None),
+        cloud=CloudResult(id=None),
+        container=ContainerResult(id=None),
+        wsl=WslResult(version=None),
+        evidence=evidence,
+    )
+
+
+def detect(src: Source, kvm_probe: bool = True) -> DetectResult:
+    """Everything detect can tell about the machine `src` describes. Never raises for bad input."""
+    if src.platform == "linux":
+        return detect_linux(src, kvm_probe=kvm_probe)
+    if src.platform == "win32":
+        from virtprobe.detect.windows import probe_windows
+
+        return probe_windows(src)
+    if src.platform == "darwin":
+        from virtprobe.detect.macos import probe_macos
+
+        return probe_macos(src)
+    return detect_unknown(src)
