@@ -1,0 +1,141 @@
+"""Rich rendering of a bench document (pure: a document in, a renderable out).
+
+Summaries are recomputed from the raw samples, never read from the file, so a
+report renders the same whatever produced it. Warmup samples are excluded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from virtprobe import stats
+
+PHASE_ROWS = (
+    ("create_s", "create"),
+    ("start_s", "start (API call)"),
+    ("first_instruction_s", "first instruction"),
+    ("first_output_s", "first output"),
+    ("run_to_exit_s", "running to exit"),
+    ("remove_s", "remove"),
+    ("cycle_s", "whole cycle"),
+)
+
+FLOOR_ROWS = (
+    ("fork_exec_s", "fork + exec"),
+    ("unshare_s", "unshare (pid, mount, net, uts, ipc)"),
+    ("crun_s", "crun run"),
+    ("runc_s", "runc run"),
+)
+
+
+def ms(x: float | None) -> str:
+    return "-" if x is None else f"{x * 1000:.2f}"
+
+
+def mib(x: float | None) -> str:
+    return "-" if x is None else f"{x / (1024 * 1024):.2f}"
+
+
+def _measured(samples: list[dict[str, Any]], key: str) -> list[float]:
+    return [s[key] for s in samples if not s.get("warmup") and s.get(key) is not None]
+
+
+def phase_table(container: dict[str, Any]) -> Table:
+    samples = container.get("samples") or []
+    image = container.get("image") or {}
+    title = f"Container start, phase by phase ({image.get('name') or 'image ?'}, ms)"
+    table = Table(title=title, title_justify="left")
+    table.add_column("phase", no_wrap=True)
+    for name in ("median", "MAD", "p95", "p99", "min", "max", "CV %", "n"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for key, label in PHASE_ROWS:
+        s = stats.summarize(_measured(samples, key))
+        if s.n == 0:
+            continue
+        cv = "-" if s.cv is None else f"{s.cv * 100:.0f}" + ("!" if s.noisy else "")
+        table.add_row(
+            label, ms(s.median), ms(s.mad), ms(s.p95), ms(s.p99), ms(s.min), ms(s.max), cv, str(s.n)
+        )
+    return table
+
+
+def memory_table(memory: dict[str, Any]) -> Table:
+    table = Table(
+        title=f"Memory of one idle container ({memory.get('n')} running, MiB)", title_justify="left"
+    )
+    table.add_column("measure")
+    for name in ("median", "min", "max", "n"):
+        table.add_column(name, justify="right")
+    for key, label in (("cgroup_bytes", "cgroup memory usage"), ("shim_pss_bytes", "containerd-shim PSS")):
+        s = stats.summarize(memory.get(key) or [])
+        if s.n:
+            table.add_row(label, mib(s.median), mib(s.min), mib(s.max), str(s.n))
+    for key, label in (
+        ("host_available_drop_bytes_per_container", "host MemAvailable drop / container"),
+        ("host_kernel_anon_growth_bytes_per_container", "host kernel+anon growth / container"),
+    ):
+        if memory.get(key) is not None:
+            table.add_row(label, mib(memory[key]), "", "", "")
+    return table
+
+
+def parallel_table(par: dict[str, Any], serial_cycle_median_s: float | None) -> Table:
+    table = Table(title=f"Density: {par.get('parallel')} starts at a time", title_justify="left")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rate = par.get("containers_per_s")
+    table.add_row("containers/s", "-" if rate is None else f"{rate:.2f}")
+    if serial_cycle_median_s:
+        table.add_row("containers/s serially (1 / cycle median)", f"{1 / serial_cycle_median_s:.2f}")
+    s = stats.summarize(par.get("cycle_s") or [])
+    table.add_row("cycle under load, median ms", ms(s.median))
+    table.add_row("cycle under load, p95 ms", ms(s.p95))
+    table.add_row("containers", str(par.get("n")))
+    return table
+
+
+def floor_table(floor: dict[str, Any], docker_start_s: float | None, docker_cycle_s: float | None) -> Table:
+    table = Table(title="Where Docker's time goes (median ms)", title_justify="left")
+    table.add_column("what starts the probe")
+    table.add_column("median", justify="right")
+    table.add_column("n", justify="right")
+    for key, label in FLOOR_ROWS:
+        s = stats.summarize(floor.get(key) or [])
+        table.add_row(label, ms(s.median) if s.n else "not measured", str(s.n))
+    if docker_start_s is not None:
+        table.add_row("Docker start (API call)", ms(docker_start_s), "")
+    if docker_cycle_s is not None:
+        table.add_row("Docker whole cycle", ms(docker_cycle_s), "")
+    return table
+
+
+def render_bench(doc: dict[str, Any]) -> RenderableType:
+    """The bench report: phases, memory, density, floor ladder, then warnings and notes."""
+    parts: list[RenderableType] = []
+    container = doc.get("container")
+    if container:
+        samples = container.get("samples") or []
+        parts.append(phase_table(container))
+        basis = container.get("timing_basis")
+        if basis == "first_output":
+            parts.append(Text("Timing basis: first byte of output (not the probe image)."))
+        cycle = stats.summarize(_measured(samples, "cycle_s")).median
+        start = stats.summarize(_measured(samples, "start_s")).median
+        if container.get("memory"):
+            parts.append(memory_table(container["memory"]))
+        if container.get("parallel"):
+            parts.append(parallel_table(container["parallel"], cycle))
+        floor = container.get("floor")
+        if floor:
+            parts.append(floor_table(floor, start, cycle))
+            for note in floor.get("notes") or []:
+                parts.append(Text(f"floor note: {note}"))
+    for warning in doc.get("warnings") or []:
+        parts.append(Text(f"warning: {warning}"))
+    if not parts:
+        parts.append(Text("no container measurements in this report"))
+    return Group(*parts)
