@@ -1,0 +1,261 @@
+"""Read a saved report: parse, refuse what we cannot read, upgrade, validate, recompute summaries.
+
+Format version history (schema_version, per kind; see docs/report-format.md):
+
+- 1.0 (2026-11-25): first version.
+
+How to change the format: a new optional field is a new minor version (1.1):
+add a schema file for it and an upgrade function from the previous minor to
+UPGRADES, which fills the new field's default, so old files keep loading
+forever (tests keep one sample of each version). A renamed or removed field is
+a new major version; older majors then either get an upgrade path or are
+refused with the message below. A file of a newer minor than we know is read
+with the newest schema of its major: minors only add fields.
+
+Summaries are derived data. Whatever a file says about medians is ignored and
+recomputed here from the raw samples (stats.summarize), into these keys:
+  container.summary[<phase>]              phases of the non-warmup samples
+  container.memory.summary[<list name>]   cgroup_bytes, shim_pss_bytes
+  container.parallel.summary["cycle_s"]
+  container.floor.summary[<list name>]
+  vm.baselines[i].boot_summary
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from virtprobe.errors import ReportFormatError
+from virtprobe.report.model import KIND_BENCH, KIND_DETECT, SCHEMA_MAJOR
+from virtprobe.stats import summarize
+
+KINDS = (KIND_DETECT, KIND_BENCH)
+SCHEMA_FILES: dict[tuple[str, str], str] = {
+    (KIND_DETECT, "1.0"): "detect-1.0.schema.json",
+    (KIND_BENCH, "1.0"): "bench-1.0.schema.json",
+}
+LATEST_MINOR: dict[int, int] = {1: 0}
+
+# (kind, "MAJOR.MINOR") -> function turning that version into the next minor.
+UPGRADES: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+# Sample fields summarized per phase, in the order people read them.
+PHASES = (
+    "create_s",
+    "start_s",
+    "first_instruction_s",
+    "first_output_s",
+    "run_to_exit_s",
+    "remove_s",
+    "cycle_s",
+)
+_FLOOR_LISTS = ("fork_exec_s", "unshare_s", "runc_s", "crun_s")
+_VERSION_RE = re.compile(r"^([0-9]{1,6})\.([0-9]{1,6})$")
+_MAX_DETAIL = 160
+
+
+def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _reject_constant(name: str) -> float:
+    # Python's json accepts NaN and Infinity, which are not JSON and which we
+    # could not write back out (report.model.dumps uses allow_nan=False).
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses to inf
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    # Nothing in a report needs more than 64 bits, and an int too large for a
+    # float would break the statistics later.
+    value = int(text)
+    if abs(value) >= 2**64:
+        raise ValueError(f"integer {text[:20]}… is out of range")
+    return value
+
+
+def _read_text(path: Path) -> str:
+    name = str(path)
+    try:
+        if path.is_dir():
+            raise ReportFormatError(f"{name}: is a directory, not a report file")
+        data = path.read_bytes()
+    except FileNotFoundError as err:
+        raise ReportFormatError(f"{name}: no such file") from err
+    except IsADirectoryError as err:
+        raise ReportFormatError(f"{name}: is a directory, not a report file") from err
+    except PermissionError as err:
+        raise ReportFormatError(f"{name}: cannot read it: permission denied") from err
+    except OSError as err:
+        raise ReportFormatError(f"{name}: cannot read it: {err.strerror or err}") from err
+    if not data.strip():
+        raise ReportFormatError(f"{name}: empty file, not a virtprobe report")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ReportFormatError(
+            f"{name}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); "
+            "not a virtprobe report"
+        ) from err
+
+
+def _parse(name: str, text: str) -> Any:
+    try:
+        return json.loads(
+            text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int
+        )
+    except json.JSONDecodeError as err:
+        if err.pos >= len(text.rstrip()):
+            raise ReportFormatError(
+                f"{name}: truncated JSON (it ends at line {err.lineno} column {err.colno}); "
+                "was the file cut short?"
+            ) from err
+        raise ReportFormatError(
+            f"{name}: not JSON ({err.msg} at line {err.lineno} column {err.colno})"
+        ) from err
+    except RecursionError as err:
+        raise ReportFormatError(f"{name}: not a virtprobe report (JSON nested too deeply)") from err
+    except ValueError as err:  # NaN/Infinity, or an integer too long to convert
+        raise ReportFormatError(f"{name}: not valid report JSON ({_one_line(str(err))})") from err
+
+
+def _version(name: str, doc: dict[str, Any]) -> tuple[int, int]:
+    raw = doc.get("schema_version")
+    if raw is None:
+        raise ReportFormatError(f"{name}: no schema_version; not a virtprobe report")
+    if not isinstance(raw, str) or not _VERSION_RE.match(raw):
+        raise ReportFormatError(
+            f"{name}: schema_version {_one_line(repr(raw), 40)} is not of the form MAJOR.MINOR"
+        )
+    major, minor = (int(x) for x in raw.split("."))
+    if major != SCHEMA_MAJOR:
+        tool = doc.get("tool")
+        written_by = tool.get("version") if isinstance(tool, dict) else None
+        by = (
+            f"virtprobe {_one_line(written_by, 40)}"
+            if isinstance(written_by, str)
+            else "an unknown virtprobe"
+        )
+        if major > SCHEMA_MAJOR:
+            raise ReportFormatError(
+                f"{name}: report written by {by}, schema {raw}; this virtprobe reads {SCHEMA_MAJOR}.x. "
+                "Upgrade virtprobe to read it"
+            )
+        raise ReportFormatError(
+            f"{name}: report written by {by}, schema {raw}; this virtprobe reads {SCHEMA_MAJOR}.x"
+        )
+    return major, minor
+
+
+def _schema(kind: str, version: str) -> dict[str, Any]:
+    fname = SCHEMA_FILES[(kind, version)]
+    try:
+        text = resources.files("virtprobe.report").joinpath("schemas", fname).read_text(encoding="utf-8")
+    except OSError as err:
+        # An installation problem, not a bad report; still one line, still the user's to fix.
+        raise ReportFormatError(f"schema file {fname} is missing from this virtprobe installation") from err
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _validate(name: str, doc: dict[str, Any], kind: str, version: str) -> None:
+    import jsonschema  # only here: it costs ~50 ms to import, and detect --json does not need it
+
+    validator = jsonschema.Draft202012Validator(_schema(kind, version))
+    errors = sorted(
+        validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
+    )
+    if errors:
+        first = errors[0]
+        raise ReportFormatError(
+            f"{name}: does not match the {kind} {version} schema at {first.json_path}: "
+            f"{_one_line(first.message)}"
+        )
+
+
+def _upgrade(doc: dict[str, Any], kind: str, major: int, minor: int) -> dict[str, Any]:
+    while minor < LATEST_MINOR[major]:
+        doc = UPGRADES[(kind, f"{major}.{minor}")](doc)
+        minor += 1
+        doc["schema_version"] = f"{major}.{minor}"
+    return doc
+
+
+def _summary(values: Any) -> dict[str, Any]:
+    return summarize(
+        [v for v in values or () if isinstance(v, int | float) and not isinstance(v, bool)]
+    ).to_dict()
+
+
+def recompute_summaries(doc: dict[str, Any]) -> dict[str, Any]:
+    """Fill the derived summary keys (see the module docstring) from raw samples, in place."""
+    if doc.get("kind") != KIND_BENCH:
+        return doc
+    container = doc.get("container")
+    if isinstance(container, dict):
+        measured = [s for s in container.get("samples") or () if not s.get("warmup")]
+        container["summary"] = {p: _summary(s.get(p) for s in measured) for p in PHASES}
+        memory = container.get("memory")
+        if isinstance(memory, dict):
+            memory["summary"] = {k: _summary(memory.get(k)) for k in ("cgroup_bytes", "shim_pss_bytes")}
+        parallel = container.get("parallel")
+        if isinstance(parallel, dict):
+            parallel["summary"] = {"cycle_s": _summary(parallel.get("cycle_s"))}
+        floor = container.get("floor")
+        if isinstance(floor, dict):
+            floor["summary"] = {k: _summary(floor.get(k)) for k in _FLOOR_LISTS if floor.get(k) is not None}
+    vm = doc.get("vm")
+    if isinstance(vm, dict):
+        for baseline in vm.get("baselines") or ():
+            baseline["boot_summary"] = _summary(baseline.get("boot_samples_s"))
+    return doc
+
+
+def check_document(doc: Any, name: str) -> dict[str, Any]:
+    """Everything load_report does after parsing: version, upgrade, validate, summaries."""
+    if not isinstance(doc, dict):
+        raise ReportFormatError(
+            f"{name}: top level is a JSON {_json_type(doc)}, expected an object; not a virtprobe report"
+        )
+    kind = doc.get("kind")
+    if kind not in KINDS:
+        raise ReportFormatError(
+            f"{name}: kind {_one_line(repr(kind), 40)} is not one of {', '.join(KINDS)}; "
+            "not a virtprobe report"
+        )
+    major, minor = _version(name, doc)
+    minor_known = min(minor, LATEST_MINOR[major])
+    doc = _upgrade(doc, kind, major, minor_known)
+    _validate(name, doc, kind, f"{major}.{LATEST_MINOR[major]}")
+    return recompute_summaries(doc)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """Load one report file. Every problem is a ReportFormatError naming the file."""
+    p = Path(path)
+    return check_document(_parse(str(p), _read_text(p)), str(p))

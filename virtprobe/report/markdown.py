@@ -1,0 +1,279 @@
+"""Markdown rendering of detect and bench reports, short enough for $GITHUB_STEP_SUMMARY.
+
+Pure: a loaded document in (see load.load_report, which fills the summaries),
+a string out. Every simulated figure says so and names its source, and every
+measured VM row names its accelerator, because a TCG boot time next to a
+container start time would otherwise read as a hardware-virtualization cost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from virtprobe.report.compare import format_value
+from virtprobe.report.load import PHASES, recompute_summaries
+from virtprobe.report.model import KIND_BENCH, KIND_DETECT
+
+PHASE_LABELS = {
+    "create_s": "create",
+    "start_s": "start (API call)",
+    "first_instruction_s": "start → first instruction",
+    "first_output_s": "start → first output",
+    "run_to_exit_s": "run to exit",
+    "remove_s": "remove",
+    "cycle_s": "full cycle",
+}
+TCG_CAVEAT = "TCG is software emulation: not representative of hardware virtualization"
+
+
+def cell(value: Any) -> str:
+    """Text safe inside a Markdown table cell."""
+    text = "–" if value is None else str(value)
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def detect_verdict_line(
+    hypervisor: Any, vmm: Any, container: Any, cloud: Any, wsl: Any, kvm_usable: Any, kvm_module: Any
+) -> str:
+    hv = _show(hypervisor) + (f" ({vmm})" if vmm else "")
+    kvm = {True: "usable", False: "not usable", None: "unknown"}.get(kvm_usable, _show(kvm_usable))
+    if kvm_module:
+        kvm += f" ({kvm_module})"
+    return (
+        f"hypervisor: {hv} · container: {_show(container)} · cloud: {_show(cloud)} · "
+        f"WSL: {_show(wsl)} · KVM: {kvm}"
+    )
+
+
+def _detect_line_from_detect_doc(doc: dict[str, Any]) -> str:
+    def g(section: str, key: str) -> Any:
+        sec = doc.get(section)
+        return sec.get(key) if isinstance(sec, dict) else None
+
+    return detect_verdict_line(
+        g("hypervisor", "id"),
+        g("hypervisor", "vmm"),
+        g("container", "id"),
+        g("cloud", "id"),
+        g("wsl", "id"),
+        g("kvm", "usable"),
+        g("kvm", "module"),
+    )
+
+
+def render_detect_markdown(doc: dict[str, Any]) -> str:
+    host = doc.get("host") or {}
+    cpu = doc.get("cpu") or {}
+    kvm = doc.get("kvm") or {}
+    container = doc.get("container") or {}
+    lines = [
+        "### virtprobe detect",
+        "",
+        f"**{_detect_line_from_detect_doc(doc)}**",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| host | {cell(host.get('platform'))} {cell(host.get('machine'))}, "
+        f"kernel {cell(host.get('kernel'))}, "
+        f"{cell(host.get('os_name'))} |",
+        f"| cpu | {cell(cpu.get('model_name'))}; "
+        f"hardware virtualization: {cell(_show(cpu.get('virt_tech')))} |",
+        f"| /dev/kvm | present: {_show(kvm.get('device_present'))}, usable: {_show(kvm.get('usable'))}"
+        + (f" ({cell(kvm.get('reason'))})" if kvm.get("reason") else "")
+        + " |",
+        f"| container | {cell(_show(container.get('id')))}, "
+        f"orchestrator {cell(_show(container.get('orchestrator')))}, "
+        f"cgroup v{cell(_show(container.get('cgroup_version')))} |",
+        "",
+        f"<sub>{cell(doc.get('tool', {}).get('name'))} {cell(doc.get('tool', {}).get('version'))}, "
+        f"schema {cell(doc.get('schema_version'))}, {cell(doc.get('created_utc'))}</sub>",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def container_startup_phase(container: dict[str, Any]) -> str:
+    """The phase that stands for "the container started", to set against a VM's boot time."""
+    basis = container.get("timing_basis")
+    summary = container.get("summary") or {}
+    for phase in (f"{basis}_s" if basis else None, "first_instruction_s", "first_output_s", "start_s"):
+        if phase and (summary.get(phase) or {}).get("median") is not None:
+            return phase
+    return "start_s"
+
+
+def container_memory_per_instance(container: dict[str, Any]) -> tuple[float | None, str]:
+    """Host memory one container costs, and what that figure is.
+
+    The host-wide drop is what a VM's committed memory is compared with; without
+    it, the container's cgroup usage plus its shim's PSS is the nearest figure.
+    """
+    memory = container.get("memory") or {}
+    drop = memory.get("host_available_drop_bytes_per_container")
+    if isinstance(drop, int | float) and drop > 0:
+        return float(drop), "host memory drop per container"
+    summary = memory.get("summary") or {}
+    cg = (summary.get("cgroup_bytes") or {}).get("median")
+    shim = (summary.get("shim_pss_bytes") or {}).get("median")
+    if cg is None:
+        return None, "not measured"
+    if shim is None:
+        return float(cg), "cgroup usage"
+    return float(cg + shim), "cgroup usage + shim PSS"
+
+
+def vm_memory(baseline: dict[str, Any]) -> tuple[float | None, str]:
+    mem = baseline.get("memory") or {}
+    for key, label in (
+        ("pss_bytes", "PSS"),
+        ("peak_rss_bytes", "peak RSS"),
+        ("committed_bytes", "committed"),
+    ):
+        value = mem.get(key)
+        if isinstance(value, int | float) and value > 0:
+            return float(value), label
+    return None, "unknown"
+
+
+def baseline_label(baseline: dict[str, Any]) -> str:
+    """ "simulated (source: …)" or "measured, accel tcg ⚠ …": never a bare number."""
+    if baseline.get("kind") == "simulated":
+        source = baseline.get("source") or {}
+        parts = [
+            p
+            for p in (
+                source.get("citation"),
+                source.get("host") and f"host {source['host']}",
+                source.get("url"),
+            )
+            if p
+        ]
+        return "**simulated**" + (
+            f" — source: {'; '.join(str(p) for p in parts)}" if parts else " — no source given"
+        )
+    accel = baseline.get("accel")
+    text = f"measured, accel {accel or 'unknown'}"
+    if accel == "tcg":
+        text += f" ⚠ {TCG_CAVEAT}"
+    return text
+
+
+def _ratio(vm: float | None, container: float | None) -> str:
+    if vm is None or not container:
+        return "–"
+    return f"{vm / container:.1f}×" if vm / container >= 10 else f"{vm / container:.2f}×"
+
+
+def render_bench_markdown(doc: dict[str, Any]) -> str:
+    doc = recompute_summaries(doc)  # idempotent; summaries are never trusted from a file
+    env = doc.get("environment") or {}
+    docker = env.get("docker") or {}
+    det = env.get("detect") or {}
+    container = doc.get("container") or {}
+    summary = container.get("summary") or {}
+    opts = doc.get("options") or {}
+    lines = [
+        f"### virtprobe bench — {cell(env.get('hostname'))}, {cell(doc.get('created_utc'))}",
+        "",
+        f"**{detect_verdict_line(det.get('hypervisor'), det.get('vmm'), det.get('container'), det.get('cloud'), det.get('wsl'), det.get('kvm_usable'), det.get('kvm_module'))}**",  # noqa: E501
+        "",
+        f"Kernel {cell(env.get('kernel'))} · {cell(env.get('cpu_model'))} × {cell(env.get('cpu_count'))} · "
+        f"Docker {cell(docker.get('engine_version'))} (containerd {cell(docker.get('containerd_version'))}, "
+        f"runc {cell(docker.get('runc_version'))}, cgroup v{cell(docker.get('cgroup_version'))}) · "
+        f"{cell(opts.get('runs'))} runs after {cell(opts.get('warmup'))} warmup",
+        "",
+        "#### Container startup",
+        "",
+        "| phase | median | p99 | n |",
+        "|---|---:|---:|---:|",
+    ]
+    for phase in PHASES:
+        s = summary.get(phase) or {}
+        if s.get("n"):
+            noisy = " (noisy)" if s.get("noisy") else ""
+            lines.append(
+                f"| {PHASE_LABELS[phase]}{noisy} | {format_value(s.get('median'), 's')} | "
+                f"{format_value(s.get('p99'), 's')} | {s['n']} |"
+            )
+    parallel = container.get("parallel")
+    if isinstance(parallel, dict) and parallel.get("containers_per_s") is not None:
+        lines += [
+            "",
+            f"Parallel: {parallel['containers_per_s']:.2f} containers/s "
+            f"with {cell(parallel.get('parallel'))} "
+            f"at once ({cell(parallel.get('n'))} containers).",
+        ]
+
+    cont_mem, cont_mem_basis = container_memory_per_instance(container)
+    memory = container.get("memory") or {}
+    msum = memory.get("summary") or {}
+    lines += ["", "#### Memory per instance", "", "| instance | memory | what |", "|---|---:|---|"]
+    if (msum.get("cgroup_bytes") or {}).get("median") is not None:
+        lines.append(
+            f"| container | {format_value(msum['cgroup_bytes']['median'], 'bytes')} | "
+            f"cgroup usage, median of {msum['cgroup_bytes']['n']} |"
+        )
+    if (msum.get("shim_pss_bytes") or {}).get("median") is not None:
+        lines.append(
+            f"| container shim | {format_value(msum['shim_pss_bytes']['median'], 'bytes')} | "
+            "containerd-shim PSS, median |"
+        )
+    if cont_mem is not None:
+        lines.append(
+            f"| **container, total** | **{format_value(cont_mem, 'bytes')}** | {cell(cont_mem_basis)} |"
+        )
+    baselines = (doc.get("vm") or {}).get("baselines") or []
+    for b in baselines:
+        value, basis = vm_memory(b)
+        kind = "simulated" if b.get("kind") == "simulated" else f"measured, {b.get('accel') or 'unknown'}"
+        lines.append(
+            f"| {cell(b.get('label') or b.get('name'))} | {format_value(value, 'bytes')} | "
+            f"{cell(basis)} ({cell(kind)}) |"
+        )
+
+    if baselines:
+        phase = container_startup_phase(container)
+        cont_start = (summary.get(phase) or {}).get("median")
+        lines += [
+            "",
+            f"#### Containers vs VM baselines (ratio = VM median / container median; container startup = "
+            f"{PHASE_LABELS[phase]}, {format_value(cont_start, 's')})",
+            "",
+            "| baseline | boot median | boot p99 | startup ratio | memory ratio | kind |",
+            "|---|---:|---:|---:|---:|---|",
+        ]
+        for b in baselines:
+            bs = b.get("boot_summary") or {}
+            value, _ = vm_memory(b)
+            lines.append(
+                f"| {cell(b.get('label') or b.get('name'))} | {format_value(bs.get('median'), 's')} | "
+                f"{format_value(bs.get('p99'), 's')} | {_ratio(bs.get('median'), cont_start)} | "
+                f"{_ratio(value, cont_mem)} | {cell(baseline_label(b))} |"
+            )
+    warnings = [w for w in doc.get("warnings") or () if isinstance(w, str)]
+    if warnings:
+        lines += ["", "#### Warnings", ""] + [f"- {cell(w)}" for w in warnings]
+    lines += [
+        "",
+        f"<sub>{cell((doc.get('tool') or {}).get('name'))} {cell((doc.get('tool') or {}).get('version'))}, "
+        f"schema {cell(doc.get('schema_version'))}, run {cell(doc.get('run_id'))}</sub>",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    """Markdown for one loaded detect or bench document."""
+    if doc.get("kind") == KIND_DETECT:
+        return render_detect_markdown(doc)
+    if doc.get("kind") == KIND_BENCH:
+        return render_bench_markdown(doc)
+    raise ValueError(f"not a report kind: {doc.get('kind')!r}")
