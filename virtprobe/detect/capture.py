@@ -1,0 +1,307 @@
+"""`virtprobe snapshot OUT`: capture what detect reads from this machine into a root folder or .tar.gz.
+
+PATHS is the one list of the files detect reads; a test checks that every file
+a RootSource hands to detect on the fixtures is covered by it. What is not a
+file (CPUID registers, command outputs, the KVM probe, the environment) goes
+into virtprobe-snapshot.json, recorded from a live detect run so that it holds
+exactly the leaves and commands detect asked for.
+
+Privacy: only snapshot.DETECT_ENV_VARS are stored; /proc/1/environ keeps only
+its `container=` entry; the Kubernetes service-account token is never read,
+only its existence kept (an empty placeholder); DMI serial numbers and UUIDs
+are not captured; ACPI tables keep only their 36-byte header (signature, OEM
+ID, OEM table ID, revisions), not their AML.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from virtprobe.errors import InputError
+from virtprobe.snapshot import MAX_READ_BYTES, SNAPSHOT_META, LiveSource, Lookup, SnapshotMeta
+
+FILE = "file"  # copy the content
+HEADER = "header"  # the first ACPI_HEADER_BYTES bytes only
+EXISTS = "exists"  # an empty placeholder: detect only asks whether it exists
+LINK = "link"  # a symlink holding the same target (namespace links)
+DIR = "dir"  # the directory and the names of its subdirectories (listdir)
+ENVIRON = "environ"  # /proc/1/environ, filtered to container=
+
+ACPI_HEADER_BYTES = 36  # the ACPI System Description Table Header (ACPI 6.5, section 5.2.6)
+
+
+@dataclass(frozen=True)
+class Spec:
+    pattern: str  # relative glob, e.g. "sys/class/dmi/id/*"
+    kind: str
+
+
+# The files detect reads, by probe. Keep in step with the probes: the coverage
+# test in tests/test_detect_env.py fails when a probe reads a path not listed here.
+PATHS: tuple[Spec, ...] = (
+    # host (run.py)
+    Spec("proc/sys/kernel/osrelease", FILE),
+    Spec("proc/version", FILE),
+    Spec("etc/os-release", FILE),
+    Spec("usr/lib/os-release", FILE),
+    # cpu.py, kvm.py
+    Spec("proc/cpuinfo", FILE),
+    Spec("dev/kvm", EXISTS),
+    Spec("sys/module/kvm", DIR),
+    Spec("sys/module/kvm_*", DIR),
+    Spec("sys/module/kvm*/parameters/*", FILE),
+    Spec("proc/modules", FILE),
+    # hypervisor.py, cloud.py
+    Spec("sys/class/dmi/id/sys_vendor", FILE),
+    Spec("sys/class/dmi/id/product_name", FILE),
+    Spec("sys/class/dmi/id/product_version", FILE),
+    Spec("sys/class/dmi/id/product_family", FILE),
+    Spec("sys/class/dmi/id/product_sku", FILE),
+    Spec("sys/class/dmi/id/board_vendor", FILE),
+    Spec("sys/class/dmi/id/board_name", FILE),
+    Spec("sys/class/dmi/id/bios_vendor", FILE),
+    Spec("sys/class/dmi/id/bios_version", FILE),
+    Spec("sys/class/dmi/id/chassis_vendor", FILE),
+    Spec("sys/class/dmi/id/chassis_asset_tag", FILE),
+    Spec("sys/class/dmi/id/chassis_type", FILE),
+    Spec("sys/class/dmi/id/modalias", FILE),
+    Spec("sys/firmware/acpi/tables", DIR),
+    Spec("sys/firmware/acpi/tables/*", HEADER),
+    Spec("sys/hypervisor", DIR),
+    Spec("sys/hypervisor/type", FILE),
+    Spec("sys/hypervisor/uuid", FILE),
+    Spec("sys/hypervisor/properties/*", FILE),
+    Spec("sys/hypervisor/version/*", FILE),
+    Spec("proc/xen", DIR),
+    Spec("proc/xen/capabilities", FILE),
+    Spec("sys/firmware/devicetree/base/compatible", FILE),
+    Spec("sys/firmware/devicetree/base/model", FILE),
+    Spec("sys/firmware/devicetree/base/hypervisor/compatible", FILE),
+    Spec("proc/device-tree/compatible", FILE),
+    Spec("proc/device-tree/model", FILE),
+    Spec("proc/device-tree/hypervisor/compatible", FILE),
+    Spec("sys/bus/vmbus/devices", DIR),
+    # container.py
+    Spec(".dockerenv", FILE),
+    Spec("run/.containerenv", FILE),
+    Spec("run/systemd/container", FILE),
+    Spec("proc/1/environ", ENVIRON),
+    Spec("proc/1/comm", FILE),
+    Spec("proc/1/cmdline", FILE),
+    Spec("proc/1/cgroup", FILE),
+    Spec("proc/self/cgroup", FILE),
+    Spec("proc/self/mountinfo", FILE),
+    Spec("proc/vz", EXISTS),
+    Spec("proc/bc", EXISTS),
+    Spec("proc/self/ns/*", LINK),
+    Spec("var/run/secrets/kubernetes.io/serviceaccount/token", EXISTS),
+    Spec("run/secrets/kubernetes.io/serviceaccount/token", EXISTS),
+    Spec("sys/fs/cgroup", DIR),
+    Spec("sys/fs/cgroup/cgroup.controllers", FILE),
+    # wsl.py
+    Spec("run/WSL", DIR),
+    Spec("proc/sys/fs/binfmt_misc/WSLInterop", FILE),
+    Spec("proc/mounts", FILE),
+)
+
+# Never captured even if a pattern would match: identifiers of the machine or its owner.
+NEVER = ("sys/class/dmi/id/*serial*", "sys/class/dmi/id/*uuid*")
+
+
+def covered(rel: str) -> bool:
+    """Is this relative path one that capture writes (so detect on a capture sees it)?"""
+    rel = rel.lstrip("/")
+    return any(fnmatch.fnmatchcase(rel, s.pattern) for s in PATHS)
+
+
+class _RecordingSource(LiveSource):
+    """The live machine, remembering which CPUID leaves and commands detect asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.leaves: dict[tuple[int, int], Lookup] = {}
+        self.commands: dict[str, Lookup] = {}
+        self.kvm: Lookup | None = None
+
+    def cpuid(self, leaf: int, subleaf: int = 0) -> Lookup:
+        got = super().cpuid(leaf, subleaf)
+        self.leaves[(leaf, subleaf)] = got
+        return got
+
+    def command(self, name: str) -> Lookup:
+        got = super().command(name)
+        self.commands[name] = got
+        return got
+
+    def kvm_probe(self) -> Lookup:
+        self.kvm = super().kvm_probe()
+        return self.kvm
+
+
+def _copy_specs(dest: Path) -> list[str]:
+    """Copy every PATHS entry that exists on this machine into dest; return notes on what was skipped."""
+    notes: list[str] = []
+    for spec in PATHS:
+        for host in (
+            sorted(glob.glob("/" + spec.pattern))
+            if any(c in spec.pattern for c in "*?[")
+            else ["/" + spec.pattern]
+        ):
+            rel = host.lstrip("/")
+            if any(fnmatch.fnmatchcase(rel, n) for n in NEVER):
+                continue
+            if not os.path.lexists(host):
+                continue
+            target = dest / rel
+            try:
+                _copy_one(spec.kind, host, target)
+            except OSError as err:
+                notes.append(f"{host}: {err.strerror or err}")
+    return notes
+
+
+def _copy_one(kind: str, host: str, target: Path) -> None:
+    if kind == DIR:
+        if not os.path.isdir(host):
+            return
+        target.mkdir(parents=True, exist_ok=True)
+        for name in os.listdir(host):
+            # Subdirectories only, as names: listdir and exists() need them, their contents are not read.
+            if os.path.isdir(os.path.join(host, name)) and not os.path.islink(os.path.join(host, name)):
+                (target / name).mkdir(exist_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if kind == LINK:
+        link = os.readlink(host)
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        os.symlink(link, target)
+        return
+    if kind == EXISTS:
+        if os.path.isdir(host):
+            target.mkdir(exist_ok=True)
+        else:
+            target.write_bytes(b"")
+        return
+    if os.path.isdir(host):
+        target.mkdir(exist_ok=True)
+        return
+    if kind == HEADER:
+        data = _read(host, ACPI_HEADER_BYTES)
+    elif kind == ENVIRON:
+        raw = _read(host, MAX_READ_BYTES)
+        data = b"".join(item + b"\0" for item in raw.split(b"\0") if item.startswith(b"container="))
+    else:
+        data = _read(host, MAX_READ_BYTES)
+    target.write_bytes(data)
+
+
+def _read(host: str, limit: int) -> bytes:
+    # In small chunks: proc sysctl files (proc/sys/kernel/osrelease) fail with
+    # ENOMEM when asked for a multi-megabyte read in one call.
+    chunks: list[bytes] = []
+    total = 0
+    with open(host, "rb") as fh:
+        while total < limit:
+            chunk = fh.read(min(65536, limit - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    return b"".join(chunks)
+
+
+def _meta(src: _RecordingSource) -> SnapshotMeta:
+    import base64
+
+    cpuid: dict[str, dict[str, int]] = {}
+    reasons = []
+    for (leaf, sub), got in sorted(src.leaves.items()):
+        if got.ok:
+            regs = got.value
+            cpuid[f"0x{leaf:08x}/{sub}"] = {
+                "eax": regs.eax,
+                "ebx": regs.ebx,
+                "ecx": regs.ecx,
+                "edx": regs.edx,
+            }
+        elif got.reason:
+            reasons.append(got.reason)
+    commands = {
+        name: base64.b64encode(got.value).decode("ascii")
+        for name, got in sorted(src.commands.items())
+        if got.ok
+    }
+    kvm = src.kvm.value if src.kvm is not None and src.kvm.ok and isinstance(src.kvm.value, dict) else None
+    return SnapshotMeta(
+        platform=src.platform,
+        machine=src.machine,
+        env=dict(src.env),
+        cpuid=cpuid if cpuid or not reasons else None,
+        cpuid_reason=None if cpuid else (reasons[0] if reasons else None),
+        commands=commands,
+        kvm_probe=kvm,
+    )
+
+
+def capture_into(dest: Path, kvm_probe: bool) -> list[str]:
+    """Write a snapshot root into the (existing, empty) folder dest."""
+    from virtprobe.detect.run import detect
+
+    src = _RecordingSource()
+    detect(src, kvm_probe=kvm_probe)
+    notes = _copy_specs(dest) if src.platform == "linux" else []
+    meta = _meta(src).to_dict()
+    if notes:
+        meta["capture_notes"] = notes
+    (dest / SNAPSHOT_META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return notes
+
+
+def capture(out: Path, force: bool, kvm_probe: bool) -> Path:
+    """Capture this machine into OUT (a folder, or a file ending .tar.gz). Refuses to overwrite without force."""
+    out = Path(out)
+    if os.path.lexists(out):
+        if not force:
+            raise InputError(f"{out} already exists; pass --force to replace it")
+        try:
+            if out.is_dir() and not out.is_symlink():
+                shutil.rmtree(out)
+            else:
+                out.unlink()
+        except OSError as err:
+            raise InputError(f"cannot replace {out}: {err.strerror or err}") from err
+    as_tar = out.name.endswith(".tar.gz")
+    try:
+        if not as_tar:
+            out.mkdir(parents=True)
+            capture_into(out, kvm_probe)
+            return out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="virtprobe-snapshot-") as tmp:
+            root = Path(tmp) / out.name.removesuffix(".tar.gz")
+            root.mkdir()
+            capture_into(root, kvm_probe)
+            with tarfile.open(out, "w:gz") as tar:
+                tar.add(root, arcname=root.name)
+        return out
+    except OSError as err:
+        raise InputError(f"cannot write snapshot {out}: {err.strerror or err}") from err
+
+
+def _debug_main() -> None:  # pragma: no cover - manual use: python -m virtprobe.detect.capture OUT
+    print(capture(Path(sys.argv[1]), force=False, kvm_probe=True))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _debug_main()

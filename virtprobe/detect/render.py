@@ -1,0 +1,222 @@
+"""Render a detect result for people: plain-language verdicts first, then sections and evidence.
+
+Pure: the result in, a Rich renderable out. Golden tests print it to a
+Console(width=100, no colour).
+"""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from virtprobe.detect.model import DECISIVE, NONE, OVERRULED, SUPPORTING, DetectResult, Evidence
+
+# Display names for ids (systemd-detect-virt's ids are terse).
+NAMES = {
+    "kvm": "KVM",
+    "qemu": "QEMU",
+    "microsoft": "Hyper-V",
+    "vmware": "VMware",
+    "oracle": "VirtualBox",
+    "xen": "Xen",
+    "bhyve": "bhyve",
+    "parallels": "Parallels",
+    "apple": "Apple Virtualization",
+    "acrn": "ACRN",
+    "qnx": "QNX hypervisor",
+    "amazon": "AWS",
+    "google": "Google Cloud",
+    "azure": "Azure",
+    "oracle-cloud": "Oracle Cloud",
+    "alibaba": "Alibaba Cloud",
+    "firecracker": "Firecracker",
+    "cloud-hypervisor": "Cloud Hypervisor",
+    "docker": "Docker",
+    "podman": "Podman",
+    "lxc": "LXC",
+    "systemd-nspawn": "systemd-nspawn",
+    "cri-o": "CRI-O",
+    "containerd": "containerd",
+    "kubernetes": "Kubernetes",
+    "container-other": "a container (engine unknown)",
+    "vt-x": "VT-x",
+    "amd-v": "AMD-V",
+}
+
+
+def _name(x: str | None) -> str:
+    if x is None:
+        return "unknown"
+    return NAMES.get(x, x)
+
+
+def _seen(evidence: list[Evidence], limit: int = 2) -> str:
+    rows = [e for e in evidence if e.weight in (DECISIVE, SUPPORTING)][:limit]
+    parts = [f"{e.source} {e.value!r}" if e.value else e.source for e in rows]
+    return " and ".join(parts)
+
+
+def _topic(result: DetectResult, topic: str) -> list[Evidence]:
+    return [e for e in result.evidence if e.topic == topic]
+
+
+def summary_lines(result: DetectResult) -> list[str]:
+    """One plain sentence per section."""
+    lines: list[str] = []
+    cpu = result.cpu
+    cpu_name = cpu.model_name or cpu.vendor or "unknown CPU"
+    tech = {None: "unknown", NONE: "none"}.get(cpu.virt_tech, _name(cpu.virt_tech))
+    line = f"CPU: {cpu_name} — hardware virtualization: {tech}"
+    if cpu.virt_features:
+        line += f" ({', '.join(cpu.virt_features[:6])}{', …' if len(cpu.virt_features) > 6 else ''})"
+    if cpu.disabled_in_firmware:
+        line += ", disabled in firmware"
+    lines.append(line)
+
+    kvm = result.kvm
+    if kvm.usable:
+        via = f" via {kvm.module}" if kvm.module else ""
+        line = f"KVM: usable{via}"
+        if cpu.virt_tech == NONE:
+            line += " although the CPU shows no vmx/svm"
+        if kvm.guest_exit:
+            exit_name = kvm.guest_exit.removeprefix("KVM_EXIT_")
+            timing = f" in {kvm.probe_s * 1000:.1f} ms" if kvm.probe_s is not None else ""
+            line += f": a guest ran to {exit_name}{timing}"
+        lines.append(line)
+    elif kvm.usable is False:
+        lines.append(f"KVM: not usable — {kvm.reason or 'no reason recorded'}")
+    elif kvm.device_present is False:
+        lines.append(f"KVM: no /dev/kvm{' — ' + kvm.reason if kvm.reason else ''}")
+    else:
+        lines.append(f"KVM: unknown{' — ' + kvm.reason if kvm.reason else ''}")
+
+    hv = result.hypervisor
+    hv_ev = _topic(result, "hypervisor")
+    if hv.id is None:
+        lines.append("Hypervisor: unknown")
+    elif hv.id == NONE:
+        extra = ""
+        if hv.role in ("host", "dom0") and hv.layers:
+            extra = f" (this is the {hv.role} of {_name(hv.layers[0].id)})"
+        seen = _seen(hv_ev)
+        lines.append(f"Hypervisor: none{extra}" + (f" — {seen}" if seen else ""))
+    else:
+        vmm = f" (VMM: {_name(hv.vmm)})" if hv.vmm else ""
+        seen = _seen(hv_ev)
+        lines.append(f"Hypervisor: {_name(hv.id)}{vmm}" + (f" — seen in {seen}" if seen else ""))
+
+    cloud = result.cloud
+    if cloud.id in (None, NONE):
+        lines.append(f"Cloud: {'unknown' if cloud.id is None else 'none'}")
+    else:
+        extra = (
+            f" ({cloud.instance_type}{', bare metal' if cloud.bare_metal else ''})"
+            if cloud.instance_type
+            else ""
+        )
+        lines.append(f"Cloud: {_name(cloud.id)}{extra}")
+
+    ct = result.container
+    ct_ev = _topic(result, "container")
+    if ct.id == NONE:
+        stale = [e for e in ct_ev if e.weight == OVERRULED]
+        if stale:
+            what = ", ".join(f"{e.source} {e.value}" for e in stale[:2])
+            lines.append(
+                f"Container: none — {what} but is stale: PID, user, IPC and cgroup namespaces are the kernel's"
+                " initial ones"
+            )
+        else:
+            lines.append("Container: none")
+    elif ct.id is None:
+        lines.append("Container: unknown")
+    else:
+        orch = f" in {_name(ct.orchestrator)}" if ct.orchestrator not in (None, NONE) else ""
+        cg = f", cgroup v{ct.cgroup_version}" if ct.cgroup_version else ""
+        seen = _seen(ct_ev)
+        lines.append(f"Container: {_name(ct.id)}{orch}{cg}" + (f" — seen in {seen}" if seen else ""))
+
+    wsl = result.wsl
+    if wsl.version:
+        lines.append(f"WSL: version {wsl.version}" + (f" — seen in {_seen(_topic(result, 'wsl'))}"))
+    elif wsl.version == 0:
+        if wsl.distributions:
+            ds = ", ".join(
+                f"{'*' if d.default else ''}{d.name} (WSL{d.version}, {d.state})" for d in wsl.distributions
+            )
+            lines.append(f"WSL: this is the Windows host; distributions: {ds}")
+        else:
+            lines.append("WSL: none")
+    else:
+        lines.append("WSL: unknown")
+    return lines
+
+
+def _fmt(v: object) -> str:
+    if v is None:
+        return "unknown"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(str(x) for x in v) or "-"
+    return str(v)
+
+
+def sections_table(result: DetectResult) -> Table:
+    table = Table(title=None, show_header=True, header_style="bold", expand=False)
+    table.add_column("section")
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    host = result.host
+    table.add_row("host", "os", f"{host.os_name or 'unknown'} ({host.platform}, {host.machine})")
+    table.add_row("", "kernel", _fmt(host.kernel))
+    table.add_row("", "source", host.source)
+    cpu = result.cpu
+    table.add_row("cpu", "model", _fmt(cpu.model_name))
+    table.add_row("", "virt tech", _fmt(cpu.virt_tech))
+    if cpu.virt_features:
+        table.add_row("", "features", _fmt(cpu.virt_features))
+    table.add_row("", "hypervisor bit", _fmt(cpu.hypervisor_bit))
+    kvm = result.kvm
+    table.add_row("kvm", "usable", _fmt(kvm.usable))
+    table.add_row("", "module", _fmt(kvm.module))
+    table.add_row("", "nested", _fmt(kvm.nested))
+    hv = result.hypervisor
+    table.add_row("hypervisor", "id", _fmt(hv.id))
+    table.add_row("", "vmm", _fmt(hv.vmm))
+    if hv.layers:
+        table.add_row("", "layers", ", ".join(f"{x.id} ({x.source})" for x in hv.layers))
+    table.add_row("cloud", "id", _fmt(result.cloud.id))
+    if result.cloud.instance_type:
+        table.add_row("", "instance type", result.cloud.instance_type)
+    ct = result.container
+    table.add_row("container", "id", _fmt(ct.id))
+    table.add_row("", "orchestrator", _fmt(ct.orchestrator))
+    table.add_row("", "cgroup version", _fmt(ct.cgroup_version))
+    table.add_row("wsl", "version", _fmt(result.wsl.version))
+    return table
+
+
+def evidence_table(result: DetectResult, all_evidence: bool) -> Table:
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("topic")
+    table.add_column("weight")
+    table.add_column("source", overflow="fold")
+    table.add_column("value", overflow="fold", max_width=30)
+    table.add_column("note", overflow="fold")
+    for e in result.evidence:
+        if not all_evidence and e.weight not in (DECISIVE, OVERRULED):
+            continue
+        value = e.value if len(e.value) <= 60 else e.value[:57] + "..."
+        table.add_row(e.topic, e.weight, e.source, value, e.note)
+    return table
+
+
+def render_detect(result: DetectResult, all_evidence: bool = False) -> RenderableType:
+    summary = Text("\n".join(summary_lines(result)))
+    title = Text("Evidence" + (" (all)" if all_evidence else " (decisive and overruled; --evidence for all)"))
+    return Group(
+        summary, Text(""), sections_table(result), Text(""), title, evidence_table(result, all_evidence)
+    )
