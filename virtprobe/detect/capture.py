@@ -25,7 +25,6 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from virtprobe.errors import InputError
 from virtprobe.snapshot import MAX_READ_BYTES, SNAPSHOT_META, LiveSource, Lookup, SnapshotMeta
@@ -269,7 +268,7 @@ def capture_into(dest: Path, kvm_probe: bool) -> list[str]:
 
 
 def capture(out: Path, force: bool, kvm_probe: bool) -> Path:
-    """Capture this machine into OUT (a folder, or a file ending .tar.gz). Refuses to overwrite without force."""
+    """Capture this machine into OUT (a folder, or a .tar.gz file); never overwrites without force."""
     out = Path(out)
     if os.path.lexists(out):
         if not force:

@@ -125,8 +125,8 @@ def summary_lines(result: DetectResult) -> list[str]:
         if stale:
             what = ", ".join(f"{e.source} {e.value}" for e in stale[:2])
             lines.append(
-                f"Container: none — {what} but is stale: PID, user, IPC and cgroup namespaces are the kernel's"
-                " initial ones"
+                f"Container: none — {what} but is stale: PID, user, IPC and cgroup namespaces"
+                " are the kernel's initial ones"
             )
         else:
             lines.append("Container: none")
