@@ -1,0 +1,318 @@
+"""The runner against a scripted backend and a fake clock: phases, order, memory, cleanup."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any, ClassVar
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from virtprobe.bench import runner
+from virtprobe.bench.docker_backend import parse_engine_info, parse_meminfo, parse_proc_cgroup
+from virtprobe.bench.model import BenchOptions, bench_document, noise_warnings
+from virtprobe.errors import EngineError, Interrupted, UnrunnableError
+
+MS = 1_000_000
+
+
+class FakeClock:
+    """Every reading advances 1 ms; a backend call advances it further by its scripted cost."""
+
+    def __init__(self) -> None:
+        self.now = 1_000 * MS
+        self.lock = threading.Lock()
+
+    def __call__(self) -> int:
+        with self.lock:
+            self.now += MS
+            return self.now
+
+    def advance(self, ns: int) -> None:
+        with self.lock:
+            self.now += ns
+
+
+class ScriptedBackend:
+    """Containers as dicts; each call costs a fixed time on the fake clock."""
+
+    COSTS: ClassVar[dict[str, int]] = {
+        "create": 7 * MS,
+        "start": 140 * MS,
+        "wait": 24 * MS,
+        "remove": 6 * MS,
+        "logs": 2 * MS,
+    }
+
+    def __init__(
+        self, clock: FakeClock, fail_at: tuple[str, int] | None = None, interrupt_at: int | None = None
+    ):
+        self.clock = clock
+        self.containers: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.created = 0
+        self.fail_at = fail_at
+        self.interrupt_at = interrupt_at
+        self.lock = threading.Lock()
+
+    def _step(self, name: str, cid: str) -> None:
+        with self.lock:
+            self.calls.append((name, cid))
+            n = sum(1 for c, _ in self.calls if c == name)
+        if self.fail_at == (name, n):
+            raise EngineError("the Docker daemon stopped answering mid-run")
+        if name == "start" and self.interrupt_at == n:
+            raise KeyboardInterrupt
+        self.clock.advance(self.COSTS.get(name, 0))
+
+    def create(self, image: str, run_id: str, command: list[str] | None = None, role: str = "bench") -> str:
+        with self.lock:
+            self.created += 1
+            cid = f"c{self.created:03d}"
+            self.containers[cid] = {
+                "labels": {"io.virtprobe.run": run_id, "io.virtprobe.role": role},
+                "image": image,
+                "command": command,
+                "probe_ns": None,
+            }
+        self._step("create", cid)
+        return cid
+
+    def start(self, cid: str) -> None:
+        req = self.clock.now
+        self._step("start", cid)
+        # The probe's first instruction runs while start() is still in flight.
+        self.containers[cid]["probe_ns"] = req + 100 * MS
+
+    def wait(self, cid: str, timeout_s: float = 60) -> int:
+        self._step("wait", cid)
+        return 0
+
+    def logs(self, cid: str) -> bytes:
+        self._step("logs", cid)
+        ns = self.containers[cid]["probe_ns"]
+        return f"{ns // 10**9}.{ns % 10**9:09d}\n".encode()
+
+    def remove(self, cid: str) -> None:
+        self._step("remove", cid)
+        self.containers.pop(cid, None)
+
+    def attach_first_output(self, cid: str, clock: Any) -> Any:
+        backend = self
+
+        class Handle:
+            def result(self, timeout_s: float) -> int | None:
+                return backend.containers[cid]["probe_ns"] + 3 * MS
+
+        return Handle()
+
+    def container_memory(self, cid: str) -> tuple[int | None, int | None, str | None]:
+        return 650_000, 3_400_000, None
+
+    def meminfo(self) -> dict[str, int]:
+        used = 3_300_000 * sum(1 for c in self.containers.values() if c["command"])
+        fields = {"AnonPages": 0, "PageTables": 0, "KernelStack": 0, "Slab": 0, "VmallocUsed": 0}
+        fields["AnonPages"] = used
+        return {"MemAvailable": 20_000_000_000 - used, **fields}
+
+    def remove_labelled(self, run_id: str | None = None) -> list[str]:
+        ids = [
+            cid
+            for cid, c in self.containers.items()
+            if "io.virtprobe.run" in c["labels"]
+            and (run_id is None or c["labels"]["io.virtprobe.run"] == run_id)
+        ]
+        for cid in ids:
+            self.remove(cid)
+        return ids
+
+
+def run(backend: ScriptedBackend, clock: FakeClock, probe: bool = True, **kw: Any) -> dict[str, Any]:
+    opts = BenchOptions(**{"runs": 5, "warmup": 2, "memory_containers": 0, **kw})
+    with runner.cleanup_guard(backend, "vp-test"):
+        return runner.run_containers(
+            backend, clock, opts, run_id="vp-test", image="img", probe=probe, sleep=lambda s: None
+        )
+
+
+def test_phases_from_the_scripted_costs() -> None:
+    clock = FakeClock()
+    backend = ScriptedBackend(clock)
+    section = run(backend, clock)
+    samples = section["samples"]
+    assert [s["index"] for s in samples] == list(range(7))
+    assert [s["warmup"] for s in samples] == [True, True, False, False, False, False, False]
+    for s in samples:
+        assert s["create_s"] == pytest.approx(0.008)  # 7 ms cost + 1 ms clock read
+        assert s["start_s"] == pytest.approx(0.141)
+        assert s["run_to_exit_s"] == pytest.approx(0.025)
+        assert s["remove_s"] == pytest.approx(0.007)
+        assert s["first_instruction_s"] == pytest.approx(0.100)
+        assert s["first_output_s"] is None
+        parts = s["create_s"] + s["start_s"] + s["run_to_exit_s"] + s["remove_s"]
+        assert s["cycle_s"] >= parts
+        assert 0 < s["first_instruction_s"] < s["start_s"] + s["run_to_exit_s"]
+    assert section["timing_basis"] == "first_instruction"
+    assert section["image"] == {"name": "img", "probe": True, "build_s": None}
+
+
+def test_order_of_calls_and_labels() -> None:
+    clock = FakeClock()
+    backend = ScriptedBackend(clock)
+    run(backend, clock, runs=1, warmup=0)
+    assert [c for c, _ in backend.calls] == ["create", "start", "wait", "logs", "remove"]
+    assert backend.containers == {}
+
+
+def test_user_image_uses_first_output() -> None:
+    clock = FakeClock()
+    backend = ScriptedBackend(clock)
+    section = run(backend, clock, probe=False)
+    assert section["timing_basis"] == "first_output"
+    s = section["samples"][-1]
+    assert s["first_instruction_s"] is None
+    assert s["first_output_s"] == pytest.approx(0.103)
+    assert "logs" not in [c for c, _ in backend.calls]
+
+
+def test_memory_section() -> None:
+    clock = FakeClock()
+    backend = ScriptedBackend(clock)
+    section = run(backend, clock, runs=1, warmup=0, memory_containers=4)
+    mem = section["memory"]
+    assert mem["n"] == 4
+    assert mem["cgroup_bytes"] == [650_000] * 4
+    assert mem["shim_pss_bytes"] == [3_400_000] * 4
+    assert mem["host_available_drop_bytes_per_container"] == pytest.approx(3_300_000)
+    assert mem["host_kernel_anon_growth_bytes_per_container"] == pytest.approx(3_300_000)
+    paused = [c for c, cid in backend.calls if c == "create"]
+    assert len(paused) == 5
+    assert backend.containers == {}  # the idle containers were removed
+
+
+def test_parallel_section() -> None:
+    clock = FakeClock()
+    backend = ScriptedBackend(clock)
+    section = run(backend, clock, runs=6, warmup=0, parallel=3)
+    par = section["parallel"]
+    assert par["parallel"] == 3 and par["n"] == 6 and len(par["cycle_s"]) == 6
+    assert par["containers_per_s"] > 0
+    assert backend.containers == {}
+
+
+def test_cleanup_on_error_removes_everything_of_the_run() -> None:
+    clock = FakeClock()
+    backend = ScriptedBackend(clock, fail_at=("wait", 3))
+    foreign = backend.create("other", "another-run")
+    backend.containers["manual"] = {"labels": {}, "image": "x", "command": None, "probe_ns": None}
+    with pytest.raises(EngineError):
+        run(backend, clock)
+    assert set(backend.containers) == {foreign, "manual"}
+
+
+def test_cleanup_on_keyboard_interrupt_raises_interrupted() -> None:
+    clock = FakeClock()
+    backend = ScriptedBackend(clock, interrupt_at=2)
+    with pytest.raises(Interrupted) as info:
+        run(backend, clock)
+    assert info.value.exit_code == 130
+    assert backend.containers == {}
+    # The SIGTERM handler is restored afterwards.
+    assert signal.getsignal(signal.SIGTERM) is not runner._on_sigterm
+
+
+def test_cleanup_on_interrupt_in_parallel_pool() -> None:
+    clock = FakeClock()
+    backend = ScriptedBackend(clock, fail_at=("start", 4))
+    with pytest.raises(EngineError):
+        run(backend, clock, runs=8, warmup=0, parallel=4)
+    assert backend.containers == {}
+
+
+def test_sigterm_becomes_interrupted() -> None:
+    clock = FakeClock()
+    backend = ScriptedBackend(clock)
+    backend.create("img", "vp-test")
+    with pytest.raises(Interrupted) as info, runner.cleanup_guard(backend, "vp-test"):
+        signal.raise_signal(signal.SIGTERM)
+    assert "terminated" in info.value.message
+    assert backend.containers == {}
+
+
+def test_probe_without_clock_reading_is_unrunnable() -> None:
+    clock = FakeClock()
+    backend = ScriptedBackend(clock)
+    backend.logs = lambda cid: b"garbage"  # type: ignore[method-assign]
+    with pytest.raises(UnrunnableError):
+        run(backend, clock)
+    assert backend.containers == {}
+
+
+def test_document_and_warnings() -> None:
+    clock = FakeClock()
+    backend = ScriptedBackend(clock)
+    section = run(backend, clock)
+    doc = bench_document("vp-test", BenchOptions(), {"hostname": "h"}, section, [])
+    assert doc["kind"] == "bench" and doc["schema_version"] == "1.0"
+    assert doc["vm"] is None and doc["hwvirt"] is None
+    assert doc["options"]["runs"] == 20 and doc["options"]["memory_containers"] == 10
+    assert doc["warnings"] == []  # the scripted costs have no noise
+    noisy = {"samples": [{"warmup": False, "cycle_s": x} for x in (0.1, 0.2, 0.1, 0.3)]}
+    assert any(w.startswith("cycle CV") for w in noise_warnings(noisy))
+
+
+def test_parse_proc_cgroup_v1_and_v2() -> None:
+    v1 = "12:memory:/docker/abc\n11:cpu,cpuacct:/docker/abc\n0::/\n"
+    assert parse_proc_cgroup(v1) == ("/docker/abc", "/")
+    assert parse_proc_cgroup("0::/system.slice/docker-abc.scope\n") == (
+        None,
+        "/system.slice/docker-abc.scope",
+    )
+    assert parse_proc_cgroup("garbage") == (None, None)
+
+
+def test_parse_meminfo() -> None:
+    info = parse_meminfo("MemTotal:  1000 kB\nMemAvailable: 500 kB\nHugePages_Total: 0\nbad line\n")
+    assert info == {"MemTotal": 1_024_000, "MemAvailable": 512_000, "HugePages_Total": 0}
+
+
+def test_parse_engine_info() -> None:
+    version = {
+        "Version": "20.10.24+dfsg1",
+        "ApiVersion": "1.41",
+        "Components": [
+            {"Name": "Engine", "Version": "20.10.24+dfsg1"},
+            {"Name": "containerd", "Version": "1.6.20~ds1"},
+            {"Name": "runc", "Version": "1.1.5+ds1"},
+        ],
+    }
+    info = {
+        "Driver": "overlay2",
+        "CgroupVersion": "1",
+        "CgroupDriver": "cgroupfs",
+        "DefaultRuntime": "runc",
+        "Architecture": "x86_64",
+    }
+    e = parse_engine_info(version, info)
+    assert e.to_dict() == {
+        "engine_version": "20.10.24+dfsg1",
+        "api_version": "1.41",
+        "containerd_version": "1.6.20~ds1",
+        "runc_version": "1.1.5+ds1",
+        "default_runtime": "runc",
+        "storage_driver": "overlay2",
+        "cgroup_version": 1,
+        "cgroup_driver": "cgroupfs",
+    }
+    assert e.arch == "x86_64"
+    assert parse_engine_info({}, {"CgroupVersion": "x"}).cgroup_version is None
+
+
+@given(st.text(max_size=300))
+def test_system_file_parsers_never_raise(text: str) -> None:
+    v1, v2 = parse_proc_cgroup(text)
+    assert v1 is None or isinstance(v1, str)
+    assert v2 is None or isinstance(v2, str)
+    assert all(v >= 0 for v in parse_meminfo(text).values())
