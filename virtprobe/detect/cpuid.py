@@ -18,6 +18,7 @@ per-leaf calls cost one fork in total.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import select
@@ -40,14 +41,30 @@ CHILD_TIMEOUT_S = 2.0
 _CPUID_CODE = bytes(
     [
         0x53,  # push rbx            (rbx is callee-saved; cpuid clobbers it)
-        0x49, 0x89, 0xD0,  # mov r8, rdx
-        0x89, 0xF8,  # mov eax, edi
-        0x89, 0xF1,  # mov ecx, esi
-        0x0F, 0xA2,  # cpuid
-        0x41, 0x89, 0x00,  # mov [r8], eax
-        0x41, 0x89, 0x58, 0x04,  # mov [r8+4], ebx
-        0x41, 0x89, 0x48, 0x08,  # mov [r8+8], ecx
-        0x41, 0x89, 0x50, 0x0C,  # mov [r8+12], edx
+        0x49,
+        0x89,
+        0xD0,  # mov r8, rdx
+        0x89,
+        0xF8,  # mov eax, edi
+        0x89,
+        0xF1,  # mov ecx, esi
+        0x0F,
+        0xA2,  # cpuid
+        0x41,
+        0x89,
+        0x00,  # mov [r8], eax
+        0x41,
+        0x89,
+        0x58,
+        0x04,  # mov [r8+4], ebx
+        0x41,
+        0x89,
+        0x48,
+        0x08,  # mov [r8+8], ecx
+        0x41,
+        0x89,
+        0x50,
+        0x0C,  # mov [r8+12], edx
         0x5B,  # pop rbx
         0xC3,  # ret
     ]
@@ -89,7 +106,7 @@ def _child_run(leaves: list[tuple[int, int]], wfd: int) -> None:  # pragma: no c
 
 
 def _read_all(rfd: int, deadline: float) -> bytes | None:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -123,10 +140,8 @@ def _fork_cpuid(leaves: list[tuple[int, int]]) -> tuple[dict[tuple[int, int], Cp
     finally:
         os.close(rfd)
     if data is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
     _, status = os.waitpid(pid, 0)
     if data is None:
         return None, f"CPUID child did not answer within {CHILD_TIMEOUT_S:.0f} s"

@@ -74,7 +74,12 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
     ev: list[Evidence] = []
     device = src.exists("dev/kvm")
     ev.append(
-        Evidence(TOPIC, src.path("dev/kvm"), "present" if device else "absent", DECISIVE if not device else SUPPORTING)
+        Evidence(
+            TOPIC,
+            src.path("dev/kvm"),
+            "present" if device else "absent",
+            DECISIVE if not device else SUPPORTING,
+        )
     )
 
     cpuinfo = src.read("proc/cpuinfo")
@@ -107,7 +112,9 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
         if nested is None:
             ev.append(Evidence(TOPIC, read.path, read.text or "", UNKNOWN, note=read.reason or "not Y/N/1/0"))
         else:
-            ev.append(Evidence(TOPIC, read.path, (read.text or "").strip(), DECISIVE, note="nested virtualization"))
+            ev.append(
+                Evidence(TOPIC, read.path, (read.text or "").strip(), DECISIVE, note="nested virtualization")
+            )
     elif module is not None:
         ev.append(
             Evidence(
@@ -149,12 +156,20 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
             exit_reason = probe.get("exit_reason")
             guest_exit = exit_reason if isinstance(exit_reason, str) else None
             elapsed = probe.get("elapsed_s")
-            probe_s = float(elapsed) if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool) else None
+            probe_s = (
+                float(elapsed)
+                if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool)
+                else None
+            )
             openable = stage != "open" if stage else None
             usable = ok
             error = probe.get("error")
-            value = f"stage {stage}" + (f", {guest_exit}" if guest_exit else "") + (f": {error}" if error else "")
-            ev.append(Evidence(TOPIC, "KVM ioctl probe (/dev/kvm)", value, DECISIVE, note="a guest really ran"))
+            value = (
+                f"stage {stage}" + (f", {guest_exit}" if guest_exit else "") + (f": {error}" if error else "")
+            )
+            ev.append(
+                Evidence(TOPIC, "KVM ioctl probe (/dev/kvm)", value, DECISIVE, note="a guest really ran")
+            )
             if not ok:
                 reason = f"the probe guest failed at stage {stage!r}: {error or 'no detail'}"
     # Explain the verdict against the CPU flags, the way kvm-ok would see it.
@@ -163,8 +178,8 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
         via = f" via {module}" if module else ""
         extra = " (PVM: KVM without hardware virtualization extensions)" if module == "kvm_pvm" else ""
         reason = (
-            f"no vmx/svm flag in /proc/cpuinfo, yet /dev/kvm ran a guest to {guest_exit or 'completion'}{via}{extra};"
-            " kvm-ok would say KVM cannot be used"
+            "no vmx/svm flag in /proc/cpuinfo, yet /dev/kvm ran a guest to "
+            f"{guest_exit or 'completion'}{via}{extra}; kvm-ok would say KVM cannot be used"
         )
         ev.append(Evidence(TOPIC, f"{cpuinfo.path}: flags", "no vmx/svm flag", CONSIDERED, note=reason))
     elif usable is False and device is False and virt_flag is not None:
