@@ -38,36 +38,18 @@ WANTED_LEAVES: tuple[int, ...] = (0x0, 0x1, *HYPERVISOR_LEAVES, 0x80000000, 0x80
 CHILD_TIMEOUT_S = 2.0
 
 # System V x86-64: void f(uint32 leaf /*edi*/, uint32 subleaf /*esi*/, uint32 out[4] /*rdx*/)
-_CPUID_CODE = bytes(
-    [
-        0x53,  # push rbx            (rbx is callee-saved; cpuid clobbers it)
-        0x49,
-        0x89,
-        0xD0,  # mov r8, rdx
-        0x89,
-        0xF8,  # mov eax, edi
-        0x89,
-        0xF1,  # mov ecx, esi
-        0x0F,
-        0xA2,  # cpuid
-        0x41,
-        0x89,
-        0x00,  # mov [r8], eax
-        0x41,
-        0x89,
-        0x58,
-        0x04,  # mov [r8+4], ebx
-        0x41,
-        0x89,
-        0x48,
-        0x08,  # mov [r8+8], ecx
-        0x41,
-        0x89,
-        0x50,
-        0x0C,  # mov [r8+12], edx
-        0x5B,  # pop rbx
-        0xC3,  # ret
-    ]
+_CPUID_CODE = bytes.fromhex(
+    "53"  # push rbx (callee-saved; cpuid clobbers it)
+    "4989d0"  # mov r8, rdx
+    "89f8"  # mov eax, edi
+    "89f1"  # mov ecx, esi
+    "0fa2"  # cpuid
+    "418900"  # mov [r8], eax
+    "41895804"  # mov [r8+4], ebx
+    "41894808"  # mov [r8+8], ecx
+    "4189500c"  # mov [r8+12], edx
+    "5b"  # pop rbx
+    "c3"  # ret
 )
 
 _REC = struct.Struct("<IIIIII")  # leaf, subleaf, eax, ebx, ecx, edx
