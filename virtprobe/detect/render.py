@@ -104,6 +104,8 @@ def summary_lines(result: DetectResult) -> list[str]:
         lines.append(f"Hypervisor: none{extra}" + (f" — {seen}" if seen else ""))
     else:
         vmm = f" (VMM: {_name(hv.vmm)})" if hv.vmm else ""
+        if hv.role in ("host", "dom0"):
+            vmm += " — this machine is its host (root partition / dom0), not a guest"
         seen = _seen(hv_ev)
         lines.append(f"Hypervisor: {_name(hv.id)}{vmm}" + (f" — seen in {seen}" if seen else ""))
 

@@ -251,7 +251,8 @@ def probe_windows(src: Source) -> DetectResult:
         )
     elif present and (root_partition or (root_partition is None and manufacturer)):
         # Hyper-V (or VBS) runs under this Windows, which is its root partition: a host, not a guest.
-        hyp_id, role = NONE, "host"
+        # Like Xen dom0 (hypervisor.py): the hypervisor is there, and this OS is its host.
+        hyp_id, role = "microsoft", "host"
         if not layers:
             layers.append(Layer("microsoft", "command: systeminfo", None))
         add(
@@ -259,7 +260,7 @@ def probe_windows(src: Source) -> DetectResult:
             "command: systeminfo: Hyper-V Requirements",
             "A hypervisor has been detected",
             DECISIVE,
-            NONE,
+            "microsoft",
             f"Windows is Hyper-V's root partition on {manufacturer} {model} hardware"
             + (" (CPUID 0x40000003 EBX CreatePartitions set)" if root_partition else ""),
         )
