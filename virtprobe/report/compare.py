@@ -441,7 +441,8 @@ def render_comparison_table(c: Comparison) -> Any:
             )
         )
     if c.kind == KIND_DETECT:
-        table = Table(title=f"detect: {c.base_name} -> {c.new_name}")
+        parts.append(Text(f"detect: {c.base_name} -> {c.new_name}", style="bold"))
+        table = Table()
         table.add_column("verdict")
         table.add_column("base")
         table.add_column("new")
@@ -450,7 +451,8 @@ def render_comparison_table(c: Comparison) -> Any:
         if c.verdict_changes:
             parts.append(table)
     else:
-        table = Table(title=f"bench: {c.base_name} -> {c.new_name}")
+        parts.append(Text(f"bench: {c.base_name} -> {c.new_name}", style="bold"))
+        table = Table()
         for col, justify in (
             ("metric", "left"),
             ("base", "right"),

@@ -37,6 +37,7 @@ from virtprobe.report.model import KIND_BENCH, KIND_DETECT
 
 MIB = 1024 * 1024
 _COMMENT_RE = re.compile(r"<!--.*?-->", re.S)
+_SCRIPT_RE = re.compile(r"<script\b.*?</script>", re.S)
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;
@@ -71,6 +72,8 @@ def _style() -> Any:
 
 def _svg(chart: Any) -> str:
     svg = _COMMENT_RE.sub("", chart.render(is_unicode=True))
+    # pygal inlines a config <script> for its tooltip library, which we do not load.
+    svg = _SCRIPT_RE.sub("", svg)
     # Inline <svg> in HTML is in the SVG namespace without the attribute; dropping it
     # leaves no URL in the markup at all.
     svg = svg.replace(' xmlns="http://www.w3.org/2000/svg"', "", 1)
@@ -345,7 +348,8 @@ def _comparison_section(c: Comparison, docs: Sequence[dict[str, Any]]) -> str:
             f"<td{klass}>{_e(verdict(m))}</td></tr>"
         )
     out.append("</table>")
-    if len(docs) == 2:
+    # The comparison's base and new are the first two documents (compare passes exactly those).
+    if len(docs) >= 2 and docs[0].get("kind") == docs[1].get("kind") == KIND_BENCH:
         chart = comparison_chart(docs[0], docs[1])
         if chart:
             out.append(chart)

@@ -118,13 +118,14 @@ def _parse(name: str, text: str) -> Any:
             text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int
         )
     except json.JSONDecodeError as err:
-        if err.pos >= len(text.rstrip()):
+        # A string left open, or an error at the very end, means the text stopped early.
+        if err.pos >= len(text.rstrip()) or err.msg.startswith("Unterminated string"):
             raise ReportFormatError(
                 f"{name}: truncated JSON (it ends at line {err.lineno} column {err.colno}); "
                 "was the file cut short?"
             ) from err
         raise ReportFormatError(
-            f"{name}: not JSON ({err.msg} at line {err.lineno} column {err.colno})"
+            f"{name}: not JSON ({err.msg}: line {err.lineno} column {err.colno})"
         ) from err
     except RecursionError as err:
         raise ReportFormatError(f"{name}: not a virtprobe report (JSON nested too deeply)") from err

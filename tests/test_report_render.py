@@ -1,0 +1,153 @@
+"""Markdown (golden text), self-contained HTML, anonymization, and no secrets in reports."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from virtprobe.report.anonymize import anonymize, stable_hash
+from virtprobe.report.compare import compare, render_comparison_markdown
+from virtprobe.report.html import render_html
+from virtprobe.report.load import load_report
+from virtprobe.report.markdown import render_markdown
+from virtprobe.report.model import envelope
+
+FIX = Path(__file__).parent / "fixtures" / "reports"
+GOLDEN = FIX / "golden"
+REPORTS = Path(__file__).parent.parent / "reports"
+# VIRTPROBE_REGEN_GOLDEN=1 rewrites the golden files; review the diff before committing.
+REGEN = os.environ.get("VIRTPROBE_REGEN_GOLDEN") == "1"
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if REGEN:
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["bench-base", "detect-firecracker", "detect-docker-on-metal"])
+def test_markdown_golden(name: str) -> None:
+    _golden(f"{name}.md", render_markdown(load_report(FIX / f"{name}.json")))
+
+
+def test_compare_markdown_golden() -> None:
+    base, new = load_report(FIX / "bench-base.json"), load_report(FIX / "bench-new-slower.json")
+    _golden(
+        "compare-slower.md", render_comparison_markdown(compare(base, new, base_name="base", new_name="new"))
+    )
+
+
+def test_markdown_labels_simulated_and_tcg() -> None:
+    md = render_markdown(load_report(FIX / "bench-base.json"))
+    ratio_rows = [line for line in md.splitlines() if "×" in line]
+    sim = next(line for line in ratio_rows if line.startswith("| Firecracker (simulated) |"))
+    assert "**simulated** — source: Firecracker SPECIFICATION.md" in sim
+    tcg = next(line for line in ratio_rows if line.startswith("| QEMU microvm (measured) |"))
+    assert "measured, accel tcg" in tcg and "not representative of hardware virtualization" in tcg
+    assert "hypervisor: kvm (firecracker) · container: none" in md
+
+
+def test_markdown_escapes_table_cells() -> None:
+    doc = load_report(FIX / "bench-base.json")
+    doc["vm"]["baselines"][0]["label"] = "a|b\nc"
+    md = render_markdown(doc)
+    assert "| a\\|b c |" in md
+
+
+def _html() -> str:
+    base, new = load_report(FIX / "bench-base.json"), load_report(FIX / "bench-new-slower.json")
+    det = load_report(FIX / "detect-firecracker.json")
+    cmp = compare(base, new, base_name="base.json", new_name="new.json")
+    return render_html([base, new, det], ["base.json", "new.json", "detect.json"], comparison=cmp)
+
+
+def test_html_is_self_contained() -> None:
+    page = _html()
+    # Nothing may load: no src/href/url() at all, no scripts, no @import.
+    assert not re.search(r"""\b(src|href)\s*=""", page, re.I)
+    assert "<script" not in page.lower()
+    assert "url(" not in page.lower()
+    assert "@import" not in page.lower()
+    # URLs only as plain text in citations.
+    for m in re.finditer(r"https?://", page):
+        before = page[max(0, m.start() - 300) : m.start()]
+        assert "source:" in before, page[m.start() - 80 : m.start() + 40]
+    assert len(page) < 1_000_000
+
+
+def test_html_has_charts() -> None:
+    page = _html()
+    svgs = re.findall(r"<svg\b.*?</svg>", page, re.S)
+    # per bench doc: phases box, baselines box, memory bars; plus compare box and change bars
+    assert len(svgs) >= 8
+    for svg in svgs:
+        assert re.search(r'<path[^>]* d="M[^"]+"', svg) or re.search(r"<rect\b", svg)
+    for title in (
+        "Container startup by phase",
+        "Container startup vs VM boot",
+        "Memory per instance (MiB)",
+        "Base vs new",
+        "Change of medians",
+    ):
+        assert title in page
+
+
+def test_html_escapes_report_text() -> None:
+    doc = load_report(FIX / "bench-base.json")
+    doc["environment"]["hostname"] = "<script>alert(1)</script>"
+    doc["vm"]["baselines"][0]["label"] = "<img src=x onerror=alert(1)>"
+    page = render_html([doc], ["<b>name</b>"])
+    assert "<script>alert" not in page and "<img src=x" not in page and "<b>name</b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_anonymize_stable_and_idempotent() -> None:
+    doc = load_report(FIX / "bench-base.json")
+    a = anonymize(doc)
+    assert a["environment"]["hostname"] == stable_hash("vm")
+    assert a["environment"]["hostname"].startswith("anon-") and len(a["environment"]["hostname"]) == 17
+    assert a["environment"]["machine_id"] == stable_hash(doc["environment"]["machine_id"])
+    assert anonymize(a) == a
+    assert doc["environment"]["hostname"] == "vm"  # the input is not changed
+    assert anonymize(load_report(FIX / "bench-base.json")) == a  # stable across runs
+
+
+def _strings(doc: Any) -> list[str]:
+    if isinstance(doc, dict):
+        return [s for k, v in doc.items() for s in (str(k), *_strings(v))]
+    if isinstance(doc, list):
+        return [s for v in doc for s in _strings(v)]
+    return [doc] if isinstance(doc, str) else []
+
+
+def _live_bench_doc() -> dict[str, Any]:
+    # The environment section as the bench runner collects it on this machine,
+    # around constructed measurements.
+    from virtprobe.bench.model import environment
+
+    fixture = json.loads((FIX / "bench-base.json").read_text())
+    sections = {
+        k: v for k, v in fixture.items() if k not in ("schema_version", "kind", "tool", "created_utc")
+    }
+    sections["environment"] = environment(fixture["environment"]["docker"], fixture["environment"]["detect"])
+    return envelope("bench", sections)
+
+
+def test_reports_hold_no_env_values_or_user_name() -> None:
+    user = getpass.getuser()
+    docs = [_live_bench_doc(), *(json.loads(p.read_text()) for p in sorted(REPORTS.glob("*.json")))]
+    secrets = {k: v for k, v in os.environ.items() if len(v) >= 8}
+    for doc in docs:
+        # The hostname is recorded on purpose (and hashed by --anonymize); HOSTNAME may equal it.
+        strings = _strings(anonymize(doc))
+        for s in strings:
+            for k, v in secrets.items():
+                assert v not in s, f"value of ${k} found in a report string: {s[:80]!r}"
+            assert not re.search(rf"(?<![\w-]){re.escape(user)}(?![\w-])", s), f"user name in {s[:80]!r}"
