@@ -46,7 +46,7 @@ h1{font-size:1.5rem}h2{font-size:1.2rem;border-bottom:1px solid #ccd;padding-bot
 h3{font-size:1.05rem}
 table{border-collapse:collapse;margin:.5rem 0 1rem}
 td,th{border:1px solid #ccd;padding:.25rem .5rem;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .verdict{font-weight:600;background:#eef3fb;padding:.5rem .75rem;border-radius:4px}
 .regression{color:#b00020;font-weight:700}.improvement{color:#1b7f3b}
 .sim{color:#7a4b00}.caveat{color:#b00020}
@@ -95,6 +95,17 @@ def _config(title: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _log_labels(values: Sequence[float]) -> list[float]:
+    """1-2-5 ticks spanning the data: pygal's own log ticks are too sparse to read off."""
+    lo, hi = min(values), max(values)
+    ticks = [m * 10.0**e for e in range(-3, 7) for m in (1, 2, 5)]
+    below = [t for t in ticks if t <= lo]
+    above = [t for t in ticks if t >= hi]
+    start = below[-1] if below else ticks[0]
+    end = above[0] if above else ticks[-1]
+    return [t for t in ticks if start <= t <= end]
+
+
 def _ms(values: Sequence[Any]) -> list[float]:
     return [float(v) * 1000 for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
 
@@ -128,13 +139,19 @@ def baseline_box_chart(doc: dict[str, Any]) -> str | None:
     chart = pygal.Box(
         **_config("Container startup vs VM boot (ms, log scale)", box_mode="tukey", logarithmic=True)
     )
+    everything: list[float] = []
     values = [v for v in _ms([s.get(phase) for s in measured]) if v > 0]
     if values:
         chart.add(f"container: {PHASE_LABELS[phase]}", values)
+        everything += values
     for b in baselines:
         boot = [v for v in _ms(b.get("boot_samples_s") or ()) if v > 0]
         if boot:
             chart.add(_baseline_name(b), boot)
+            everything += boot
+    if not everything:
+        return None
+    chart.y_labels = _log_labels(everything)
     return _svg(chart)
 
 
@@ -287,15 +304,18 @@ def comparison_chart(base: dict[str, Any], new: dict[str, Any]) -> str | None:
     chart = pygal.Box(
         **_config("Base vs new (ms, log scale)", box_mode="tukey", logarithmic=True, height=480)
     )
-    added = False
-    for label, doc in (("base", base), ("new", new)):
-        measured = [s for s in (doc.get("container") or {}).get("samples") or () if not s.get("warmup")]
-        for phase in ("start_s", "cycle_s"):
+    everything: list[float] = []
+    for phase in ("start_s", "cycle_s"):  # base and new side by side, phase by phase
+        for label, doc in (("base", base), ("new", new)):
+            measured = [s for s in (doc.get("container") or {}).get("samples") or () if not s.get("warmup")]
             values = [v for v in _ms([s.get(phase) for s in measured]) if v > 0]
             if values:
                 chart.add(f"{label}: {PHASE_LABELS[phase]}", values)
-                added = True
-    return _svg(chart) if added else None
+                everything += values
+    if not everything:
+        return None
+    chart.y_labels = _log_labels(everything)
+    return _svg(chart)
 
 
 def change_bar_chart(c: Comparison) -> str | None:
