@@ -441,6 +441,8 @@ def probe_hypervisor(src: Source) -> tuple[HypervisorResult, list[Evidence]]:
                 w, n = SUPPORTING if h.id == hv_id and hv_id else CONSIDERED, ""
             elif (h.id, hv_id) in (("google", "kvm"), ("kvm", "amazon"), ("kvm", "google")):
                 w, n = SUPPORTING, f"{h.id} and {hv_id} describe the same KVM-based hypervisor"
+            elif (h.id, hv_id) == ("qemu", "kvm"):
+                w, n = SUPPORTING, "QEMU's firmware: QEMU is the VMM, KVM the hypervisor"
             elif hv_id == NONE:
                 w, n = OVERRULED, "no hypervisor bit: these are not a hypervisor's strings"
             else:
@@ -448,8 +450,10 @@ def probe_hypervisor(src: Source) -> tuple[HypervisorResult, list[Evidence]]:
             if h.vmm and h is vmm_hit:
                 n = (n + "; " if n else "") + f"names the VMM: {h.vmm}"
             ev.append(Evidence(TOPIC, h.source, h.value, w, h.id, n))
-            new_layer = h.id and h.id != NONE and not any(x.id == h.id for x in layers)
-            if new_layer and group is not acpi_hits and h.id:
+            # Layers: every CPUID signature, plus what decided and the Xen/device-tree
+            # interfaces; other firmware strings name the VMM, not another layer.
+            layer_worthy = group is sigs or h is decisive or group is xen_hits or group is dt_hits
+            if layer_worthy and h.id and h.id != NONE and not any(x.id == h.id for x in layers):
                 layers.append(Layer(h.id, h.source, h.value if group is sigs else None))
     for h in dmi_vmms:
         if h is vmm_hit:
