@@ -316,3 +316,37 @@ def test_system_file_parsers_never_raise(text: str) -> None:
     assert v1 is None or isinstance(v1, str)
     assert v2 is None or isinstance(v2, str)
     assert all(v >= 0 for v in parse_meminfo(text).values())
+
+
+def test_error_translation() -> None:
+    import docker.errors
+    import requests.exceptions
+
+    from virtprobe.bench.docker_backend import DockerBackend, translate_connect_error
+
+    refused = docker.errors.DockerException(
+        "Error while fetching server API version: "
+        "('Connection aborted.', FileNotFoundError(2, 'No such file'))"
+    )
+    assert "not reachable" in translate_connect_error(refused).message
+    assert translate_connect_error(refused).exit_code == 4
+    denied = docker.errors.DockerException(
+        "Error while fetching server API version: "
+        "('Connection aborted.', PermissionError(13, 'Permission denied'))"
+    )
+    msg = translate_connect_error(denied).message
+    assert "permission denied" in msg and "docker group" in msg
+
+    class DeadApi:
+        def start(self, cid: str) -> None:
+            raise requests.exceptions.ConnectionError("('Connection aborted.', ConnectionRefusedError(111))")
+
+        def inspect_image(self, name: str) -> dict[str, Any]:
+            raise docker.errors.ImageNotFound("no such image")
+
+    backend = DockerBackend.__new__(DockerBackend)
+    backend.api = DeadApi()  # type: ignore[assignment]
+    with pytest.raises(EngineError, match="stopped answering mid-run"):
+        backend.start("abc")
+    with pytest.raises(UnrunnableError, match="not found locally"):
+        backend.check_user_image("nope")
