@@ -1,4 +1,4 @@
-"""Unit tests of the CPU, CPUID, KVM, hypervisor and cloud probes: parsers, and each probe on fixture roots."""
+"""Unit tests of the CPU, CPUID, KVM, hypervisor and cloud probes: parsers, and probes on fixture roots."""
 
 from __future__ import annotations
 
@@ -120,7 +120,9 @@ def test_xen_features_and_device_tree() -> None:
     assert device_tree_strings(b"linux,dummy-virt\0qemu,virt\0") == ["linux,dummy-virt", "qemu,virt"]
 
 
-@pytest.mark.parametrize(("text", "want"), [("Y\n", True), ("1", True), ("N", False), ("0\n", False), ("x", None)])
+@pytest.mark.parametrize(
+    ("text", "want"), [("Y\n", True), ("1", True), ("N", False), ("0\n", False), ("x", None)]
+)
 def test_parse_bool_param(text: str, want: bool | None) -> None:
     assert parse_bool_param(text) is want
 
@@ -225,7 +227,8 @@ def test_pvm_verdict_says_what_kvm_ok_gets_wrong() -> None:
     assert kvm.usable is True and kvm.module == "kvm_pvm" and kvm.guest_exit == "KVM_EXIT_HLT"
     assert kvm.api_version == 12 and kvm.openable is True
     assert kvm.reason is not None
-    assert "no vmx/svm flag in /proc/cpuinfo, yet /dev/kvm ran a guest to KVM_EXIT_HLT via kvm_pvm" in kvm.reason
+    said = "no vmx/svm flag in /proc/cpuinfo, yet /dev/kvm ran a guest to KVM_EXIT_HLT via kvm_pvm"
+    assert said in kvm.reason
     assert "kvm-ok would say KVM cannot be used" in kvm.reason
 
 
