@@ -52,7 +52,12 @@ def _name(x: str | None) -> str:
 
 
 def _seen(evidence: list[Evidence], limit: int = 2) -> str:
-    rows = [e for e in evidence if e.weight in (DECISIVE, SUPPORTING)][:limit]
+    # Decisive rows first, then supporting rows that name something (a VMM, an
+    # engine) before generic ones like the bare hypervisor flag.
+    rows = sorted(
+        (e for e in evidence if e.weight in (DECISIVE, SUPPORTING)),
+        key=lambda e: (e.weight != DECISIVE, e.points_to is None),
+    )[:limit]
     parts = [f"{e.source} {e.value!r}" if e.value else e.source for e in rows]
     return " and ".join(parts)
 
