@@ -168,3 +168,16 @@ def test_cli_bad_input_exit_1_one_line(case: str, tmp_path: Path) -> None:
     assert len(lines) == 1, proc.stderr
     assert str(path) in lines[0] and expected in lines[0]
     assert proc.stdout == ""
+
+
+def test_simulated_baselines_from_the_vm_module_validate(tmp_path: Path) -> None:
+    # The bench schema must accept what bench/vm_sim.py really writes, not only the fixtures.
+    from virtprobe.bench.vm_profiles import load_builtin
+    from virtprobe.bench.vm_sim import simulate
+
+    doc = _bench()
+    doc["vm"]["baselines"] = simulate(load_builtin(), 10, 1)
+    f = tmp_path / "sim.json"
+    f.write_text(json.dumps(doc))
+    loaded = load_report(f)
+    assert loaded["vm"]["baselines"] and all(b["boot_summary"]["n"] == 10 for b in loaded["vm"]["baselines"])

@@ -151,3 +151,28 @@ def test_reports_hold_no_env_values_or_user_name() -> None:
             for k, v in secrets.items():
                 assert v not in s, f"value of ${k} found in a report string: {s[:80]!r}"
             assert not re.search(rf"(?<![\w-]){re.escape(user)}(?![\w-])", s), f"user name in {s[:80]!r}"
+
+
+def test_cli_report_formats(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "virtprobe", "report", *args], capture_output=True, text=True, timeout=120
+        )
+
+    src = str(FIX / "bench-base.json")
+    out = tmp_path / "again.json"
+    assert run(src, "--format", "json", "--anonymize", "-o", str(out)).returncode == 0
+    again = load_report(out)  # what report writes is a valid report
+    assert again["environment"]["hostname"] == stable_hash("vm")
+    assert run(src, "--format", "json", "-o", str(out)).returncode == 1  # never overwritten silently
+    assert run(src, "--format", "json", "-o", str(out), "--force").returncode == 0
+    table = run(src, str(FIX / "detect-firecracker.json"))
+    assert table.returncode == 0 and "Container start" in table.stdout and "KVM" in table.stdout
+    html_out = tmp_path / "r.html"
+    assert run(src, "--format", "html", "-o", str(html_out)).returncode == 0
+    assert html_out.read_text().startswith("<!DOCTYPE html>")
+    md = run(src, "--format", "markdown")
+    assert md.stdout == render_markdown(load_report(FIX / "bench-base.json"))

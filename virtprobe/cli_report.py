@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,7 +47,8 @@ def _emit(text_or_renderables: str | list[Any], out: str, force: bool) -> None:
     if out == "-":
         from virtprobe.render import stdout_console
 
-        console = stdout_console()
+        # Piped into a CI log, Rich would assume 80 columns and cut metric names.
+        console = stdout_console(width=None if sys.stdout.isatty() else 120)
         for r in text_or_renderables:
             console.print(r)
         return

@@ -159,7 +159,7 @@ def _baseline_name(b: dict[str, Any]) -> str:
     name = str(b.get("label") or b.get("name"))
     if b.get("kind") == "simulated" and "simulated" not in name.lower():
         name += " (simulated)"
-    if b.get("kind") == "measured" and b.get("accel") and str(b.get("accel")) not in name:
+    if b.get("kind") == "measured" and b.get("accel") and str(b.get("accel")).lower() not in name.lower():
         name += f" [{b.get('accel')}]"
     return name
 
