@@ -1,0 +1,183 @@
+"""Property tests: the hw parsers and probes never raise, whatever the files or snapshot say."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import ROOTS
+from virtprobe.detect.cloud import match_cloud, probe_cloud
+from virtprobe.detect.cpu import firmware_disable_line, parse_cpuinfo, parse_flags, probe_cpu
+from virtprobe.detect.hypervisor import (
+    DMI_FILES,
+    decode_signature,
+    device_tree_strings,
+    parse_acpi_header,
+    parse_xen_features,
+    probe_hypervisor,
+)
+from virtprobe.detect.kvm import parse_bool_param, probe_kvm
+from virtprobe.detect.model import WEIGHTS
+from virtprobe.snapshot import RootSource
+
+u32 = st.integers(min_value=0, max_value=0xFFFFFFFF)
+
+
+@given(st.text())
+def test_parse_cpuinfo_total(text: str) -> None:
+    fields = parse_cpuinfo(text)
+    for k, v in fields.items():
+        assert k == k.strip() and k
+        assert v == v.strip()
+    parse_flags(fields.get("flags"))
+
+
+@given(
+    st.lists(st.sampled_from(["flags", "vmx flags", "vendor_id", "model name", "x"]), max_size=6), st.text()
+)
+def test_parse_cpuinfo_first_value_wins(keys: list[str], value: str) -> None:
+    text = "".join(f"{k}\t: {value}\n" for k in keys)
+    fields = parse_cpuinfo(text)
+    assert set(fields) <= set(keys)
+
+
+@given(st.text())
+def test_firmware_line_total(text: str) -> None:
+    line = firmware_disable_line(text)
+    assert line is None or line in text
+
+
+@given(u32, u32, u32)
+def test_decode_signature_is_printable_or_none(b: int, c: int, d: int) -> None:
+    sig = decode_signature(b, c, d)
+    assert sig is None or (sig.isprintable() and 4 <= len(sig) <= 12)
+
+
+@given(st.binary(max_size=64))
+def test_acpi_header_total(data: bytes) -> None:
+    got = parse_acpi_header(data)
+    assert (got is None) == (len(data) < 24)
+
+
+@given(st.text())
+def test_small_parsers_total(text: str) -> None:
+    parse_bool_param(text)
+    parse_xen_features(text)
+    device_tree_strings(text.encode("utf-8", "surrogatepass"))
+
+
+@given(st.dictionaries(st.sampled_from(DMI_FILES), st.text()))
+def test_match_cloud_total(dmi: dict[str, str]) -> None:
+    for name, value, cloud in match_cloud(dmi):
+        assert dmi[name] == value and cloud
+
+
+# Files the hw probes read, relative to a root.
+HW_FILES = (
+    "proc/cpuinfo",
+    *(f"sys/class/dmi/id/{n}" for n in DMI_FILES),
+    "sys/firmware/acpi/tables/FACP",
+    "sys/firmware/acpi/tables/APIC",
+    "sys/hypervisor/type",
+    "sys/hypervisor/properties/features",
+    "proc/xen/capabilities",
+    "proc/device-tree/hypervisor/compatible",
+    "proc/device-tree/compatible",
+    "sys/module/kvm_intel/parameters/nested",
+    "sys/module/kvm_amd/parameters/nested",
+)
+BASES = ("bare_metal_intel", "kvm_qemu", "xen_pv", "firecracker_this_machine", "apple_vz")
+
+mutation = st.one_of(
+    st.tuples(st.just("bytes"), st.binary(max_size=600)),
+    st.tuples(st.just("empty"), st.just(b"")),
+    st.tuples(st.just("missing"), st.just(b"")),
+    st.tuples(st.just("dir"), st.just(b"")),
+    st.tuples(st.just("unreadable"), st.binary(max_size=16)),
+)
+
+json_scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+)
+json_value = st.recursive(
+    json_scalar,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def run_all(root: Path) -> None:
+    src = RootSource(root)
+    for topic, (_, rows) in (
+        ("cpu", probe_cpu(src)),
+        ("kvm", probe_kvm(src, run_guest=True)),
+        ("hypervisor", probe_hypervisor(src)),
+        ("cloud", probe_cloud(src)),
+    ):
+        for e in rows:
+            assert e.topic == topic and e.weight in WEIGHTS
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(BASES),
+    st.dictionaries(st.sampled_from(HW_FILES), mutation, min_size=1, max_size=5),
+)
+def test_probes_never_raise_on_mangled_files(base: str, changes: dict[str, tuple[str, bytes]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "r"
+        shutil.copytree(ROOTS / base, root, symlinks=True)
+        for rel, (kind, data) in changes.items():
+            path = root / rel
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+            if kind == "missing":
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if kind == "dir":
+                path.mkdir()
+                continue
+            path.write_bytes(data)
+            if kind == "unreadable":
+                os.chmod(path, 0)
+        try:
+            run_all(root)
+        finally:
+            for rel in changes:
+                p = root / rel
+                if p.exists() and not p.is_dir():
+                    os.chmod(p, 0o600)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(BASES),
+    st.one_of(json_value, st.dictionaries(st.sampled_from(["0x00000001", "0x40000000", "0x1"]), json_value)),
+    json_value,
+    st.one_of(st.none(), st.dictionaries(st.sampled_from(["dmesg"]), st.text(max_size=40))),
+)
+def test_probes_never_raise_on_odd_snapshots(base: str, cpuid: Any, kvm_probe: Any, commands: Any) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "r"
+        shutil.copytree(ROOTS / base, root, symlinks=True)
+        meta = json.loads((root / "virtprobe-snapshot.json").read_text())
+        meta["cpuid"] = cpuid
+        meta["kvm_probe"] = kvm_probe
+        meta["commands"] = commands
+        (root / "virtprobe-snapshot.json").write_text(json.dumps(meta))
+        run_all(root)
