@@ -93,3 +93,40 @@ def test_unverified_profiles_are_not_simulated() -> None:
     unverified = next(p for p in ps if p.unverified)
     with pytest.raises(ValueError):
         vm_sim.simulate_profile(unverified, 3, seed=1)
+
+
+def test_vm_section_simulated_only_and_with_a_user_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from virtprobe.bench import vm
+
+    sec = vm.vm_section([], runs=4, seed=1, kernel=None, profiles_file=None)
+    assert [b["kind"] for b in sec["baselines"]] == ["simulated"] * len(sec["baselines"])
+    assert sec == vm.vm_section([], runs=4, seed=1, kernel=None, profiles_file=None)
+    f = tmp_path / "p.json"
+    doc = {"format": 1, "profiles": [{"name": "x", "unverified": "yes"}]}
+    f.write_text(json.dumps(doc), encoding="utf-8")
+    from virtprobe.errors import InputError
+
+    with pytest.raises(InputError, match="'unverified' must be true or false"):
+        vm.vm_section([], runs=4, seed=1, kernel=None, profiles_file=str(f))
+    with pytest.raises(InputError, match="unknown --vm kind 'vbox'"):
+        vm.vm_section(["vbox"], runs=4, seed=1, kernel=None, profiles_file=None)
+
+
+def test_vm_section_appends_the_measured_qemu_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    from virtprobe.bench import vm, vm_qemu
+
+    boots = [
+        vm_qemu.BootResult(True, 1.5, 1.6, 200 << 20, 190 << 20, 180 << 20, 0, False, None),
+        vm_qemu.BootResult(True, 1.7, 1.8, 201 << 20, 191 << 20, 181 << 20, 0, False, None),
+    ]
+    fake = vm_qemu.QemuRun("tcg", "microvm", "KVM boot failed: x", boots, ["qemu"], "/k/vmlinuz-6.1")
+    monkeypatch.setattr(vm_qemu, "measure", lambda runs, kernel, progress=None: fake)
+    sec = vm.vm_section(["qemu"], runs=2, seed=1, kernel=None, profiles_file=None)
+    last = sec["baselines"][-1]
+    assert last["kind"] == "measured" and last["accel"] == "tcg"
+    assert last["boot_samples_s"] == [1.5, 1.7]
+    assert last["memory"]["peak_rss_bytes"] == ((200 << 20) + (201 << 20)) // 2
+    assert "kernel: vmlinuz-6.1" in last["notes"]
+    assert vm_qemu.TCG_NOTE in last["notes"]

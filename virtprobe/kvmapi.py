@@ -14,6 +14,7 @@ import ctypes
 import errno
 import mmap
 import os
+import struct
 import sys
 import time
 from collections.abc import Iterator
@@ -170,6 +171,17 @@ KVM_GET_SREGS = _ioc(_IOC_READ, 0x83, ctypes.sizeof(KvmSregs))
 KVM_SET_SREGS = _ioc(_IOC_WRITE, 0x84, ctypes.sizeof(KvmSregs))
 
 KVM_CAP_USER_MEMORY = 3
+
+# Control register bits (Intel SDM vol. 3A, 2.5) for the long-mode setup.
+CR0_PE = 1 << 0
+CR0_ET = 1 << 4
+CR0_PG = 1 << 31
+CR4_PAE = 1 << 5
+EFER_LME = 1 << 8
+EFER_LMA = 1 << 10
+PAGE_TABLES_ADDR = 0x1000
+LONG_MODE_CODE_ADDR = 0x10000
+LONG_MODE_MEM_BYTES = 0x200000
 
 # kvm_run.exit_reason values (include/uapi/linux/kvm.h).
 EXIT_REASONS: dict[int, str] = {
@@ -369,6 +381,48 @@ class Vm:
         r.rflags = 0x2  # bit 1 is reserved and must be set
         for name, value in regs.items():
             setattr(r, name, value)
+        self.set_regs(r)
+
+    def setup_long_mode(self, rip: int, *, user: bool, iopl: int = 3) -> None:
+        """64-bit long mode, identity-mapping the first 2 MiB with one large page.
+
+        The page tables live at guest physical PAGE_TABLES_ADDR..+0x3000, so code
+        must go elsewhere (e.g. LONG_MODE_CODE_ADDR) and the VM needs 2 MiB of
+        memory. No GDT or IDT in guest memory: KVM_SET_SREGS loads the hidden
+        segment state directly, and the guest never reloads a segment or takes
+        an exception (an exception would end in KVM_EXIT_SHUTDOWN).
+
+        `user` runs the code at CPL 3 with IOPL `iopl` so that `out` still exits
+        to us. Under kvm_pvm that matters: PVM runs guest user mode directly on
+        the CPU, while ring-0 code not written for PVM is emulated.
+        """
+        if self.mem_bytes < LONG_MODE_MEM_BYTES:
+            raise KvmError("memory", f"long mode needs {LONG_MODE_MEM_BYTES} bytes of guest memory")
+        flags = 0x7 if user else 0x3  # present | writable | (user)
+        pt = PAGE_TABLES_ADDR
+        self.load(struct.pack("<Q", (pt + 0x1000) | flags), pt)  # PML4[0] -> PDPT
+        self.load(struct.pack("<Q", (pt + 0x2000) | flags), pt + 0x1000)  # PDPT[0] -> PD
+        self.load(struct.pack("<Q", 0x0 | flags | 0x80), pt + 0x2000)  # PD[0] -> 2 MiB page at 0 (PS)
+        dpl = 3 if user else 0
+
+        def seg(selector: int, type_: int, long_: int) -> KvmSegment:
+            return KvmSegment(
+                base=0, limit=0xFFFFFFFF, selector=selector | dpl, type=type_, present=1,
+                dpl=dpl, db=0, s=1, l=long_, g=1,
+            )  # fmt: skip
+
+        s = self.get_sregs()
+        s.cs = seg(0x18, 0xB, 1)  # execute/read, accessed; L=1: 64-bit code
+        for name in ("ds", "es", "fs", "gs", "ss"):
+            setattr(s, name, seg(0x20, 0x3, 0))  # read/write, accessed
+        s.cr3 = pt
+        s.cr4 = CR4_PAE
+        s.efer = EFER_LME | EFER_LMA
+        s.cr0 = CR0_PE | CR0_ET | CR0_PG
+        self.set_sregs(s)
+        r = KvmRegs()
+        r.rip = rip
+        r.rflags = 0x2 | ((iopl & 3) << 12)
         self.set_regs(r)
 
     def run_once(self) -> VcpuExit:

@@ -293,6 +293,7 @@ class QemuRun:
     kvm_fallback_reason: str | None
     boots: list[BootResult] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
+    kernel_path: str = ""
 
 
 def measure(
@@ -333,7 +334,7 @@ def measure(
                     say(f"qemu: {reason}; falling back to TCG")
         else:
             reason = "KVM not tried"
-        run = QemuRun(accel=accel, machine="microvm", kvm_fallback_reason=reason)
+        run = QemuRun(accel=accel, machine="microvm", kvm_fallback_reason=reason, kernel_path=str(kpath))
         timeout = kvm_timeout_s if accel == "kvm" else boot_timeout_s
         run.command = build_command(exe, kpath, initrd, accel, tsc_khz=tsc_khz)
         if first is not None:
@@ -381,6 +382,7 @@ def baseline(run: QemuRun, kernel_name: str | None = None) -> dict[str, Any]:
         "peak RSS (wait4) and PSS at ready, which include the guest pages QEMU touched"
     )
     notes.append("command: " + " ".join(run.command))
+    kernel_name = kernel_name or (Path(run.kernel_path).name if run.kernel_path else None)
     if kernel_name:
         notes.append(f"kernel: {kernel_name}")
     guest_ram = GUEST_RAM_MIB * 1024 * 1024

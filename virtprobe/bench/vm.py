@@ -1,0 +1,40 @@
+"""The `vm` and `hwvirt` bench sections: simulated profiles always, real QEMU and /dev/kvm on request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from virtprobe.bench import hwvirt, vm_profiles, vm_qemu, vm_sim
+from virtprobe.errors import InputError
+
+VM_KINDS = ("qemu",)
+
+
+def vm_section(
+    kinds: list[str],
+    runs: int,
+    seed: int,
+    kernel: str | None,
+    profiles_file: str | None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """{"baselines": [...]}: every verified profile simulated with `seed`, then a measured QEMU row if asked.
+
+    Raises InputError for a bad profile file or an unknown kind, and
+    UnrunnableError when QEMU or a guest kernel is missing or the boot fails.
+    """
+    unknown = [k for k in kinds if k not in VM_KINDS]
+    if unknown:
+        raise InputError(f"unknown --vm kind {unknown[0]!r}; known: {', '.join(VM_KINDS)}")
+    profiles = vm_profiles.select_profiles(profiles_file)
+    baselines = vm_sim.simulate(profiles, runs, seed)
+    if "qemu" in kinds:
+        run = vm_qemu.measure(runs, kernel, progress=progress)
+        baselines.append(vm_qemu.baseline(run))
+    return {"baselines": baselines}
+
+
+def hwvirt_section(runs: int, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The `hwvirt` section: VM floor, exit round trip, near-native ratio, each with its meaning."""
+    return hwvirt.hwvirt(runs, progress=progress)
