@@ -106,6 +106,11 @@ def _fork_cpuid(leaves: list[tuple[int, int]]) -> tuple[dict[tuple[int, int], Cp
     """Run CPUID for every (leaf, subleaf) in a forked child; (results, "") or (None, reason)."""
     if not hasattr(os, "fork"):
         return None, "os.fork is not available"
+    # Import in the parent: the child inherits the modules instead of paying for the
+    # import after every fork, and the KVM probe needs ctypes anyway.
+    import ctypes  # noqa: F401
+    import mmap  # noqa: F401
+
     rfd, wfd = os.pipe()
     try:
         pid = os.fork()
