@@ -77,3 +77,26 @@ def test_golden_text_render() -> None:
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(text)
     assert text == golden.read_text()
+
+
+def test_detect_json_imports_no_heavy_modules() -> None:
+    """`detect --json` must not import docker, rich or jsonschema (they cost tens of ms each)."""
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "virtprobe", "detect", "--json", "--no-kvm-probe"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert not imported & {"docker", "rich", "jsonschema"}, sorted(
+        imported & {"docker", "rich", "jsonschema"}
+    )
