@@ -83,5 +83,5 @@ def test_warmup_excluded_and_empty_document() -> None:
     text = render(document())
     # 5 measured samples, 2 warmups left out.
     cycle_row = next(line for line in text.splitlines() if "whole cycle" in line)
-    assert cycle_row.rstrip().endswith("│ 5 │")
+    assert cycle_row.split()[-1] == "5"
     assert "no container measurements" in render({"kind": "bench", "container": None, "warnings": []})

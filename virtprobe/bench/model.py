@@ -115,6 +115,27 @@ def detect_summary() -> tuple[dict[str, Any] | None, str | None]:
     }, None
 
 
+def load_average() -> list[float] | None:
+    """1, 5 and 15 minute load averages: other work on the host distorts every figure."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def busy_warning(start: list[float] | None, end: list[float] | None, cpus: int | None) -> str | None:
+    """A warning when the 1-minute load average reached half the CPUs during the run."""
+    if not cpus:
+        return None
+    peak = max((x[0] for x in (start, end) if x), default=None)
+    if peak is None or peak < cpus / 2:
+        return None
+    return (
+        f"host busy: 1-minute load average up to {peak:.2f} on {cpus} CPUs during the run; "
+        "timings include contention with other work"
+    )
+
+
 def environment(docker_info: dict[str, Any] | None, detect: dict[str, Any] | None) -> dict[str, Any]:
     machine_id = _read("/etc/machine-id")
     os_release = _read("/etc/os-release")

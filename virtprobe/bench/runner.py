@@ -481,6 +481,7 @@ def run_bench(
     if why:
         warnings.append(why)
     run_id = model.new_run_id()
+    load_start = model.load_average()
     with cleanup_guard(be, run_id):
         container = run_containers(
             be,
@@ -501,6 +502,12 @@ def run_bench(
     if bad_exits:
         warnings.append(f"the image exited with status {', '.join(map(str, bad_exits))}")
     env = model.environment(info.to_dict(), detect)
+    load_end = model.load_average()
+    env["load_average_start"] = load_start
+    env["load_average_end"] = load_end
+    busy = model.busy_warning(load_start, load_end, env.get("cpu_count"))
+    if busy:
+        warnings.append(busy)
     return model.bench_document(run_id, options, env, container, warnings)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -36,6 +37,10 @@ def ms(x: float | None) -> str:
     return "-" if x is None else f"{x * 1000:.2f}"
 
 
+def ms1(x: float | None) -> str:
+    return "-" if x is None else f"{x * 1000:.1f}"
+
+
 def mib(x: float | None) -> str:
     return "-" if x is None else f"{x / (1024 * 1024):.2f}"
 
@@ -47,10 +52,19 @@ def _measured(samples: list[dict[str, Any]], key: str) -> list[float]:
 def phase_table(container: dict[str, Any]) -> Table:
     samples = container.get("samples") or []
     image = container.get("image") or {}
-    title = f"Container start, phase by phase ({image.get('name') or 'image ?'}, ms)"
-    table = Table(title=title, title_justify="left")
+    title = "Container start, phase by phase (ms)"
+    # Compact (no vertical rules, one decimal) so that it fits 80 columns.
+    table = Table(
+        title=title,
+        title_justify="left",
+        caption=f"image {image.get('name') or '?'}, {container.get('timing_basis') or '?'} basis",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     table.add_column("phase", no_wrap=True)
-    for name in ("median", "MAD", "p95", "p99", "min", "max", "CV %", "n"):
+    for name in ("median", "MAD", "p95", "p99", "min", "max", "CV%", "n"):
         table.add_column(name, justify="right", no_wrap=True)
     for key, label in PHASE_ROWS:
         s = stats.summarize(_measured(samples, key))
@@ -58,7 +72,7 @@ def phase_table(container: dict[str, Any]) -> Table:
             continue
         cv = "-" if s.cv is None else f"{s.cv * 100:.0f}" + ("!" if s.noisy else "")
         table.add_row(
-            label, ms(s.median), ms(s.mad), ms(s.p95), ms(s.p99), ms(s.min), ms(s.max), cv, str(s.n)
+            label, ms1(s.median), ms1(s.mad), ms1(s.p95), ms1(s.p99), ms1(s.min), ms1(s.max), cv, str(s.n)
         )
     return table
 
