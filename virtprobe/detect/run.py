@@ -8,10 +8,6 @@ raise; neither does this.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from typing import Any
-
 from virtprobe.detect.model import (
     CONSIDERED,
     UNKNOWN,
@@ -66,62 +62,26 @@ def host_info(src: Source) -> tuple[HostInfo, list[Evidence]]:
     return host, ev
 
 
-def _probe(module: str, func: str) -> Callable[..., Any] | None:
-    """A probe function from a sibling module; None while that module does not exist yet."""
-    try:
-        mod = importlib.import_module(f"virtprobe.detect.{module}")
-    except ModuleNotFoundError as err:
-        if err.name != f"virtprobe.detect.{module}":
-            raise
-        return None
-    fn = getattr(mod, func, None)
-    return fn if callable(fn) else None
-
-
-def _missing(topic: str, module: str) -> Evidence:
-    return Evidence(topic, f"virtprobe.detect.{module}", "", UNKNOWN, None, "this probe is not available")
-
-
 def detect_linux(src: Source, kvm_probe: bool = True) -> DetectResult:
+    # Imported here, not at the top: Windows and macOS never load the Linux probes.
+    from virtprobe.detect.cloud import probe_cloud
     from virtprobe.detect.container import probe_container
+    from virtprobe.detect.cpu import probe_cpu
+    from virtprobe.detect.hypervisor import probe_hypervisor
+    from virtprobe.detect.kvm import probe_kvm
     from virtprobe.detect.wsl import probe_wsl
 
     evidence: list[Evidence] = []
     host, ev = host_info(src)
     evidence.extend(ev)
-
-    cpu: CpuResult = CpuResult(vendor=None, model_name=None, virt_tech=None)
-    fn = _probe("cpu", "probe_cpu")
-    if fn is None:
-        evidence.append(_missing("cpu", "cpu"))
-    else:
-        cpu, ev = fn(src)
-        evidence.extend(ev)
-
-    kvm = KvmResult(device_present=None, openable=None, usable=None, module=None, nested=None)
-    fn = _probe("kvm", "probe_kvm")
-    if fn is None:
-        evidence.append(_missing("kvm", "kvm"))
-    else:
-        kvm, ev = fn(src, run_guest=kvm_probe)
-        evidence.extend(ev)
-
-    hypervisor = HypervisorResult(id=None)
-    fn = _probe("hypervisor", "probe_hypervisor")
-    if fn is None:
-        evidence.append(_missing("hypervisor", "hypervisor"))
-    else:
-        hypervisor, ev = fn(src)
-        evidence.extend(ev)
-
-    cloud = CloudResult(id=None)
-    fn = _probe("cloud", "probe_cloud")
-    if fn is None:
-        evidence.append(_missing("cloud", "cloud"))
-    else:
-        cloud, ev = fn(src)
-        evidence.extend(ev)
-
+    cpu, ev = probe_cpu(src)
+    evidence.extend(ev)
+    kvm, ev = probe_kvm(src, run_guest=kvm_probe)
+    evidence.extend(ev)
+    hypervisor, ev = probe_hypervisor(src)
+    evidence.extend(ev)
+    cloud, ev = probe_cloud(src)
+    evidence.extend(ev)
     container, ev = probe_container(src)
     evidence.extend(ev)
     wsl, ev = probe_wsl(src)
