@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 
 from virtprobe.detect.model import CONSIDERED, DECISIVE, NONE, SUPPORTING, UNKNOWN, CpuResult, Evidence
-from virtprobe.snapshot import Source
+from virtprobe.snapshot import Lookup, Source
 
 TOPIC = "cpu"
 
@@ -106,9 +106,15 @@ def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:
     flags = parse_flags(fields.get("flags"))
     has_flags_line = "flags" in fields
 
-    leaf1 = src.cpuid(0x1)
-    raw_vmx = bool(leaf1.value.ecx & (1 << 5)) if leaf1.ok else None
-    raw_hv = bool(leaf1.value.ecx & (1 << 31)) if leaf1.ok else None
+    # Raw CPUID costs a fork on a live machine; read it only where cpuinfo cannot answer.
+    leaf1: Lookup | None = None
+
+    def raw_leaf1() -> Lookup:
+        nonlocal leaf1
+        if leaf1 is None:
+            leaf1 = src.cpuid(0x1)
+        return leaf1
+
     if vendor is None:
         leaf0 = src.cpuid(0x0)
         if leaf0.ok:
@@ -131,14 +137,13 @@ def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:
                 note="CPUID.1:ECX[31] as the kernel reports it",
             )
         )
-    elif raw_hv is not None:
-        hypervisor_bit = raw_hv
-        ev.append(
-            Evidence(TOPIC, "cpuid 0x00000001", f"ECX[31]={int(raw_hv)}", DECISIVE, note="hypervisor bit")
-        )
+    elif raw_leaf1().ok:
+        hypervisor_bit = bool(raw_leaf1().value.ecx & (1 << 31))
+        value = f"ECX[31]={int(hypervisor_bit)}"
+        ev.append(Evidence(TOPIC, "cpuid 0x00000001", value, DECISIVE, note="hypervisor bit"))
     else:
         hypervisor_bit = None
-        ev.append(Evidence(TOPIC, "cpuid 0x00000001", "", UNKNOWN, note=leaf1.reason or "unreadable"))
+        ev.append(Evidence(TOPIC, "cpuid 0x00000001", "", UNKNOWN, note=raw_leaf1().reason or "unreadable"))
 
     # Virtualization technology and sub-features.
     virt_tech: str | None
@@ -201,7 +206,10 @@ def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:
     # Firmware lock.
     disabled: bool | None = None
     intel = vendor == "GenuineIntel"
-    suspect_intel = intel and virt_tech == NONE and raw_vmx is True and hypervisor_bit is False
+    suspect_intel = False
+    if intel and virt_tech == NONE and hypervisor_bit is False:
+        regs = raw_leaf1()
+        suspect_intel = regs.ok and bool(regs.value.ecx & (1 << 5))
     suspect_amd = virt_tech == "amd-v" and hypervisor_bit is False and not src.exists("dev/kvm")
     bare_none = virt_tech == NONE and hypervisor_bit is False
     if suspect_intel or suspect_amd or bare_none:
