@@ -219,3 +219,23 @@ def test_real_boot_two_runs() -> None:
         # This machine: kvm_pvm cannot run a stock kernel, so TCG with the reason recorded.
         assert b["accel"] == "tcg"
         assert any(n.startswith("KVM not used: KVM boot failed") for n in b["notes"])
+
+
+@pytest.mark.qemu
+def test_ctrl_c_kills_the_qemu_process_group(tmp_path: Path) -> None:
+    import signal
+    import threading
+
+    fake = _fake_qemu(tmp_path, NEVER_READY)
+    # A real SIGINT, as a terminal's Ctrl-C sends, so the blocking select() is interrupted.
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    t0 = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            vm_qemu.boot_once([str(fake)], timeout_s=30.0)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - t0 < 10
+    assert _wait_gone(int((tmp_path / "pid").read_text()))
+    assert _wait_gone(int((tmp_path / "child").read_text()))
