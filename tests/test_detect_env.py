@@ -543,3 +543,37 @@ def test_capture_tar_gz(tmp_path: Path) -> None:
     with pytest.raises(InputError):
         capture_mod.capture(out, force=False, kvm_probe=False)
     assert capture_mod.capture(out, force=True, kvm_probe=False) == out
+
+
+def test_capture_copy_kinds(tmp_path: Path) -> None:
+    """Tokens become empty placeholders, PID 1's environ keeps only container=, ACPI keeps 36 bytes."""
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "token").write_text("eyJhbGciOiJSUzI1NiJ9.SECRET")
+    (host / "environ").write_bytes(b"PATH=/bin\0container=podman\0AWS_SECRET_ACCESS_KEY=x\0")
+    (host / "FACP").write_bytes(b"FACP" + b"\x00" * 6 + b"FIRECK" + b"\xaa" * 200)
+    out = tmp_path / "out"
+    capture_mod._copy_one(capture_mod.EXISTS, str(host / "token"), out / "token")
+    capture_mod._copy_one(capture_mod.ENVIRON, str(host / "environ"), out / "environ")
+    capture_mod._copy_one(capture_mod.HEADER, str(host / "FACP"), out / "FACP")
+    assert (out / "token").read_bytes() == b""
+    assert (out / "environ").read_bytes() == b"container=podman\0"
+    assert (out / "FACP").read_bytes()[10:16] == b"FIRECK" and (out / "FACP").stat().st_size == 36
+    assert capture_mod.covered("var/run/secrets/kubernetes.io/serviceaccount/token")
+    assert not capture_mod.covered("home/user/.ssh/id_rsa")
+
+
+def test_windows_on_ec2(tmp_path: Path) -> None:
+    text = "System Manufacturer:       Amazon EC2\r\nSystem Model:              m5.large\r\n"
+    src = make_root(
+        tmp_path,
+        {},
+        meta={
+            "platform": "win32",
+            "machine": "AMD64",
+            "commands": {"systeminfo": base64.b64encode(text.encode()).decode()},
+        },
+    )
+    r = detect(src)
+    assert (r.cloud.id, r.cloud.instance_type, r.cloud.bare_metal) == ("amazon", "m5.large", False)
+    assert r.hypervisor.role == "guest"
