@@ -26,9 +26,10 @@ Everything else is None (unknown), never a guess.
 from __future__ import annotations
 
 import re
+import weakref
 
 from virtprobe.detect.model import CONSIDERED, DECISIVE, NONE, SUPPORTING, UNKNOWN, CpuResult, Evidence
-from virtprobe.snapshot import Lookup, Source
+from virtprobe.snapshot import FileRead, Lookup, Source
 
 TOPIC = "cpu"
 
@@ -81,6 +82,21 @@ def parse_cpuinfo(text: str) -> dict[str, str]:
     return fields
 
 
+# One read of /proc/cpuinfo per source: the cpu, kvm, hypervisor and cloud probes
+# all need it, and on a large machine the kernel takes milliseconds to generate it.
+_CPUINFO: weakref.WeakKeyDictionary[Source, tuple[FileRead, dict[str, str]]] = weakref.WeakKeyDictionary()
+
+
+def read_cpuinfo(src: Source) -> tuple[FileRead, dict[str, str]]:
+    """The /proc/cpuinfo read of `src` and the fields of its first processor block (memoised)."""
+    got = _CPUINFO.get(src)
+    if got is None:
+        read = src.read("proc/cpuinfo")
+        got = (read, parse_cpuinfo(read.text) if read.text else {})
+        _CPUINFO[src] = got
+    return got
+
+
 def parse_flags(value: str | None) -> frozenset[str]:
     return frozenset(value.split()) if value else frozenset()
 
@@ -95,9 +111,8 @@ def firmware_disable_line(dmesg: str) -> str | None:
 
 def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:
     ev: list[Evidence] = []
-    read = src.read("proc/cpuinfo")
+    read, fields = read_cpuinfo(src)
     path = read.path
-    fields = parse_cpuinfo(read.text) if read.text else {}
     if read.text is None:
         ev.append(Evidence(TOPIC, path, "", UNKNOWN, note=read.reason or "unreadable"))
 

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from virtprobe.detect.cpu import read_cpuinfo
 from virtprobe.detect.cpuid import HYPERVISOR_LEAVES
 from virtprobe.detect.model import (
     CONSIDERED,
@@ -230,13 +231,10 @@ def dmi_text(read: FileRead) -> str | None:
 
 def hypervisor_bit(src: Source) -> tuple[bool | None, str, str]:
     """(bit, source, value): the kernel's `hypervisor` flag, else CPUID.1:ECX[31]."""
-    read = src.read("proc/cpuinfo")
-    if read.text is not None:
-        for line in read.text.splitlines():
-            key, sep, value = line.partition(":")
-            if sep and key.strip() == "flags":
-                on = "hypervisor" in value.split()
-                return on, f"{read.path}: flags", "hypervisor" if on else "no hypervisor flag"
+    read, fields = read_cpuinfo(src)
+    if "flags" in fields:
+        on = "hypervisor" in fields["flags"].split()
+        return on, f"{read.path}: flags", "hypervisor" if on else "no hypervisor flag"
     leaf = src.cpuid(0x1)
     if leaf.ok:
         on = bool(leaf.value.ecx & (1 << 31))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from virtprobe.detect.cpu import parse_cpuinfo, parse_flags
+from virtprobe.detect.cpu import parse_flags, read_cpuinfo
 from virtprobe.detect.model import CONSIDERED, DECISIVE, SUPPORTING, UNKNOWN, Evidence, KvmResult
 from virtprobe.snapshot import Lookup, Source
 
@@ -82,8 +82,7 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
         )
     )
 
-    cpuinfo = src.read("proc/cpuinfo")
-    fields = parse_cpuinfo(cpuinfo.text) if cpuinfo.text else {}
+    cpuinfo, fields = read_cpuinfo(src)
     flags = parse_flags(fields.get("flags"))
     has_flags = "flags" in fields
 
@@ -170,7 +169,9 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
             ev.append(
                 Evidence(TOPIC, "KVM ioctl probe (/dev/kvm)", value, DECISIVE, note="a guest really ran")
             )
-            if not ok:
+            if not ok and not device:
+                reason = f"no /dev/kvm ({error or 'the probe could not open it'})"
+            elif not ok:
                 reason = f"the probe guest failed at stage {stage!r}: {error or 'no detail'}"
     # Explain the verdict against the CPU flags, the way kvm-ok would see it.
     virt_flag = "vmx" if "vmx" in flags else "svm" if "svm" in flags else None
