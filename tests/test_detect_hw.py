@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 from pathlib import Path
@@ -316,3 +317,24 @@ def test_live_kvm_probe_returns_a_lookup() -> None:
     assert isinstance(got, Lookup)
     if got.value is not None:
         assert {"ok", "stage", "api_version", "exit_reason", "elapsed_s", "error"} <= set(got.value)
+
+
+@x86_linux
+def test_cpuid_falls_back_to_dev_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cpuid_mod, "_fork_cpuid", lambda leaves: (None, "fork refused"))
+    got = cpuid_mod.live_cpuid_many([0])[(0, 0)]
+    if Path("/dev/cpu/0/cpuid").exists() and os.access("/dev/cpu/0/cpuid", os.R_OK):
+        assert got.ok
+        monkeypatch.undo()
+        assert cpuid_mod._fork_cpuid([(0, 0)])[0] == {(0, 0): got.value}
+    else:
+        assert got.value is None and got.reason
+        assert got.reason.startswith("fork refused; and /dev/cpu/0/cpuid")
+
+
+def test_kvm_device_without_probe_result_is_unknown(tmp_path: Path) -> None:
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "dev/kvm").write_bytes(b"")
+    kvm, _ = probe_kvm(RootSource(tmp_path), run_guest=True)
+    assert kvm.device_present is True and kvm.usable is None
+    assert kvm.reason and "unknown" in kvm.reason
