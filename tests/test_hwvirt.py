@@ -39,6 +39,13 @@ def test_exit_loop_code_jumps_back_to_out() -> None:
     assert code.endswith(hwvirt.GUEST_EPILOGUE)
 
 
+def test_real_mode_exit_loop_jumps_back_to_out() -> None:
+    code = hwvirt.exit_loop_code_real_mode(3)
+    assert code.index(b"\x75\xfc") + 2 - 4 == code.index(b"\xee")
+    with pytest.raises(ValueError):
+        hwvirt.exit_loop_code_real_mode(70000)
+
+
 def test_kvm_module_reads_sys_module(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert hwvirt.kvm_module(tmp_path) is None
     (tmp_path / "sys/module/kvm_amd").mkdir(parents=True)
@@ -83,6 +90,8 @@ def test_live_hwvirt_section() -> None:
     assert all(n > 0 for n in ex["null_ioctl_per_call_s"])
     pairs = zip(ex["raw_per_exit_s"], ex["null_ioctl_per_call_s"], strict=True)
     assert ex["net_per_exit_s"] == [r - n for r, n in pairs]
+    rm = out["exit_round_trip_real_mode"]
+    assert all(r > 0 for r in rm["raw_per_exit_s"])
     nn = out["near_native"]
     assert nn["same_result"] is True
     assert nn["ratio_user"] > 0 and nn["ratio_kernel"] > 0

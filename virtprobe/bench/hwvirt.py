@@ -87,6 +87,21 @@ def expected_checksum(iterations: int) -> int:
     return eax
 
 
+def exit_loop_code_real_mode(exits: int) -> bytes:
+    """16-bit real-mode code: `exits` writes to EXIT_PORT, then one to DONE_PORT (exits < 65536)."""
+    if not 0 < exits < 0x10000:
+        raise ValueError("a real-mode loop counts in cx")
+    return (
+        b"\xb9" + struct.pack("<H", exits)  # mov cx, exits
+        + b"\xba" + struct.pack("<H", EXIT_PORT)  # mov dx, EXIT_PORT
+        + b"\xee"  # 1: out dx, al
+        + b"\x49"  # dec cx
+        + b"\x75\xfc"  # jnz 1b (-4)
+        + b"\xba" + struct.pack("<H", DONE_PORT)  # mov dx, DONE_PORT
+        + b"\xee"  # out dx, al
+    )  # fmt: skip
+
+
 def exit_loop_code(exits: int) -> bytes:
     """64-bit code: `exits` writes to EXIT_PORT, then one to DONE_PORT."""
     return (
@@ -164,15 +179,27 @@ def measure_floor(kvm_fd: int, samples: int) -> list[float]:
     return out
 
 
+REAL_MODE_CODE_ADDR = 0x8000  # real-mode IP is 16 bits: the code must sit below 64 KiB
+
+
 def measure_exits(
-    kvm_fd: int, exits: int, clock: Callable[[], float] = time.perf_counter
+    kvm_fd: int, exits: int, clock: Callable[[], float] = time.perf_counter, real_mode: bool = False
 ) -> tuple[float, float]:
     """(raw seconds per exit, seconds per null ioctl), one sample each."""
     with kvmapi.Vm(kvm_fd, kvmapi.LONG_MODE_MEM_BYTES) as vm:
-        vm.load(exit_loop_code(exits), kvmapi.LONG_MODE_CODE_ADDR)
-        vm.setup_long_mode(kvmapi.LONG_MODE_CODE_ADDR, user=True)
-        assert vm.run is not None
-        run = vm.run
+        if real_mode:
+            vm.load(exit_loop_code_real_mode(exits), REAL_MODE_CODE_ADDR)
+            vm.setup_real_mode(REAL_MODE_CODE_ADDR)
+        else:
+            vm.load(exit_loop_code(exits), kvmapi.LONG_MODE_CODE_ADDR)
+            vm.setup_long_mode(kvmapi.LONG_MODE_CODE_ADDR, user=True)
+        return _exit_loops(vm, exits, clock)
+
+
+def _exit_loops(vm: kvmapi.Vm, exits: int, clock: Callable[[], float]) -> tuple[float, float]:
+    assert vm.run is not None
+    run = vm.run
+    try:
         ioctl = fcntl.ioctl
         fd = vm.vcpu_fd
         req = kvmapi.KVM_RUN
@@ -186,7 +213,10 @@ def measure_exits(
         raw = (clock() - t0) / exits
         last = vm.run_once()
         if bad or last.io_port != DONE_PORT:
-            raise kvmapi.KvmError("run", f"exit loop misbehaved: {bad} non-I/O exits, last {last.reason}")
+            detail = f": {last.detail}" if last.detail else ""
+            raise kvmapi.KvmError(
+                "run", f"exit loop misbehaved: {bad} non-I/O exits, last {last.reason}{detail}"
+            )
         # The same loop around an ioctl that does no work: what Python alone costs.
         req_null = kvmapi.KVM_CHECK_EXTENSION
         cap = kvmapi.KVM_CAP_USER_MEMORY
@@ -197,12 +227,39 @@ def measure_exits(
             if run.exit_reason != kvmapi.KVM_EXIT_IO:
                 bad += 1
         null = (clock() - t0) / exits
-        del run  # a live ctypes view would stop the kvm_run mmap from closing
-    return raw, null
+        return raw, null
+    finally:
+        del run  # a live ctypes view into kvm_run would stop its mmap from closing
 
 
 def _summary(xs: list[float]) -> dict[str, Any]:
     return stats.summarize(xs).to_dict()
+
+
+def _exit_round_trip(kvm_fd: int, samples: int, real_mode: bool) -> dict[str, Any]:
+    raw: list[float] = []
+    null: list[float] = []
+    for _ in range(samples):
+        r, n = measure_exits(kvm_fd, EXITS_PER_SAMPLE, real_mode=real_mode)
+        raw.append(r)
+        null.append(n)
+    net = [r - n for r, n in zip(raw, null, strict=True)]
+    guest = (
+        "16-bit real mode (the VM floor's guest): out dx, al in a loop"
+        if real_mode
+        else "64-bit user mode (CPL 3, IOPL 3): out dx, al in a loop"
+    )
+    return {
+        "exits_per_sample": EXITS_PER_SAMPLE,
+        "guest": guest,
+        "raw_per_exit_s": raw,
+        "null_ioctl_per_call_s": null,
+        "net_per_exit_s": net,
+        "summary_raw": _summary(raw),
+        "summary_null": _summary(null),
+        "summary_net": _summary(net),
+        "meaning": MEANINGS["exit_round_trip"],
+    }
 
 
 def _near_native(kvm_fd: int, samples: int) -> dict[str, Any]:
@@ -270,6 +327,7 @@ def hwvirt(
         "kvm_module": module,
         "vm_floor": None,
         "exit_round_trip": None,
+        "exit_round_trip_real_mode": None,
         "near_native": None,
         "notes": [],
     }
@@ -289,24 +347,8 @@ def hwvirt(
                 "meaning": MEANINGS["vm_floor"],
             }
             say("hwvirt: VM-exit round trip")
-            raw: list[float] = []
-            null: list[float] = []
-            for _ in range(samples):
-                r, n = measure_exits(fd, EXITS_PER_SAMPLE)
-                raw.append(r)
-                null.append(n)
-            net = [r - n for r, n in zip(raw, null, strict=True)]
-            out["exit_round_trip"] = {
-                "exits_per_sample": EXITS_PER_SAMPLE,
-                "guest": "64-bit user mode (CPL 3, IOPL 3): out dx, al in a loop",
-                "raw_per_exit_s": raw,
-                "null_ioctl_per_call_s": null,
-                "net_per_exit_s": net,
-                "summary_raw": _summary(raw),
-                "summary_null": _summary(null),
-                "summary_net": _summary(net),
-                "meaning": MEANINGS["exit_round_trip"],
-            }
+            out["exit_round_trip"] = _exit_round_trip(fd, samples, real_mode=False)
+            out["exit_round_trip_real_mode"] = _exit_round_trip(fd, samples, real_mode=True)
             say("hwvirt: near-native speed")
             out["near_native"] = _near_native(fd, samples)
     except kvmapi.KvmError as err:
@@ -320,6 +362,7 @@ def hwvirt(
         out["notes"].append(
             "kvm_pvm (Pagetable-based Virtual Machine) provides /dev/kvm here, on a host that has no "
             "VMX/SVM of its own: guest user mode runs on the CPU, while guest kernel-mode code not "
-            "written for PVM is emulated instruction by instruction; compare ratio_user and ratio_kernel"
+            "written for PVM is emulated instruction by instruction; compare ratio_user and ratio_kernel, "
+            "and the exit cost from 64-bit user mode against that from (emulated) real mode"
         )
     return out
