@@ -20,7 +20,6 @@ from virtprobe.detect.hypervisor import (
     device_tree_strings,
     dmi_id,
     parse_acpi_header,
-    parse_smbios_vm_bit,
     parse_xen_features,
     probe_hypervisor,
     signature_id,
@@ -339,23 +338,3 @@ def test_kvm_device_without_probe_result_is_unknown(tmp_path: Path) -> None:
     kvm, _ = probe_kvm(RootSource(tmp_path), run_guest=True)
     assert kvm.device_present is True and kvm.usable is None
     assert kvm.reason and "unknown" in kvm.reason
-
-
-def test_smbios_vm_bit() -> None:
-    qemu = (ROOTS / "qemu_tcg/sys/firmware/dmi/entries/0-0/raw").read_bytes()
-    assert parse_smbios_vm_bit(qemu) is False  # SeaBIOS leaves it clear (a real capture)
-    raw = bytearray(qemu)
-    raw[19] |= 0x10
-    assert parse_smbios_vm_bit(bytes(raw)) is True
-    assert parse_smbios_vm_bit(b"\x00\x10" + bytes(30)) is None  # structure too short
-
-
-def test_smbios_vm_bit_alone_means_some_vm(tmp_path: Path) -> None:
-    raw = bytearray((ROOTS / "qemu_tcg/sys/firmware/dmi/entries/0-0/raw").read_bytes())
-    raw[19] |= 0x10
-    path = tmp_path / "sys/firmware/dmi/entries/0-0/raw"
-    path.parent.mkdir(parents=True)
-    path.write_bytes(bytes(raw))
-    hv, ev = probe_hypervisor(RootSource(tmp_path))
-    assert hv.id == "vm-other"
-    assert any(e.weight == DECISIVE and "byte 19" in e.source for e in ev)

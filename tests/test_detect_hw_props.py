@@ -90,7 +90,6 @@ HW_FILES = (
     "proc/xen/capabilities",
     "proc/device-tree/hypervisor/compatible",
     "proc/device-tree/compatible",
-    "sys/firmware/dmi/entries/0-0/raw",
     "sys/module/kvm_intel/parameters/nested",
     "sys/module/kvm_amd/parameters/nested",
 )

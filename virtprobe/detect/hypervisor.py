@@ -43,9 +43,9 @@ otherwise (VirtualBox and Parallels expose KVM/Hyper-V paravirt interfaces,
 Amazon Nitro is KVM-based); then Xen without CPUID (PV); then CPUID signatures,
 where a "Microsoft Hv" base leaf followed by another hypervisor's signature at
 0x40000100+ is that other hypervisor offering Hyper-V enlightenments (KVM,
-Xen viridian); then DMI, the device tree and the SMBIOS "virtual machine"
-bit. A clear hypervisor bit with no virtual firmware strings is "none". DMI
-"Microsoft Corporation" alone proves nothing: Surface laptops say it too.
+Xen viridian); then DMI and the device tree. A clear hypervisor bit with no
+virtual firmware strings is "none". DMI "Microsoft Corporation" alone proves
+nothing: Surface laptops say it too.
 """
 
 from __future__ import annotations
@@ -215,18 +215,6 @@ def parse_xen_features(text: str) -> int | None:
         return None
 
 
-def parse_smbios_vm_bit(data: bytes) -> bool | None:
-    """The "virtual machine" bit of the SMBIOS BIOS Information structure (type 0), or None.
-
-    BIOS Characteristics Extension Byte 2, bit 4 (DMTF DSP0134 3.4, 7.1.2.2), at
-    offset 0x13 of the raw structure; systemd virt.c reads it the same way.
-    Many VM firmwares never set it, so only a set bit is evidence.
-    """
-    if len(data) < 20 or data[1] < 20:
-        return None
-    return bool(data[19] & (1 << 4))
-
-
 def device_tree_strings(data: bytes) -> list[str]:
     """A device-tree string list property: NUL-separated strings."""
     return [s.decode("latin-1") for s in data.split(b"\x00") if s]
@@ -345,21 +333,6 @@ def probe_hypervisor(src: Source) -> tuple[HypervisorResult, list[Evidence]]:
     elif src.exists("proc/xen") and not xen_hits:
         xen_hits.append(_Hit("xen", src.path("proc/xen"), "present"))
 
-    # 4b. The SMBIOS "virtual machine" bit (systemd virt.c detect_vm_smbios()).
-    smbios_hits: list[_Hit] = []
-    smbios = src.read("sys/firmware/dmi/entries/0-0/raw", limit=4096)
-    if smbios.data is not None:
-        vm_bit = parse_smbios_vm_bit(smbios.data)
-        if vm_bit:
-            smbios_hits.append(_Hit(VM_OTHER, f"{smbios.path}: byte 19 bit 4", "virtual machine bit set"))
-        elif vm_bit is False:
-            add(
-                f"{smbios.path}: byte 19 bit 4",
-                "virtual machine bit clear",
-                None,
-                note="many VM firmwares (SeaBIOS) leave it clear too, so this proves nothing",
-            )
-
     # 5. Device tree (ARM, POWER).
     dt_hits: list[_Hit] = []
     dt_hv = src.read("proc/device-tree/hypervisor/compatible", limit=4096)
@@ -411,7 +384,7 @@ def probe_hypervisor(src: Source) -> tuple[HypervisorResult, list[Evidence]]:
     elif bit is True:
         fallback = dmi_hits[0] if dmi_hits else xen_hits[0] if xen_hits else dt_hits[0] if dt_hits else None
         if fallback is None:
-            fallback = next((h for h in acpi_hits if h.id), None) or (smbios_hits[0] if smbios_hits else None)
+            fallback = next((h for h in acpi_hits if h.id), None)
         if fallback is not None:
             hv_id, decisive = fallback.id, fallback
         else:
@@ -421,8 +394,6 @@ def probe_hypervisor(src: Source) -> tuple[HypervisorResult, list[Evidence]]:
         fallback = dmi_hits[0] if dmi_hits else dt_hits[0] if dt_hits else None
         if fallback is None and bit is None:
             fallback = next((h for h in acpi_hits if h.id), None) or (xen_hits[0] if xen_hits else None)
-        if fallback is None and smbios_hits:
-            fallback = smbios_hits[0]
         if fallback is not None:
             hv_id, decisive = fallback.id, fallback
             if bit is False:
@@ -458,7 +429,7 @@ def probe_hypervisor(src: Source) -> tuple[HypervisorResult, list[Evidence]]:
     for e, _ in rows:
         ev.append(e)
     layers: list[Layer] = []
-    for group in (sigs, dmi_hits, acpi_hits, xen_hits, [dom0] if dom0 else [], dt_hits, smbios_hits):
+    for group in (sigs, dmi_hits, acpi_hits, xen_hits, [dom0] if dom0 else [], dt_hits):
         for h in group:
             if h is decisive:
                 w, n = DECISIVE, note
