@@ -9,7 +9,6 @@ strings come from (captured, or reconstructed from named documentation), and
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest

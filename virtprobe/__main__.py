@@ -1,5 +1,5 @@
 """Allow `python -m virtprobe`."""
 
-from virtprobe.cli import main
+from virtprobe.entry import main
 
 main()

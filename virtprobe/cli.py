@@ -1,21 +1,20 @@
 """The Typer app: options -> one core call -> render -> exit code.
 
-This is the one error boundary: VirtprobeError becomes one line on stderr and
-its exit code. Anything else is a bug and keeps its traceback. Heavy modules
+The error boundary is entry.guarded: VirtprobeError becomes one line on stderr
+and its exit code. Anything else is a bug and keeps its traceback. Heavy modules
 (docker, rich, jsonschema) are imported inside the commands that need them,
 so `virtprobe detect --json` stays fast.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from virtprobe import __version__, cli_bench, cli_report
-from virtprobe.errors import EXIT_INTERRUPTED, VirtprobeError
+from virtprobe.entry import guarded, run_detect_command
 
 app = typer.Typer(
     name="virtprobe",
@@ -56,21 +55,7 @@ def detect(
     ] = False,
 ) -> None:
     """Report hardware virtualization, KVM, hypervisor, VMM, cloud, container and WSL, with evidence."""
-    from virtprobe.detect.run import detect as run_detect
-    from virtprobe.snapshot import open_source
-
-    source = open_source(root)
-    result = run_detect(source, kvm_probe=not no_kvm_probe)
-    if json_out:
-        from virtprobe.detect.document import to_document
-        from virtprobe.report.model import dumps
-
-        sys.stdout.write(dumps(to_document(result)))
-        return
-    from virtprobe.detect.render import render_detect
-    from virtprobe.render import stdout_console
-
-    stdout_console().print(render_detect(result, all_evidence=evidence))
+    run_detect_command(json_out=json_out, root=root, all_evidence=evidence, kvm_probe=not no_kvm_probe)
 
 
 @app.command()
@@ -95,13 +80,5 @@ app.command("compare")(cli_report.compare)
 
 
 def main() -> None:
-    # Click's standalone mode handles usage errors (exit 2) and --help. Our own
-    # errors pass through it and are printed here as one line.
-    try:
-        app()
-    except VirtprobeError as err:
-        print(f"virtprobe: error: {err.message}", file=sys.stderr)
-        sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        print("virtprobe: interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+    """Run the Typer app inside the error boundary (the console script uses entry.main)."""
+    guarded(app)

@@ -101,6 +101,30 @@ def _reason_for(err: OSError) -> str:
     return err.strerror or type(err).__name__
 
 
+# procfs and sysfs files refuse one huge read() (a sysctl file answers ENOMEM to a
+# multi-megabyte buffer), so read in modest chunks up to the limit.
+_CHUNK = 64 * 1024
+
+
+def _read_file(host_path: str, shown_path: str, limit: int) -> FileRead:
+    """Read at most limit bytes of host_path; report it under shown_path."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with open(host_path, "rb", buffering=0) as fh:
+            while size <= limit:
+                chunk = fh.read(min(_CHUNK, limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+    except OSError as err:
+        return FileRead(shown_path, None, _reason_for(err))
+    if size > limit:
+        return FileRead(shown_path, None, f"larger than {limit} bytes")
+    return FileRead(shown_path, b"".join(chunks))
+
+
 def _norm(rel: str) -> str:
     return rel.lstrip("/")
 
@@ -196,14 +220,7 @@ class LiveSource(Source):
 
     def read(self, rel: str, limit: int = MAX_READ_BYTES) -> FileRead:
         path = self.path(rel)
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(limit + 1)
-        except OSError as err:
-            return FileRead(path, None, _reason_for(err))
-        if len(data) > limit:
-            return FileRead(path, None, f"larger than {limit} bytes")
-        return FileRead(path, data)
+        return _read_file(path, path, limit)
 
     def listdir(self, rel: str) -> list[str] | None:
         try:
@@ -329,14 +346,7 @@ class RootSource(Source):
         host, why = self._inside(rel)
         if host is None:
             return FileRead(path, None, why)
-        try:
-            with open(host, "rb") as fh:
-                data = fh.read(limit + 1)
-        except OSError as err:
-            return FileRead(path, None, _reason_for(err))
-        if len(data) > limit:
-            return FileRead(path, None, f"larger than {limit} bytes")
-        return FileRead(path, data)
+        return _read_file(host, path, limit)
 
     def listdir(self, rel: str) -> list[str] | None:
         host, _ = self._inside(rel)

@@ -261,7 +261,7 @@ class DetectResult:
     wsl: WslResult
     evidence: tuple[Evidence, ...] = field(default=())
 
-    def sections(self) -> dict[str, dict[str, Any]]:
+    def sections(self) -> dict[str, Any]:
         return {
             "host": self.host.to_dict(),
             "cpu": self.cpu.to_dict(),

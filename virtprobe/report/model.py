@@ -8,6 +8,7 @@ report/load.py, which validates and upgrades on load.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -61,8 +62,6 @@ def write_text(text: str, dest: str, force: bool = False) -> None:
             fh.write(text)
         os.replace(tmp, dest)
     except OSError as err:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise InputError(f"cannot write {dest}: {err.strerror or err}") from err
