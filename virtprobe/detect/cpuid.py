@@ -19,6 +19,7 @@ per-leaf calls cost one fork in total.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import platform
 import select
@@ -66,8 +67,6 @@ def is_x86(machine: str | None = None) -> bool:
 def _child_run(leaves: list[tuple[int, int]], wfd: int) -> None:  # pragma: no cover - runs in the fork
     code = 1
     try:
-        import faulthandler
-
         # A fault here is the case the fork exists for, and the parent reports it;
         # no traceback dump from an inherited faulthandler (pytest enables one).
         faulthandler.disable()
