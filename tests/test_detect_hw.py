@@ -121,9 +121,7 @@ def test_xen_features_and_device_tree() -> None:
     assert device_tree_strings(b"linux,dummy-virt\0qemu,virt\0") == ["linux,dummy-virt", "qemu,virt"]
 
 
-@pytest.mark.parametrize(
-    ("text", "want"), [("Y\n", True), ("1", True), ("N", False), ("0\n", False), ("x", None)]
-)
+@pytest.mark.parametrize(("text", "want"), [("Y\n", True), ("1", True), ("N", False), ("0\n", False), ("x", None)])
 def test_parse_bool_param(text: str, want: bool | None) -> None:
     assert parse_bool_param(text) is want
 

@@ -39,9 +39,7 @@ def test_parse_cpuinfo_total(text: str) -> None:
     parse_flags(fields.get("flags"))
 
 
-@given(
-    st.lists(st.sampled_from(["flags", "vmx flags", "vendor_id", "model name", "x"]), max_size=6), st.text()
-)
+@given(st.lists(st.sampled_from(["flags", "vmx flags", "vendor_id", "model name", "x"]), max_size=6), st.text())
 def test_parse_cpuinfo_first_value_wins(keys: list[str], value: str) -> None:
     text = "".join(f"{k}\t: {value}\n" for k in keys)
     fields = parse_cpuinfo(text)
@@ -112,9 +110,7 @@ json_scalar = st.one_of(
 )
 json_value = st.recursive(
     json_scalar,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
     max_leaves=8,
 )
 

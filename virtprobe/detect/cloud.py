@@ -120,16 +120,12 @@ def probe_cloud(src: Source) -> tuple[CloudResult, list[Evidence]]:
         # On Nitro and metal instances product_name is the instance type (AWS docs).
         instance_type = dmi.get("product_name")
         if instance_type:
-            ev.append(
-                Evidence(TOPIC, reads["product_name"].path, instance_type, SUPPORTING, note="instance type")
-            )
+            ev.append(Evidence(TOPIC, reads["product_name"].path, instance_type, SUPPORTING, note="instance type"))
         if instance_type and instance_type.endswith(".metal"):
             bare_metal = True
     if bare_metal is None and bit is not None:
         bare_metal = not bit
-        ev.append(
-            Evidence(TOPIC, bit_src, bit_val, SUPPORTING if bit else DECISIVE, note="bare metal or not")
-        )
+        ev.append(Evidence(TOPIC, bit_src, bit_val, SUPPORTING if bit else DECISIVE, note="bare metal or not"))
     elif bit is not None:
         ev.append(Evidence(TOPIC, bit_src, bit_val, CONSIDERED))
     return CloudResult(id=cloud, instance_type=instance_type, bare_metal=bare_metal), ev

@@ -168,20 +168,14 @@ def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:
         features = tuple(parse_flags(fields.get("vmx flags")))
         ev.append(Evidence(TOPIC, f"{path}: flags", "vmx", DECISIVE, points_to="vt-x"))
         if "vmx flags" in fields:
-            ev.append(
-                Evidence(
-                    TOPIC, f"{path}: vmx flags", fields["vmx flags"], SUPPORTING, note="VMX capabilities"
-                )
-            )
+            ev.append(Evidence(TOPIC, f"{path}: vmx flags", fields["vmx flags"], SUPPORTING, note="VMX capabilities"))
         features = tuple(sorted(features))
     elif "svm" in flags:
         virt_tech = "amd-v"
         features = tuple(f for f in SVM_SUBFLAGS if f in flags)
         ev.append(Evidence(TOPIC, f"{path}: flags", "svm", DECISIVE, points_to="amd-v"))
         if features:
-            ev.append(
-                Evidence(TOPIC, f"{path}: flags", " ".join(features), SUPPORTING, note="SVM sub-features")
-            )
+            ev.append(Evidence(TOPIC, f"{path}: flags", " ".join(features), SUPPORTING, note="SVM sub-features"))
     elif has_flags_line and vendor in (
         "GenuineIntel",
         "AuthenticAMD",
@@ -232,9 +226,7 @@ def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:
         line = firmware_disable_line(dmesg.value.decode("utf-8", "replace")) if dmesg.ok else None
         if line:
             disabled = True
-            ev.append(
-                Evidence(TOPIC, "command: dmesg", line, DECISIVE, note="the kernel says firmware disabled it")
-            )
+            ev.append(Evidence(TOPIC, "command: dmesg", line, DECISIVE, note="the kernel says firmware disabled it"))
         elif dmesg.ok:
             ev.append(Evidence(TOPIC, "command: dmesg", "no 'disabled by BIOS' line", CONSIDERED))
         else:

@@ -266,9 +266,7 @@ def probe_hypervisor(src: Source) -> tuple[HypervisorResult, list[Evidence]]:
             if sig is None or sig in seen:
                 continue  # out-of-range leaves may echo another leaf
             seen.add(sig)
-            hit = _Hit(
-                signature_id(sig), f"cpuid 0x{leaf:08x}", sig, "qemu" if sig == "TCGTCGTCGTCG" else None
-            )
+            hit = _Hit(signature_id(sig), f"cpuid 0x{leaf:08x}", sig, "qemu" if sig == "TCGTCGTCGTCG" else None)
             sigs.append(hit)
 
     # 2. DMI.
@@ -306,9 +304,7 @@ def probe_hypervisor(src: Source) -> tuple[HypervisorResult, list[Evidence]]:
         oem, table_id = header
         named = acpi_vmm(oem, table_id)
         if named:
-            acpi_hits.append(
-                _Hit(named[1], f"{read.path}: OEM ID", f"{oem.strip()} {table_id.strip()}", named[0])
-            )
+            acpi_hits.append(_Hit(named[1], f"{read.path}: OEM ID", f"{oem.strip()} {table_id.strip()}", named[0]))
             break
         add(f"{read.path}: OEM ID", f"{oem.strip()} {table_id.strip()}", None, note="not a known VMM")
 

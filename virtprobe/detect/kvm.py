@@ -111,9 +111,7 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
         if nested is None:
             ev.append(Evidence(TOPIC, read.path, read.text or "", UNKNOWN, note=read.reason or "not Y/N/1/0"))
         else:
-            ev.append(
-                Evidence(TOPIC, read.path, (read.text or "").strip(), DECISIVE, note="nested virtualization")
-            )
+            ev.append(Evidence(TOPIC, read.path, (read.text or "").strip(), DECISIVE, note="nested virtualization"))
     elif module is not None:
         ev.append(
             Evidence(
@@ -155,20 +153,12 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
             exit_reason = probe.get("exit_reason")
             guest_exit = exit_reason if isinstance(exit_reason, str) else None
             elapsed = probe.get("elapsed_s")
-            probe_s = (
-                float(elapsed)
-                if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool)
-                else None
-            )
+            probe_s = float(elapsed) if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool) else None
             openable = stage != "open" if stage else None
             usable = ok
             error = probe.get("error")
-            value = (
-                f"stage {stage}" + (f", {guest_exit}" if guest_exit else "") + (f": {error}" if error else "")
-            )
-            ev.append(
-                Evidence(TOPIC, "KVM ioctl probe (/dev/kvm)", value, DECISIVE, note="a guest really ran")
-            )
+            value = f"stage {stage}" + (f", {guest_exit}" if guest_exit else "") + (f": {error}" if error else "")
+            ev.append(Evidence(TOPIC, "KVM ioctl probe (/dev/kvm)", value, DECISIVE, note="a guest really ran"))
             if not ok and not device:
                 reason = f"no /dev/kvm ({error or 'the probe could not open it'})"
             elif not ok:
