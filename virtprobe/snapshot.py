@@ -190,6 +190,9 @@ LIVE_COMMANDS: dict[str, list[str]] = {
         "kern.osproductversion",
     ],
     "sw_vers": ["sw_vers"],
+    # The kernel log is the only place Linux says "VMX (outside TXT) disabled by BIOS";
+    # detect asks for it only in the rare case that needs it (often root-only).
+    "dmesg": ["dmesg"],
     "wmic computersystem": ["wmic", "computersystem", "get", "Manufacturer,Model,HypervisorPresent", "/format:list"],
 }
 
@@ -384,7 +387,7 @@ class RootSource(Source):
             if isinstance(regs, dict):
                 try:
                     return Lookup(CpuidRegs(*(int(regs[r]) & 0xFFFFFFFF for r in ("eax", "ebx", "ecx", "edx"))))
-                except (KeyError, TypeError, ValueError):
+                except (KeyError, TypeError, ValueError, OverflowError):
                     return Lookup(None, f"CPUID leaf {key} in the snapshot is malformed")
         return Lookup(None, f"CPUID leaf 0x{leaf:08x} not in the snapshot")
 
