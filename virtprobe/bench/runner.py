@@ -501,6 +501,7 @@ def run_bench(
     bad_exits = sorted({s["exit_code"] for s in container["samples"] if s.get("exit_code")})
     if bad_exits:
         warnings.append(f"the image exited with status {', '.join(map(str, bad_exits))}")
+    vm = _simulated_vm_section(options)
     env = model.environment(info.to_dict(), detect)
     load_end = model.load_average()
     env["load_average_start"] = load_start
@@ -508,7 +509,20 @@ def run_bench(
     busy = model.busy_warning(load_start, load_end, env.get("cpu_count"))
     if busy:
         warnings.append(busy)
-    return model.bench_document(run_id, options, env, container, warnings)
+    return model.bench_document(run_id, options, env, container, warnings, vm=vm)
+
+
+def _simulated_vm_section(options: BenchOptions) -> dict[str, Any] | None:
+    """The VM baselines from the verified profiles (simulated, no QEMU), when bench/vm.py is present.
+
+    The coordinator wires --vm/--kernel/--profiles/--hwvirt; until then only the
+    simulated rows are added, which cost nothing to compute.
+    """
+    try:
+        from virtprobe.bench.vm import vm_section
+    except ImportError:
+        return None
+    return vm_section([], options.runs, options.seed if options.seed is not None else 1, None, None)
 
 
 def clean(images: bool = False, backend: Any = None) -> tuple[list[str], list[str]]:
