@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from virtprobe.errors import InputError
+from virtprobe.errors import GateFailed, InputError
 
 _TASK_LABELS = {
     "cycles": "container cycles",
@@ -72,8 +72,34 @@ def bench(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --json file if it exists.")] = False,
     seed: Annotated[
-        int, typer.Option("--seed", help="Seed recorded in the report (for simulated baselines).")
+        int, typer.Option("--seed", help="Seed of the simulated VM baselines, recorded in the report.")
     ] = 1,
+    vm: Annotated[
+        list[str] | None,
+        typer.Option("--vm", help="Also boot a real VM and measure it: 'qemu' (a QEMU microVM; KVM, else TCG)."),
+    ] = None,
+    kernel: Annotated[
+        str | None,
+        typer.Option("--kernel", help="Guest kernel for --vm qemu (default: $VIRTPROBE_KERNEL, then /boot/vmlinuz-*)."),
+    ] = None,
+    profiles: Annotated[
+        str | None, typer.Option("--profiles", help="A JSON file of extra VM profiles to simulate.")
+    ] = None,
+    hwvirt: Annotated[
+        bool,
+        typer.Option("--hwvirt", help="Drive /dev/kvm directly: VM floor, VM-exit cost, near-native speed."),
+    ] = False,
+    max_startup_ms: Annotated[
+        float | None,
+        typer.Option("--max-startup-ms", min=0, help="Exit 3 if the container startup median is above this."),
+    ] = None,
+    max_memory_mib: Annotated[
+        float | None,
+        typer.Option("--max-memory-mib", min=0, help="Exit 3 if memory per container is above this."),
+    ] = None,
+    anonymize: Annotated[
+        bool, typer.Option("--anonymize", help="Replace the hostname and machine id with stable hashes.")
+    ] = False,
 ) -> None:
     """Time container startup phase by phase, and memory, against VM baselines."""
     from virtprobe.bench.model import BenchOptions
@@ -81,6 +107,8 @@ def bench(
     from virtprobe.report.model import dumps, write_text
 
     # Refuse before a minute of measuring, not after.
+    if max_memory_mib is not None and memory == 0:
+        raise InputError("--max-memory-mib needs memory measured; drop --memory 0")
     if json_out not in (None, "-") and os.path.exists(json_out) and not force:
         raise InputError(f"{json_out} already exists; pass --force to overwrite it")
     options = BenchOptions(
@@ -91,17 +119,30 @@ def bench(
         memory_containers=memory,
         floor=floor,
         seed=seed,
+        vm=tuple(vm or ()),
+        kernel=kernel,
+        profiles=profiles,
+        hwvirt=hwvirt,
     )
     with _progress_bar(enabled=True) as progress:
         doc = run_bench(options, progress)
+    if anonymize:
+        from virtprobe.report.anonymize import anonymize as anonymize_doc
+
+        doc = anonymize_doc(doc)
+    # The report is written before the gates are judged: a failing CI run keeps its evidence.
     if json_out is not None:
         write_text(dumps(doc), json_out, force=force)
-        if json_out == "-":
-            return
-    from virtprobe.render import stdout_console
-    from virtprobe.report.table import render_bench
+    if json_out != "-":
+        from virtprobe.render import stdout_console
+        from virtprobe.report.table import render_bench
 
-    stdout_console().print(render_bench(doc))
+        stdout_console().print(render_bench(doc))
+    from virtprobe.bench.gates import check_gates
+
+    failures = check_gates(doc, max_startup_ms, max_memory_mib)
+    if failures:
+        raise GateFailed("gate exceeded: " + "; ".join(failures))
 
 
 def clean(

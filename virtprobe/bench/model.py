@@ -38,6 +38,10 @@ class BenchOptions:
     memory_containers: int = 10
     floor: bool = False
     seed: int | None = 1
+    vm: tuple[str, ...] = ()  # measured VM kinds to add to the simulated baselines: "qemu"
+    kernel: str | None = None  # guest kernel for --vm qemu
+    profiles: str | None = None  # a user file of VM profiles, added to the built-in ones
+    hwvirt: bool = False  # drive /dev/kvm directly: VM floor, exit cost, near-native ratio
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,8 +51,8 @@ class BenchOptions:
             "image": self.image,
             "floor": self.floor,
             "memory_containers": self.memory_containers,
-            "vm": [],
-            "hwvirt": False,
+            "vm": list(self.vm),
+            "hwvirt": self.hwvirt,
             "seed": self.seed,
         }
 

@@ -466,7 +466,9 @@ def run_bench(
     """Connect, build or check the image, measure under the cleanup guard, assemble the document."""
     from virtprobe.bench import model
     from virtprobe.bench.docker_backend import DockerBackend
+    from virtprobe.bench.vm import vm_preflight
 
+    vm_preflight(list(options.vm), options.kernel, options.profiles)
     be = backend if backend is not None else DockerBackend()
     info = be.engine_info()
     warnings: list[str] = []
@@ -501,7 +503,7 @@ def run_bench(
     bad_exits = sorted({s["exit_code"] for s in container["samples"] if s.get("exit_code")})
     if bad_exits:
         warnings.append(f"the image exited with status {', '.join(map(str, bad_exits))}")
-    vm = _simulated_vm_section(options)
+    vm, hw = _vm_sections(options, progress)
     env = model.environment(info.to_dict(), detect)
     load_end = model.load_average()
     env["load_average_start"] = load_start
@@ -509,20 +511,20 @@ def run_bench(
     busy = model.busy_warning(load_start, load_end, env.get("cpu_count"))
     if busy:
         warnings.append(busy)
-    return model.bench_document(run_id, options, env, container, warnings, vm=vm)
+    return model.bench_document(run_id, options, env, container, warnings, vm=vm, hwvirt=hw)
 
 
-def _simulated_vm_section(options: BenchOptions) -> dict[str, Any] | None:
-    """The VM baselines from the verified profiles (simulated, no QEMU), when bench/vm.py is present.
+def _vm_sections(options: BenchOptions, progress: Progress) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The VM baselines (always the simulated profiles; QEMU with --vm qemu) and --hwvirt."""
+    from virtprobe.bench.vm import hwvirt_section, vm_section
 
-    The coordinator wires --vm/--kernel/--profiles/--hwvirt; until then only the
-    simulated rows are added, which cost nothing to compute.
-    """
-    try:
-        from virtprobe.bench.vm import vm_section
-    except ImportError:
-        return None
-    return vm_section([], options.runs, options.seed if options.seed is not None else 1, None, None)
+    def say(message: str) -> None:
+        progress(message, 0, 0)
+
+    seed = options.seed if options.seed is not None else 1
+    vm = vm_section(list(options.vm), options.runs, seed, options.kernel, options.profiles, progress=say)
+    hw = hwvirt_section(options.runs, progress=say) if options.hwvirt else None
+    return vm, hw
 
 
 def clean(images: bool = False, backend: Any = None) -> tuple[list[str], list[str]]:

@@ -11,6 +11,20 @@ from virtprobe.errors import InputError
 VM_KINDS = ("qemu",)
 
 
+def vm_preflight(kinds: list[str], kernel: str | None, profiles_file: str | None) -> None:
+    """Fail before minutes of container measurement, not after: a bad --vm kind, a bad
+    profile file, or no QEMU / guest kernel for --vm qemu."""
+    import os
+
+    unknown = [k for k in kinds if k not in VM_KINDS]
+    if unknown:
+        raise InputError(f"unknown --vm kind {unknown[0]!r}; known: {', '.join(VM_KINDS)}")
+    vm_profiles.select_profiles(profiles_file)
+    if "qemu" in kinds:
+        vm_qemu.find_qemu()
+        vm_qemu.find_kernel(kernel, os.environ)
+
+
 def vm_section(
     kinds: list[str],
     runs: int,

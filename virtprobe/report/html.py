@@ -28,11 +28,9 @@ from virtprobe.report.markdown import (
     PHASE_LABELS,
     TCG_CAVEAT,
     _detect_line_from_detect_doc,
-    container_memory_per_instance,
-    container_startup_phase,
     detect_verdict_line,
-    vm_memory,
 )
+from virtprobe.report.metrics import container_memory_per_instance, container_startup_phase, vm_memory
 from virtprobe.report.model import KIND_BENCH, KIND_DETECT
 
 MIB = 1024 * 1024

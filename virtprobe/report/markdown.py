@@ -12,6 +12,7 @@ from typing import Any
 
 from virtprobe.report.compare import format_value
 from virtprobe.report.load import PHASES, recompute_summaries
+from virtprobe.report.metrics import container_memory_per_instance, container_startup_phase, vm_memory
 from virtprobe.report.model import KIND_BENCH, KIND_DETECT
 
 PHASE_LABELS = {
@@ -100,49 +101,6 @@ def render_detect_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def container_startup_phase(container: dict[str, Any]) -> str:
-    """The phase that stands for "the container started", to set against a VM's boot time."""
-    basis = container.get("timing_basis")
-    summary = container.get("summary") or {}
-    for phase in (f"{basis}_s" if basis else None, "first_instruction_s", "first_output_s", "start_s"):
-        if phase and (summary.get(phase) or {}).get("median") is not None:
-            return phase
-    return "start_s"
-
-
-def container_memory_per_instance(container: dict[str, Any]) -> tuple[float | None, str]:
-    """Host memory one container costs, and what that figure is.
-
-    The host-wide drop is what a VM's committed memory is compared with; without
-    it, the container's cgroup usage plus its shim's PSS is the nearest figure.
-    """
-    memory = container.get("memory") or {}
-    drop = memory.get("host_available_drop_bytes_per_container")
-    if isinstance(drop, int | float) and drop > 0:
-        return float(drop), "host memory drop per container"
-    summary = memory.get("summary") or {}
-    cg = (summary.get("cgroup_bytes") or {}).get("median")
-    shim = (summary.get("shim_pss_bytes") or {}).get("median")
-    if cg is None:
-        return None, "not measured"
-    if shim is None:
-        return float(cg), "cgroup usage"
-    return float(cg + shim), "cgroup usage + shim PSS"
-
-
-def vm_memory(baseline: dict[str, Any]) -> tuple[float | None, str]:
-    mem = baseline.get("memory") or {}
-    for key, label in (
-        ("pss_bytes", "PSS"),
-        ("peak_rss_bytes", "peak RSS"),
-        ("committed_bytes", "committed"),
-    ):
-        value = mem.get(key)
-        if isinstance(value, int | float) and value > 0:
-            return float(value), label
-    return None, "unknown"
-
-
 def baseline_label(baseline: dict[str, Any]) -> str:
     """ "simulated (source: …)" or "measured, accel tcg ⚠ …": never a bare number."""
     if baseline.get("kind") == "simulated":
@@ -226,6 +184,14 @@ def render_bench_markdown(doc: dict[str, Any]) -> str:
             f"| container shim | {format_value(msum['shim_pss_bytes']['median'], 'bytes')} | "
             "containerd-shim PSS, median |"
         )
+    mem = container.get("memory") or {}
+    for key, what in (
+        ("host_kernel_anon_growth_bytes_per_container", "host kernel+anon memory growth per container"),
+        ("host_available_drop_bytes_per_container", "host MemAvailable drop per container (noisy)"),
+    ):
+        value = mem.get(key)
+        if isinstance(value, int | float) and value != cont_mem:
+            lines.append(f"| host, per container | {format_value(value, 'bytes')} | {what} |")
     if cont_mem is not None:
         lines.append(
             f"| **container, total** | **{format_value(cont_mem, 'bytes')}** | {cell(cont_mem_basis)} |"

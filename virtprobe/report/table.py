@@ -14,6 +14,11 @@ from rich.table import Table
 from rich.text import Text
 
 from virtprobe import stats
+from virtprobe.report.metrics import (
+    container_memory_per_instance,
+    container_startup_phase,
+    vm_memory,
+)
 
 PHASE_ROWS = (
     ("create_s", "create"),
@@ -127,6 +132,134 @@ def floor_table(floor: dict[str, Any], docker_start_s: float | None, docker_cycl
     return table
 
 
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or not b:
+        return "-"
+    r = a / b
+    return f"{r:.0f}x" if r >= 100 else f"{r:.1f}x" if r >= 10 else f"{r:.2f}x"
+
+
+def _kind(b: dict[str, Any]) -> str:
+    if b.get("kind") == "simulated":
+        return "simulated"
+    accel = b.get("accel") or "?"
+    return f"measured here ({accel})"
+
+
+def vm_table(container: dict[str, Any] | None, baselines: list[dict[str, Any]]) -> tuple[Table, list[str]]:
+    """Containers against each VM baseline, with ratios; the sources as numbered notes."""
+    table = Table(
+        title="Containers vs VMs (startup ms; memory MiB per instance; ratio = VM / container)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for name, justify in (
+        ("instance", "left"),
+        ("kind", "left"),
+        ("median", "right"),
+        ("p99", "right"),
+        ("x start", "right"),
+        ("memory", "right"),
+        ("x mem", "right"),
+        ("src", "right"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=name != "instance")  # type: ignore[arg-type]
+    cont_start: float | None = None
+    cont_mem: float | None = None
+    if container:
+        phase = container_startup_phase(container)
+        s = stats.summarize(_measured(container.get("samples") or [], phase))
+        cont_start = s.median
+        cont_mem, _basis = container_memory_per_instance(container)
+        table.add_row(
+            f"container ({phase.removesuffix('_s').replace('_', ' ')})",
+            "measured here",
+            ms1(s.median),
+            ms1(s.p99),
+            "1x",
+            mib(cont_mem),
+            "1x",
+            "",
+        )
+    notes: list[str] = []
+    refs: dict[str, int] = {}  # one numbered note per distinct source or caveat
+
+    def ref_for(text: str) -> str:
+        if text not in refs:
+            refs[text] = len(refs) + 1
+            notes.append(f"[{refs[text]}] {text}")
+        return f"[{refs[text]}]"
+
+    for b in baselines:
+        s = stats.summarize(b.get("boot_samples_s") or [])
+        mem, _what = vm_memory(b)
+        if b.get("kind") == "simulated":
+            src = b.get("source") or {}
+            text = "; ".join(str(x) for x in (src.get("citation"), src.get("host"), src.get("url")) if x)
+            ref = ref_for("simulated from: " + (text or "no source given"))
+        else:
+            ref = ref_for(f"{b.get('label') or b.get('name')}: " + " | ".join(b.get("notes") or ["measured here"]))
+        table.add_row(
+            str(b.get("label") or b.get("name")),
+            _kind(b),
+            ms1(s.median),
+            ms1(s.p99),
+            _ratio(s.median, cont_start),
+            mib(mem),
+            _ratio(mem, cont_mem),
+            ref,
+        )
+    return table, notes
+
+
+def _us(x: float | None) -> str:
+    return "-" if x is None else f"{x * 1e6:.2f}"
+
+
+def hwvirt_table(hw: dict[str, Any]) -> list[RenderableType]:
+    """/dev/kvm driven directly: the floor, the exit cost, near-native speed, each with its meaning."""
+    if not hw.get("available"):
+        return [Text(f"hardware virtualization (--hwvirt): not available: {hw.get('reason') or 'unknown reason'}")]
+    table = Table(
+        title=f"Hardware virtualization itself (/dev/kvm via {hw.get('kvm_module') or '?'}, no VMM)",
+        title_justify="left",
+    )
+    table.add_column("measure")
+    table.add_column("median", justify="right")
+    table.add_column("p99", justify="right")
+    table.add_column("n", justify="right")
+    meanings: list[RenderableType] = []
+    floor = hw.get("vm_floor") or {}
+    if floor:
+        s = stats.summarize(floor.get("samples_s") or [])
+        table.add_row("VM floor: KVM_CREATE_VM to first guest output (ms)", ms(s.median), ms(s.p99), str(s.n))
+        meanings.append(Text(f"VM floor: {floor.get('meaning', '')}"))
+    for key, label in (("exit_round_trip", "64-bit user mode"), ("exit_round_trip_real_mode", "real mode")):
+        ex = hw.get(key) or {}
+        if not ex:
+            continue
+        raw = stats.summarize(ex.get("raw_per_exit_s") or [])
+        null = stats.summarize(ex.get("null_ioctl_per_call_s") or [])
+        net = stats.summarize(ex.get("net_per_exit_s") or [])
+        table.add_row(f"VM exit round trip, {label}, raw (us)", _us(raw.median), _us(raw.p99), str(raw.n))
+        table.add_row("  Python null ioctl (us)", _us(null.median), _us(null.p99), str(null.n))
+        table.add_row("  net per exit (us)", _us(net.median), _us(net.p99), str(net.n))
+        if key == "exit_round_trip":
+            meanings.append(Text(f"VM exit: {ex.get('meaning', '')}"))
+    nn = hw.get("near_native") or {}
+    if nn:
+        for key, label in (("ratio_user", "guest user mode / native"), ("ratio_kernel", "guest kernel mode / native")):
+            if nn.get(key) is not None:
+                table.add_row(f"Same compute loop, {label}", f"{nn[key]:.2f}x", "", "")
+        meanings.append(Text(f"Near-native: {nn.get('meaning', '')}"))
+        if nn.get("verdict"):
+            meanings.append(Text(f"Verdict: {nn['verdict']}"))
+    notes = [Text(f"note: {n}") for n in hw.get("notes") or []]
+    return [table, *meanings, *notes]
+
+
 def render_bench(doc: dict[str, Any]) -> RenderableType:
     """The bench report: phases, memory, density, floor ladder, then warnings and notes."""
     parts: list[RenderableType] = []
@@ -148,6 +281,13 @@ def render_bench(doc: dict[str, Any]) -> RenderableType:
             parts.append(floor_table(floor, start, cycle))
             for note in floor.get("notes") or []:
                 parts.append(Text(f"floor note: {note}"))
+    baselines = (doc.get("vm") or {}).get("baselines") or []
+    if baselines:
+        table, notes = vm_table(container, baselines)
+        parts.append(table)
+        parts.extend(Text(n) for n in notes)
+    if doc.get("hwvirt"):
+        parts.extend(hwvirt_table(doc["hwvirt"]))
     for warning in doc.get("warnings") or []:
         parts.append(Text(f"warning: {warning}"))
     if not parts:

@@ -1,0 +1,35 @@
+"""CI gates on a bench document: --max-startup-ms and --max-memory-mib."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from virtprobe.report.metrics import container_memory_per_instance, container_startup_median_s, container_startup_phase
+
+MIB = 1024 * 1024
+
+
+def check_gates(doc: dict[str, Any], max_startup_ms: float | None, max_memory_mib: float | None) -> list[str]:
+    """One line per exceeded gate; empty when every gate holds. A gate on a figure
+    the run did not measure fails too: a CI gate must never pass by default."""
+    container = doc.get("container") or {}
+    failures: list[str] = []
+    if max_startup_ms is not None:
+        phase = container_startup_phase(container)
+        median = container_startup_median_s(container)
+        if median is None:
+            failures.append(f"--max-startup-ms {max_startup_ms:g}: no startup figure was measured")
+        elif median * 1000 > max_startup_ms:
+            failures.append(
+                f"startup median ({phase.removesuffix('_s').replace('_', ' ')}) {median * 1000:.1f} ms "
+                f"> --max-startup-ms {max_startup_ms:g}"
+            )
+    if max_memory_mib is not None:
+        value, basis = container_memory_per_instance(container)
+        if value is None:
+            failures.append(f"--max-memory-mib {max_memory_mib:g}: memory was not measured (--memory 0?)")
+        elif value / MIB > max_memory_mib:
+            failures.append(
+                f"memory per container ({basis}) {value / MIB:.2f} MiB > --max-memory-mib {max_memory_mib:g}"
+            )
+    return failures
