@@ -350,3 +350,12 @@ def test_error_translation() -> None:
         backend.start("abc")
     with pytest.raises(UnrunnableError, match="not found locally"):
         backend.check_user_image("nope")
+
+
+def test_busy_warning_judges_the_load_before_the_run() -> None:
+    from virtprobe.bench.model import busy_warning
+
+    assert busy_warning([0.4, 0.5, 0.6], 2) is None  # the run's own load does not count
+    assert busy_warning(None, 2) is None
+    warning = busy_warning([1.5, 1.0, 0.9], 2)
+    assert warning is not None and "1.50 on 2 CPUs before the run began" in warning

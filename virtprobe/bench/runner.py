@@ -508,7 +508,7 @@ def run_bench(
     load_end = model.load_average()
     env["load_average_start"] = load_start
     env["load_average_end"] = load_end
-    busy = model.busy_warning(load_start, load_end, env.get("cpu_count"))
+    busy = model.busy_warning(load_start, env.get("cpu_count"))
     if busy:
         warnings.append(busy)
     return model.bench_document(run_id, options, env, container, warnings, vm=vm, hwvirt=hw)

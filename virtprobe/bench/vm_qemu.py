@@ -355,8 +355,10 @@ def measure(
                     + (f"; last stderr: {last[-1]}" if last else "")
                 )
             run.boots.append(b)
-        # The command keeps a temporary initrd path; show it as a placeholder.
-        run.command = [("<generated initramfs>" if a == str(initrd) else a) for a in run.command]
+        # The command keeps a temporary initrd path, and the kernel's path may name a
+        # user's home directory: reports record neither, only the kernel's file name.
+        placeholders = {str(initrd): "<generated initramfs>", str(kpath): f"<kernel {kpath.name}>"}
+        run.command = [placeholders.get(a, a) for a in run.command]
     return run
 
 

@@ -30,7 +30,13 @@ from virtprobe.report.markdown import (
     _detect_line_from_detect_doc,
     detect_verdict_line,
 )
-from virtprobe.report.metrics import container_memory_per_instance, container_startup_phase, vm_memory
+from virtprobe.report.metrics import (
+    container_memory_per_instance,
+    container_startup_phase,
+    floor_rows,
+    hwvirt_rows,
+    vm_memory,
+)
 from virtprobe.report.model import KIND_BENCH, KIND_DETECT
 
 MIB = 1024 * 1024
@@ -88,6 +94,9 @@ def _config(title: str, **extra: Any) -> dict[str, Any]:
         "width": 1000,
         "height": 420,
         "legend_at_bottom": True,
+        # Two columns: VM labels such as "Kata Containers on Cloud Hypervisor
+        # (simulated)" overlap each other in pygal's default of four.
+        "legend_at_bottom_columns": 2,
         "truncate_legend": -1,
         **extra,
     }
@@ -134,9 +143,7 @@ def baseline_box_chart(doc: dict[str, Any]) -> str | None:
         return None
     phase = container_startup_phase(container)
     measured = [s for s in container.get("samples") or () if not s.get("warmup")]
-    chart = pygal.Box(
-        **_config("Container startup vs VM boot (ms, log scale)", box_mode="tukey", logarithmic=True)
-    )
+    chart = pygal.Box(**_config("Container startup vs VM boot (ms, log scale)", box_mode="tukey", logarithmic=True))
     everything: list[float] = []
     values = [v for v in _ms([s.get(phase) for s in measured]) if v > 0]
     if values:
@@ -246,6 +253,29 @@ def _bench_section(doc: dict[str, Any], name: str) -> str:
     out.append("<h3>Memory per instance</h3>")
     chart = memory_bar_chart(doc)
     out.append(chart or "<p>No memory figures in this report.</p>")
+    ladder = floor_rows(container)
+    if ladder:
+        out.append(
+            "<h3>Where Docker's time goes</h3><table><tr><th>what starts the probe</th><th>median</th><th>n</th></tr>"
+        )
+        out += [
+            f'<tr><td>{_e(label)}</td><td class="num">{_e(format_value(med, "s"))}</td><td class="num">{n}</td></tr>'
+            for label, med, n in ladder
+        ]
+        out.append("</table>")
+    hw = doc.get("hwvirt") or {}
+    if hw:
+        out.append(f"<h3>Hardware virtualization itself (/dev/kvm via {_e(hw.get('kvm_module'))}, no VMM)</h3>")
+        rows = hwvirt_rows(hw)
+        if rows:
+            out.append("<table><tr><th>measure</th><th>median</th><th>what it shows</th></tr>")
+            out += [
+                f'<tr><td>{_e(label)}</td><td class="num">{_e(value)}</td><td>{_e(meaning)}</td></tr>'
+                for label, value, meaning in rows
+            ]
+            out.append("</table>")
+        else:
+            out.append(f"<p>Not available: {_e(hw.get('reason'))}</p>")
     warnings = [w for w in doc.get("warnings") or () if isinstance(w, str)]
     if warnings:
         out.append("<h3>Warnings</h3><ul>" + "".join(f"<li>{_e(w)}</li>" for w in warnings) + "</ul>")
@@ -265,9 +295,7 @@ def _baseline_kind_html(b: dict[str, Any]) -> str:
             )
             if x
         ]
-        return '<span class="sim">simulated</span>' + (
-            f" — source: {_e('; '.join(map(str, bits)))}" if bits else ""
-        )
+        return '<span class="sim">simulated</span>' + (f" — source: {_e('; '.join(map(str, bits)))}" if bits else "")
     accel = b.get("accel")
     text = f"measured, accel {_e(accel or 'unknown')}"
     if accel == "tcg":
@@ -280,9 +308,7 @@ def _detect_section(doc: dict[str, Any], name: str) -> str:
     for section in ("host", "cpu", "kvm", "hypervisor", "cloud", "container", "wsl"):
         data = doc.get(section)
         if isinstance(data, dict):
-            shown = ", ".join(
-                f"{k}: {v}" for k, v in data.items() if v not in (None, [], "") and k != "layers"
-            )
+            shown = ", ".join(f"{k}: {v}" for k, v in data.items() if v not in (None, [], "") and k != "layers")
             rows.append(f"<tr><th>{_e(section)}</th><td>{_e(shown)}</td></tr>")
     return "\n".join(
         [
@@ -299,9 +325,7 @@ def comparison_chart(base: dict[str, Any], new: dict[str, Any]) -> str | None:
     """Box plots of base against new for each container phase and measured VM boot, ms, log scale."""
     import pygal
 
-    chart = pygal.Box(
-        **_config("Base vs new (ms, log scale)", box_mode="tukey", logarithmic=True, height=480)
-    )
+    chart = pygal.Box(**_config("Base vs new (ms, log scale)", box_mode="tukey", logarithmic=True, height=480))
     everything: list[float] = []
     for phase in ("start_s", "cycle_s"):  # base and new side by side, phase by phase
         for label, doc in (("base", base), ("new", new)):
@@ -343,8 +367,7 @@ def _comparison_section(c: Comparison, docs: Sequence[dict[str, Any]]) -> str:
     out = [f"<h2>compare: {_e(c.base_name)} → {_e(c.new_name)}</h2>"]
     if c.env_differences:
         out.append(
-            '<p class="caveat">Environments differ (compared with --force): '
-            f"{_e('; '.join(c.env_differences))}</p>"
+            f'<p class="caveat">Environments differ (compared with --force): {_e("; ".join(c.env_differences))}</p>'
         )
     klass = "regression" if c.regressions else "verdict"
     out.append(f'<p class="{klass}">{_e(summary_line(c))}</p>')
@@ -354,8 +377,7 @@ def _comparison_section(c: Comparison, docs: Sequence[dict[str, Any]]) -> str:
         out.append("</table>")
         return "\n".join(out)
     out.append(
-        "<table><tr><th>metric</th><th>base</th><th>new</th><th>change [95% CI]</th><th>p</th>"
-        "<th>verdict</th></tr>"
+        "<table><tr><th>metric</th><th>base</th><th>new</th><th>change [95% CI]</th><th>p</th><th>verdict</th></tr>"
     )
     for m in c.metrics:
         klass = ' class="regression"' if m.regression else (' class="improvement"' if m.improvement else "")

@@ -12,7 +12,13 @@ from typing import Any
 
 from virtprobe.report.compare import format_value
 from virtprobe.report.load import PHASES, recompute_summaries
-from virtprobe.report.metrics import container_memory_per_instance, container_startup_phase, vm_memory
+from virtprobe.report.metrics import (
+    container_memory_per_instance,
+    container_startup_phase,
+    floor_rows,
+    hwvirt_rows,
+    vm_memory,
+)
 from virtprobe.report.model import KIND_BENCH, KIND_DETECT
 
 PHASE_LABELS = {
@@ -48,10 +54,7 @@ def detect_verdict_line(
     kvm = {True: "usable", False: "not usable", None: "unknown"}.get(kvm_usable, _show(kvm_usable))
     if kvm_module:
         kvm += f" ({kvm_module})"
-    return (
-        f"hypervisor: {hv} · container: {_show(container)} · cloud: {_show(cloud)} · "
-        f"WSL: {_show(wsl)} · KVM: {kvm}"
-    )
+    return f"hypervisor: {hv} · container: {_show(container)} · cloud: {_show(cloud)} · WSL: {_show(wsl)} · KVM: {kvm}"
 
 
 def _detect_line_from_detect_doc(doc: dict[str, Any]) -> str:
@@ -85,8 +88,7 @@ def render_detect_markdown(doc: dict[str, Any]) -> str:
         f"| host | {cell(host.get('platform'))} {cell(host.get('machine'))}, "
         f"kernel {cell(host.get('kernel'))}, "
         f"{cell(host.get('os_name'))} |",
-        f"| cpu | {cell(cpu.get('model_name'))}; "
-        f"hardware virtualization: {cell(_show(cpu.get('virt_tech')))} |",
+        f"| cpu | {cell(cpu.get('model_name'))}; hardware virtualization: {cell(_show(cpu.get('virt_tech')))} |",
         f"| /dev/kvm | present: {_show(kvm.get('device_present'))}, usable: {_show(kvm.get('usable'))}"
         + (f" ({cell(kvm.get('reason'))})" if kvm.get("reason") else "")
         + " |",
@@ -114,9 +116,7 @@ def baseline_label(baseline: dict[str, Any]) -> str:
             )
             if p
         ]
-        return "**simulated**" + (
-            f" — source: {'; '.join(str(p) for p in parts)}" if parts else " — no source given"
-        )
+        return "**simulated**" + (f" — source: {'; '.join(str(p) for p in parts)}" if parts else " — no source given")
     accel = baseline.get("accel")
     text = f"measured, accel {accel or 'unknown'}"
     if accel == "tcg":
@@ -193,9 +193,7 @@ def render_bench_markdown(doc: dict[str, Any]) -> str:
         if isinstance(value, int | float) and value != cont_mem:
             lines.append(f"| host, per container | {format_value(value, 'bytes')} | {what} |")
     if cont_mem is not None:
-        lines.append(
-            f"| **container, total** | **{format_value(cont_mem, 'bytes')}** | {cell(cont_mem_basis)} |"
-        )
+        lines.append(f"| **container, total** | **{format_value(cont_mem, 'bytes')}** | {cell(cont_mem_basis)} |")
     baselines = (doc.get("vm") or {}).get("baselines") or []
     for b in baselines:
         value, basis = vm_memory(b)
@@ -224,6 +222,22 @@ def render_bench_markdown(doc: dict[str, Any]) -> str:
                 f"{format_value(bs.get('p99'), 's')} | {_ratio(bs.get('median'), cont_start)} | "
                 f"{_ratio(value, cont_mem)} | {cell(baseline_label(b))} |"
             )
+    ladder = floor_rows(container)
+    if ladder:
+        lines += ["", "#### Where Docker's time goes", "", "| what starts the probe | median | n |", "|---|---:|---:|"]
+        lines += [f"| {cell(label)} | {format_value(med, 's')} | {n} |" for label, med, n in ladder]
+    hw = doc.get("hwvirt") or {}
+    if hw:
+        lines += ["", f"#### Hardware virtualization itself (/dev/kvm via {cell(hw.get('kvm_module'))}, no VMM)", ""]
+        rows = hwvirt_rows(hw)
+        if rows:
+            lines += ["| measure | median |", "|---|---:|"]
+            lines += [f"| {cell(label)} | {cell(value)} |" for label, value, _ in rows]
+            verdict = (hw.get("near_native") or {}).get("verdict")
+            if verdict:
+                lines += ["", f"Verdict: {cell(verdict)}"]
+        else:
+            lines.append(f"Not available: {cell(hw.get('reason'))}")
     warnings = [w for w in doc.get("warnings") or () if isinstance(w, str)]
     if warnings:
         lines += ["", "#### Warnings", ""] + [f"- {cell(w)}" for w in warnings]

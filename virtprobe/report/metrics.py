@@ -69,3 +69,59 @@ def vm_memory(baseline: dict[str, Any]) -> tuple[float | None, str]:
         if isinstance(value, int | float) and value > 0:
             return float(value), label
     return None, "unknown"
+
+
+FLOOR_LADDER = (
+    ("fork_exec_s", "fork + exec"),
+    ("unshare_s", "unshare into new pid, mount, net, uts, ipc namespaces"),
+    ("crun_s", "crun run (the runtime alone)"),
+    ("runc_s", "runc run (the runtime alone)"),
+)
+
+
+def floor_rows(container: dict[str, Any]) -> list[tuple[str, float | None, int]]:
+    """Where Docker's time goes: (what started the probe, median seconds, n), cheapest first."""
+    floor = container.get("floor") or {}
+    if not floor:
+        return []
+    rows = [(label, *_median_n(floor.get(key) or [])) for key, label in FLOOR_LADDER]
+    samples = container.get("samples") or []
+    for key, label in (("start_s", "Docker start (API call)"), ("cycle_s", "Docker whole cycle")):
+        rows.append((label, *_median_n(measured(samples, key))))
+    return rows
+
+
+def _median_n(xs: list[float]) -> tuple[float | None, int]:
+    s = stats.summarize(xs)
+    return s.median, s.n
+
+
+def hwvirt_rows(hw: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """/dev/kvm driven directly: (measure, median as text, what it shows)."""
+    if not hw.get("available"):
+        return []
+    rows: list[tuple[str, str, str]] = []
+    floor = hw.get("vm_floor") or {}
+    if floor.get("samples_s"):
+        med = stats.summarize(floor["samples_s"]).median
+        rows.append(("VM floor: KVM_CREATE_VM to first guest output", _fmt(med, 1e3, "ms"), floor.get("meaning", "")))
+    ex = hw.get("exit_round_trip") or {}
+    if ex.get("raw_per_exit_s"):
+        raw = stats.summarize(ex["raw_per_exit_s"]).median
+        net = stats.summarize(ex.get("net_per_exit_s") or []).median
+        rows.append(
+            (
+                "VM exit round trip (64-bit guest user mode), raw / net of a null ioctl",
+                f"{_fmt(raw, 1e6, 'µs')} / {_fmt(net, 1e6, 'µs')}",
+                ex.get("meaning", ""),
+            )
+        )
+    nn = hw.get("near_native") or {}
+    for key, label in (("ratio_user", "guest user mode"), ("ratio_kernel", "guest kernel mode")):
+        if nn.get(key) is not None:
+            rows.append((f"Same compute loop, {label} / native", f"{nn[key]:.2f}×", nn.get("verdict", "")))
+    return rows
+
+
+def _fmt(x: float | None, scale: float, unit: str) -> str:
+    return "–" if x is None else f"{x * scale:.2f} {unit}"
