@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import struct
 import tarfile
 from dataclasses import dataclass
+
+from virtprobe.elf import EM_AARCH64, EM_X86_64, static_elf
 
 # --- machine code ----------------------------------------------------------------
 
@@ -60,8 +61,6 @@ _AARCH64_CODE = bytes.fromhex(
     "80d2010000d4"
 )
 
-EM_X86_64 = 62
-EM_AARCH64 = 183
 
 ARCHES: dict[str, tuple[int, bytes]] = {
     "x86_64": (EM_X86_64, _X86_64_CODE),
@@ -78,8 +77,6 @@ _ARCH_ALIASES = {
 }
 
 LOAD_VADDR = 0x400000
-ELF_HEADER_SIZE = 64
-PHDR_SIZE = 56
 
 PROBE_LABEL = "io.virtprobe.image"
 PROBE_REPO = "virtprobe/probe"
@@ -105,37 +102,7 @@ def build_elf(arch: str) -> bytes:
     if key is None:
         raise ValueError(f"no probe for architecture {arch!r}")
     machine, code = ARCHES[key]
-    code_off = ELF_HEADER_SIZE + PHDR_SIZE
-    size = code_off + len(code)
-    e_ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)  # 64-bit, little endian, version 1, SysV
-    header = e_ident + struct.pack(
-        "<HHIQQQIHHHHHH",
-        2,  # e_type ET_EXEC
-        machine,
-        1,  # e_version
-        LOAD_VADDR + code_off,  # e_entry
-        ELF_HEADER_SIZE,  # e_phoff
-        0,  # e_shoff: no section headers
-        0,  # e_flags
-        ELF_HEADER_SIZE,
-        PHDR_SIZE,
-        1,  # e_phnum
-        0,  # e_shentsize
-        0,  # e_shnum
-        0,  # e_shstrndx
-    )
-    phdr = struct.pack(
-        "<IIQQQQQQ",
-        1,  # PT_LOAD
-        5,  # PF_R | PF_X
-        0,  # p_offset
-        LOAD_VADDR,
-        LOAD_VADDR,
-        size,  # p_filesz
-        size,  # p_memsz
-        0x1000,  # p_align
-    )
-    return header + phdr + code
+    return static_elf(code, machine, LOAD_VADDR)
 
 
 def parse_probe_output(data: bytes) -> int | None:

@@ -22,6 +22,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from virtprobe.elf import EM_X86_64, static_elf
+
 READY_MARKER = b"VIRTPROBE-READY\n"
 
 NEWC_MAGIC = b"070701"
@@ -39,8 +41,6 @@ LINUX_REBOOT_MAGIC2 = 0x28121969  # 672274793
 LINUX_REBOOT_CMD_POWER_OFF = 0x4321FEDC
 
 ELF_BASE = 0x400000
-ELF_HEADER_SIZE = 64
-PHDR_SIZE = 56
 
 
 def _mov_eax(imm: int) -> bytes:
@@ -89,44 +89,8 @@ def init_code(marker: bytes = READY_MARKER, power_off: bool = True) -> bytes:
     return head + lea + tail + marker
 
 
-def static_elf(code: bytes, base: int = ELF_BASE) -> bytes:
-    """A minimal static ELF64 executable: one PT_LOAD segment (R+X) mapping the whole file at `base`."""
-    entry_off = ELF_HEADER_SIZE + PHDR_SIZE
-    size = entry_off + len(code)
-    ident = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8)  # ELFCLASS64, little endian, version 1, SysV
-    ehdr = ident + struct.pack(
-        "<HHIQQQIHHHHHH",
-        2,  # e_type ET_EXEC
-        0x3E,  # e_machine EM_X86_64
-        1,  # e_version
-        base + entry_off,  # e_entry
-        ELF_HEADER_SIZE,  # e_phoff
-        0,  # e_shoff: no sections needed to run
-        0,  # e_flags
-        ELF_HEADER_SIZE,  # e_ehsize
-        PHDR_SIZE,  # e_phentsize
-        1,  # e_phnum
-        0,  # e_shentsize
-        0,  # e_shnum
-        0,  # e_shstrndx
-    )
-    phdr = struct.pack(
-        "<IIQQQQQQ",
-        1,  # PT_LOAD
-        5,  # PF_R | PF_X
-        0,  # p_offset
-        base,  # p_vaddr
-        base,  # p_paddr
-        size,  # p_filesz
-        size,  # p_memsz
-        0x1000,  # p_align
-    )
-    assert len(ehdr) == ELF_HEADER_SIZE and len(phdr) == PHDR_SIZE
-    return ehdr + phdr + code
-
-
 def init_elf(marker: bytes = READY_MARKER, power_off: bool = True) -> bytes:
-    return static_elf(init_code(marker, power_off))
+    return static_elf(init_code(marker, power_off), EM_X86_64, ELF_BASE)
 
 
 @dataclass(frozen=True)
