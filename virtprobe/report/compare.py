@@ -274,11 +274,12 @@ def environment_differences(base: dict[str, Any], new: dict[str, Any]) -> list[s
         b = _get(base, ("environment", *path))
         n = _get(new, ("environment", *path))
         if b != n:
-            out.append(f"{label}: {_show(b)} -> {_show(n)}")
+            out.append(f"{label}: {show_value(b)} -> {show_value(n)}")
     return out
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """A verdict value for people: None is "unknown", booleans are yes/no."""
     if value is None:
         return "unknown"
     if isinstance(value, bool):
@@ -303,9 +304,7 @@ def _bench_series(doc: dict[str, Any]) -> list[tuple[str, str, bool, list[float]
     series.append(("parallel containers_per_s", "1/s", True, _numbers([parallel.get("containers_per_s")])))
     for baseline in _get(doc, ("vm", "baselines")) or ():
         if baseline.get("kind") == "measured":
-            series.append(
-                (f"vm {baseline.get('name')} boot_s", "s", False, _numbers(baseline.get("boot_samples_s")))
-            )
+            series.append((f"vm {baseline.get('name')} boot_s", "s", False, _numbers(baseline.get("boot_samples_s"))))
     return series
 
 
@@ -342,7 +341,7 @@ def compare_detect(
     for label, section, key in DETECT_FIELDS:
         b, n = _get(base, (section, key)), _get(new, (section, key))
         if b != n:
-            changes.append((label, _show(b), _show(n)))
+            changes.append((label, show_value(b), show_value(n)))
     return Comparison(KIND_DETECT, base_name, new_name, 0.0, (), tuple(changes), ())
 
 
@@ -357,8 +356,7 @@ def compare(
     """Compare two loaded reports of the same kind (see load.load_report)."""
     if base.get("kind") != new.get("kind"):
         raise InputError(
-            f"cannot compare a {base.get('kind')} report ({base_name}) "
-            f"with a {new.get('kind')} report ({new_name})"
+            f"cannot compare a {base.get('kind')} report ({base_name}) with a {new.get('kind')} report ({new_name})"
         )
     if threshold < 0:
         raise InputError(f"threshold {threshold:g} is negative; give a percentage such as 10")
@@ -436,9 +434,7 @@ def render_comparison_table(c: Comparison) -> Any:
     parts: list[Any] = []
     if c.env_differences:
         parts.append(
-            Text(
-                "environments differ (compared with --force): " + "; ".join(c.env_differences), style="yellow"
-            )
+            Text("environments differ (compared with --force): " + "; ".join(c.env_differences), style="yellow")
         )
     if c.kind == KIND_DETECT:
         parts.append(Text(f"detect: {c.base_name} -> {c.new_name}", style="bold"))

@@ -35,6 +35,7 @@ from virtprobe.report.metrics import (
     container_startup_phase,
     floor_rows,
     hwvirt_rows,
+    source_text,
     vm_memory,
 )
 from virtprobe.report.model import KIND_BENCH, KIND_DETECT
@@ -284,18 +285,9 @@ def _bench_section(doc: dict[str, Any], name: str) -> str:
 
 def _baseline_kind_html(b: dict[str, Any]) -> str:
     if b.get("kind") == "simulated":
-        source = b.get("source") or {}
         # The URL is plain text on purpose: the page must not link or load anything.
-        bits = [
-            x
-            for x in (
-                source.get("citation"),
-                source.get("host") and f"host {source['host']}",
-                source.get("url"),
-            )
-            if x
-        ]
-        return '<span class="sim">simulated</span>' + (f" — source: {_e('; '.join(map(str, bits)))}" if bits else "")
+        text = source_text(b)
+        return '<span class="sim">simulated</span>' + (f" — source: {_e(text)}" if text else "")
     accel = b.get("accel")
     text = f"measured, accel {_e(accel or 'unknown')}"
     if accel == "tcg":

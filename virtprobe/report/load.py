@@ -31,6 +31,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from virtprobe.bench.model import PHASES  # the sample fields summarized per phase
 from virtprobe.errors import ReportFormatError
 from virtprobe.report.model import KIND_BENCH, KIND_DETECT, SCHEMA_MAJOR
 from virtprobe.stats import summarize
@@ -45,16 +46,6 @@ LATEST_MINOR: dict[int, int] = {1: 0}
 # (kind, "MAJOR.MINOR") -> function turning that version into the next minor.
 UPGRADES: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
-# Sample fields summarized per phase, in the order people read them.
-PHASES = (
-    "create_s",
-    "start_s",
-    "first_instruction_s",
-    "first_output_s",
-    "run_to_exit_s",
-    "remove_s",
-    "cycle_s",
-)
 _FLOOR_LISTS = ("fork_exec_s", "unshare_s", "runc_s", "crun_s")
 _VERSION_RE = re.compile(r"^([0-9]{1,6})\.([0-9]{1,6})$")
 _MAX_DETAIL = 160
@@ -107,26 +98,20 @@ def _read_text(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise ReportFormatError(
-            f"{name}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); "
-            "not a virtprobe report"
+            f"{name}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); not a virtprobe report"
         ) from err
 
 
 def _parse(name: str, text: str) -> Any:
     try:
-        return json.loads(
-            text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int
-        )
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except json.JSONDecodeError as err:
         # A string left open, or an error at the very end, means the text stopped early.
         if err.pos >= len(text.rstrip()) or err.msg.startswith("Unterminated string"):
             raise ReportFormatError(
-                f"{name}: truncated JSON (it ends at line {err.lineno} column {err.colno}); "
-                "was the file cut short?"
+                f"{name}: truncated JSON (it ends at line {err.lineno} column {err.colno}); was the file cut short?"
             ) from err
-        raise ReportFormatError(
-            f"{name}: not JSON ({err.msg}: line {err.lineno} column {err.colno})"
-        ) from err
+        raise ReportFormatError(f"{name}: not JSON ({err.msg}: line {err.lineno} column {err.colno})") from err
     except RecursionError as err:
         raise ReportFormatError(f"{name}: not a virtprobe report (JSON nested too deeply)") from err
     except ValueError as err:  # NaN/Infinity, or an integer too long to convert
@@ -138,26 +123,18 @@ def _version(name: str, doc: dict[str, Any]) -> tuple[int, int]:
     if raw is None:
         raise ReportFormatError(f"{name}: no schema_version; not a virtprobe report")
     if not isinstance(raw, str) or not _VERSION_RE.match(raw):
-        raise ReportFormatError(
-            f"{name}: schema_version {_one_line(repr(raw), 40)} is not of the form MAJOR.MINOR"
-        )
+        raise ReportFormatError(f"{name}: schema_version {_one_line(repr(raw), 40)} is not of the form MAJOR.MINOR")
     major, minor = (int(x) for x in raw.split("."))
     if major != SCHEMA_MAJOR:
         tool = doc.get("tool")
         written_by = tool.get("version") if isinstance(tool, dict) else None
-        by = (
-            f"virtprobe {_one_line(written_by, 40)}"
-            if isinstance(written_by, str)
-            else "an unknown virtprobe"
-        )
+        by = f"virtprobe {_one_line(written_by, 40)}" if isinstance(written_by, str) else "an unknown virtprobe"
         if major > SCHEMA_MAJOR:
             raise ReportFormatError(
                 f"{name}: report written by {by}, schema {raw}; this virtprobe reads {SCHEMA_MAJOR}.x. "
                 "Upgrade virtprobe to read it"
             )
-        raise ReportFormatError(
-            f"{name}: report written by {by}, schema {raw}; this virtprobe reads {SCHEMA_MAJOR}.x"
-        )
+        raise ReportFormatError(f"{name}: report written by {by}, schema {raw}; this virtprobe reads {SCHEMA_MAJOR}.x")
     return major, minor
 
 
@@ -176,14 +153,11 @@ def _validate(name: str, doc: dict[str, Any], kind: str, version: str) -> None:
     import jsonschema  # only here: it costs ~50 ms to import, and detect --json does not need it
 
     validator = jsonschema.Draft202012Validator(_schema(kind, version))
-    errors = sorted(
-        validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path)))
-    )
+    errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         first = errors[0]
         raise ReportFormatError(
-            f"{name}: does not match the {kind} {version} schema at {first.json_path}: "
-            f"{_one_line(first.message)}"
+            f"{name}: does not match the {kind} {version} schema at {first.json_path}: {_one_line(first.message)}"
         )
 
 
@@ -196,9 +170,7 @@ def _upgrade(doc: dict[str, Any], kind: str, major: int, minor: int) -> dict[str
 
 
 def _summary(values: Any) -> dict[str, Any]:
-    return summarize(
-        [v for v in values or () if isinstance(v, int | float) and not isinstance(v, bool)]
-    ).to_dict()
+    return summarize([v for v in values or () if isinstance(v, int | float) and not isinstance(v, bool)]).to_dict()
 
 
 def recompute_summaries(doc: dict[str, Any]) -> dict[str, Any]:
@@ -234,8 +206,7 @@ def check_document(doc: Any, name: str) -> dict[str, Any]:
     kind = doc.get("kind")
     if kind not in KINDS:
         raise ReportFormatError(
-            f"{name}: kind {_one_line(repr(kind), 40)} is not one of {', '.join(KINDS)}; "
-            "not a virtprobe report"
+            f"{name}: kind {_one_line(repr(kind), 40)} is not one of {', '.join(KINDS)}; not a virtprobe report"
         )
     major, minor = _version(name, doc)
     minor_known = min(minor, LATEST_MINOR[major])

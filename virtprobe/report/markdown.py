@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from virtprobe.report.compare import format_value
+from virtprobe.report.compare import format_value, show_value
 from virtprobe.report.load import PHASES, recompute_summaries
 from virtprobe.report.metrics import (
     container_memory_per_instance,
     container_startup_phase,
     floor_rows,
     hwvirt_rows,
+    source_text,
     vm_memory,
 )
 from virtprobe.report.model import KIND_BENCH, KIND_DETECT
@@ -39,22 +40,17 @@ def cell(value: Any) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def _show(value: Any) -> str:
-    if value is None:
-        return "unknown"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
 def detect_verdict_line(
     hypervisor: Any, vmm: Any, container: Any, cloud: Any, wsl: Any, kvm_usable: Any, kvm_module: Any
 ) -> str:
-    hv = _show(hypervisor) + (f" ({vmm})" if vmm else "")
-    kvm = {True: "usable", False: "not usable", None: "unknown"}.get(kvm_usable, _show(kvm_usable))
+    hv = show_value(hypervisor) + (f" ({vmm})" if vmm else "")
+    kvm = {True: "usable", False: "not usable", None: "unknown"}.get(kvm_usable, show_value(kvm_usable))
     if kvm_module:
         kvm += f" ({kvm_module})"
-    return f"hypervisor: {hv} · container: {_show(container)} · cloud: {_show(cloud)} · WSL: {_show(wsl)} · KVM: {kvm}"
+    return (
+        f"hypervisor: {hv} · container: {show_value(container)} · cloud: {show_value(cloud)} · "
+        f"WSL: {show_value(wsl)} · KVM: {kvm}"
+    )
 
 
 def _detect_line_from_detect_doc(doc: dict[str, Any]) -> str:
@@ -88,13 +84,13 @@ def render_detect_markdown(doc: dict[str, Any]) -> str:
         f"| host | {cell(host.get('platform'))} {cell(host.get('machine'))}, "
         f"kernel {cell(host.get('kernel'))}, "
         f"{cell(host.get('os_name'))} |",
-        f"| cpu | {cell(cpu.get('model_name'))}; hardware virtualization: {cell(_show(cpu.get('virt_tech')))} |",
-        f"| /dev/kvm | present: {_show(kvm.get('device_present'))}, usable: {_show(kvm.get('usable'))}"
+        f"| cpu | {cell(cpu.get('model_name'))}; hardware virtualization: {cell(show_value(cpu.get('virt_tech')))} |",
+        f"| /dev/kvm | present: {show_value(kvm.get('device_present'))}, usable: {show_value(kvm.get('usable'))}"
         + (f" ({cell(kvm.get('reason'))})" if kvm.get("reason") else "")
         + " |",
-        f"| container | {cell(_show(container.get('id')))}, "
-        f"orchestrator {cell(_show(container.get('orchestrator')))}, "
-        f"cgroup v{cell(_show(container.get('cgroup_version')))} |",
+        f"| container | {cell(show_value(container.get('id')))}, "
+        f"orchestrator {cell(show_value(container.get('orchestrator')))}, "
+        f"cgroup v{cell(show_value(container.get('cgroup_version')))} |",
         "",
         f"<sub>{cell(doc.get('tool', {}).get('name'))} {cell(doc.get('tool', {}).get('version'))}, "
         f"schema {cell(doc.get('schema_version'))}, {cell(doc.get('created_utc'))}</sub>",
@@ -106,17 +102,8 @@ def render_detect_markdown(doc: dict[str, Any]) -> str:
 def baseline_label(baseline: dict[str, Any]) -> str:
     """ "simulated (source: …)" or "measured, accel tcg ⚠ …": never a bare number."""
     if baseline.get("kind") == "simulated":
-        source = baseline.get("source") or {}
-        parts = [
-            p
-            for p in (
-                source.get("citation"),
-                source.get("host") and f"host {source['host']}",
-                source.get("url"),
-            )
-            if p
-        ]
-        return "**simulated**" + (f" — source: {'; '.join(str(p) for p in parts)}" if parts else " — no source given")
+        text = source_text(baseline)
+        return "**simulated**" + (f" — source: {text}" if text else " — no source given")
     accel = baseline.get("accel")
     text = f"measured, accel {accel or 'unknown'}"
     if accel == "tcg":

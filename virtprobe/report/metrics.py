@@ -125,3 +125,11 @@ def hwvirt_rows(hw: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def _fmt(x: float | None, scale: float, unit: str) -> str:
     return "–" if x is None else f"{x * scale:.2f} {unit}"
+
+
+def source_text(baseline: dict[str, Any]) -> str | None:
+    """Where a simulated baseline's figures come from, in one line (None when unsourced)."""
+    source = baseline.get("source") or {}
+    parts = [source.get("citation"), source.get("host") and f"host {source['host']}", source.get("url")]
+    text = "; ".join(str(p) for p in parts if p)
+    return text or None

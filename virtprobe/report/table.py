@@ -17,6 +17,7 @@ from virtprobe import stats
 from virtprobe.report.metrics import (
     container_memory_per_instance,
     container_startup_phase,
+    source_text,
     vm_memory,
 )
 
@@ -196,9 +197,7 @@ def vm_table(container: dict[str, Any] | None, baselines: list[dict[str, Any]]) 
         s = stats.summarize(b.get("boot_samples_s") or [])
         mem, _what = vm_memory(b)
         if b.get("kind") == "simulated":
-            src = b.get("source") or {}
-            text = "; ".join(str(x) for x in (src.get("citation"), src.get("host"), src.get("url")) if x)
-            ref = ref_for("simulated from: " + (text or "no source given"))
+            ref = ref_for("simulated from: " + (source_text(b) or "no source given"))
         else:
             ref = ref_for(f"{b.get('label') or b.get('name')}: " + " | ".join(b.get("notes") or ["measured here"]))
         table.add_row(
