@@ -36,9 +36,10 @@ fi
 
 # --- System packages --------------------------------------------------------
 # docker.io: the real engine for bench tests; qemu-system-x86: the real microVM;
-# hyperfine, virt-what, cpu-checker, systemd: reference tools in benchmarks;
+# hyperfine, virt-what, cpu-checker, systemd: reference tools in benchmarks; crun: a
+# second runtime for the --floor ladder;
 # chromium: screenshots of the HTML report; cpio/xz/zstd: kernel extraction.
-apt_install docker.io qemu-system-x86 hyperfine virt-what cpu-checker chromium ca-certificates
+apt_install docker.io qemu-system-x86 hyperfine virt-what cpu-checker chromium crun ca-certificates
 
 # --- A guest kernel for the QEMU microVM tests ------------------------------
 # Debian's cloud kernel, downloaded and unpacked without installing it (about 3 s).

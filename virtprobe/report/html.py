@@ -260,10 +260,14 @@ def _bench_section(doc: dict[str, Any], name: str) -> str:
             "<h3>Where Docker's time goes</h3><table><tr><th>what starts the probe</th><th>median</th><th>n</th></tr>"
         )
         out += [
-            f'<tr><td>{_e(label)}</td><td class="num">{_e(format_value(med, "s"))}</td><td class="num">{n}</td></tr>'
+            f'<tr><td>{_e(label)}</td><td class="num">{_e(format_value(med, "s") if n else "not measured")}</td>'
+            f'<td class="num">{n}</td></tr>'
             for label, med, n in ladder
         ]
         out.append("</table>")
+        notes = (container.get("floor") or {}).get("notes") or []
+        if notes:
+            out.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
     hw = doc.get("hwvirt") or {}
     if hw:
         out.append(f"<h3>Hardware virtualization itself (/dev/kvm via {_e(hw.get('kvm_module'))}, no VMM)</h3>")

@@ -212,7 +212,10 @@ def render_bench_markdown(doc: dict[str, Any]) -> str:
     ladder = floor_rows(container)
     if ladder:
         lines += ["", "#### Where Docker's time goes", "", "| what starts the probe | median | n |", "|---|---:|---:|"]
-        lines += [f"| {cell(label)} | {format_value(med, 's')} | {n} |" for label, med, n in ladder]
+        lines += [
+            f"| {cell(label)} | {format_value(med, 's') if n else 'not measured'} | {n} |" for label, med, n in ladder
+        ]
+        lines += [f"- {cell(note)}" for note in (container.get("floor") or {}).get("notes") or []]
     hw = doc.get("hwvirt") or {}
     if hw:
         lines += ["", f"#### Hardware virtualization itself (/dev/kvm via {cell(hw.get('kvm_module'))}, no VMM)", ""]
