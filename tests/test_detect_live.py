@@ -6,21 +6,12 @@ import os
 
 import pytest
 
+from tests.conftest import on_dev_vm
 from virtprobe.detect.model import DECISIVE, OVERRULED
 from virtprobe.detect.run import detect
 from virtprobe.snapshot import LiveSource
 
 pytestmark = pytest.mark.live
-
-
-def _this_machine() -> bool:
-    """The development VM: ACPI OEM ID FIRECK in the FADT, and /dev/kvm from kvm_pvm."""
-    try:
-        with open("/sys/firmware/acpi/tables/FACP", "rb") as fh:
-            header = fh.read(36)
-    except OSError:
-        return False
-    return header[10:16] == b"FIRECK" and os.path.isdir("/sys/module/kvm_pvm")
 
 
 def test_live_invariants() -> None:
@@ -36,7 +27,7 @@ def test_live_invariants() -> None:
 
 
 def test_this_firecracker_vm() -> None:
-    if not _this_machine():
+    if not on_dev_vm():
         pytest.skip("not the Firecracker/kvm_pvm development VM (no FIRECK ACPI OEM ID or no kvm_pvm)")
     result = detect(LiveSource(), kvm_probe=True)
     assert result.container.id == "none"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import live_skip
+from tests.conftest import live_skip, on_dev_vm
 from virtprobe.detect.cloud import probe_cloud
 from virtprobe.detect.cpu import probe_cpu
 from virtprobe.detect.hypervisor import probe_hypervisor
@@ -16,16 +16,6 @@ from virtprobe.detect.model import NONE, WEIGHTS
 from virtprobe.snapshot import LiveSource
 
 pytestmark = pytest.mark.live
-
-
-def this_dev_machine() -> bool:
-    """The Firecracker microVM with PVM: ACPI OEM ID FIRECK and /sys/module/kvm_pvm."""
-    try:
-        with open("/sys/firmware/acpi/tables/FACP", "rb") as fh:
-            header = fh.read(36)
-    except OSError:
-        return False
-    return header[10:16] == b"FIRECK" and os.path.isdir("/sys/module/kvm_pvm")
 
 
 def test_live_hw_invariants() -> None:
@@ -52,7 +42,7 @@ def test_live_hw_invariants() -> None:
 
 
 def test_live_verdict_on_the_dev_machine() -> None:
-    if not this_dev_machine():
+    if not on_dev_vm():
         pytest.skip("not the Firecracker/PVM dev machine; only invariants apply here")
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         live_skip("/dev/kvm is not openable by this user")
