@@ -215,7 +215,9 @@ def render_bench_markdown(doc: dict[str, Any]) -> str:
         lines += [
             f"| {cell(label)} | {format_value(med, 's') if n else 'not measured'} | {n} |" for label, med, n in ladder
         ]
-        lines += [f"- {cell(note)}" for note in (container.get("floor") or {}).get("notes") or []]
+        floor_notes = (container.get("floor") or {}).get("notes") or []
+        if floor_notes:
+            lines += ["", *(f"- {cell(note)}" for note in floor_notes)]
     hw = doc.get("hwvirt") or {}
     if hw:
         lines += ["", f"#### Hardware virtualization itself (/dev/kvm via {cell(hw.get('kvm_module'))}, no VMM)", ""]
