@@ -67,13 +67,13 @@ def test_snapshot_refuses_overwrite(tmp_path: Path) -> None:
 
 
 def test_golden_text_render() -> None:
-    """The human view of one fixture at width 100, no colour (regenerate: VIRTPROBE_REGOLD=1)."""
+    """The human view of one fixture at width 100, no colour (regenerate: VIRTPROBE_REGEN_GOLDEN=1)."""
     # A relative --root (cwd is the repo) keeps the golden text independent of the checkout path.
     proc = run("detect", "--root", "tests/fixtures/roots/firecracker_this_machine")
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
     golden = GOLDEN / "detect_firecracker_this_machine.txt"
-    if os.environ.get("VIRTPROBE_REGOLD") == "1":
+    if os.environ.get("VIRTPROBE_REGEN_GOLDEN") == "1":
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(text)
     assert text == golden.read_text()

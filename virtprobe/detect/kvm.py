@@ -28,6 +28,11 @@ TOPIC = "kvm"
 # kvm_hv / kvm_pr are PowerPC (HV and PR KVM); arm64 and s390 build KVM into "kvm".
 BACKENDS = ("kvm_intel", "kvm_amd", "kvm_pvm", "kvm_hv", "kvm_pr")
 
+PVM_GUEST_NOTE = (
+    "PVM runs only guest kernels built for it: a stock distribution kernel stops with a KVM "
+    "emulation failure, so a full Linux VM here needs QEMU's TCG (software emulation)"
+)
+
 
 def live_kvm_probe() -> Lookup:
     """Run the probe guest on the live /dev/kvm (virtprobe.kvmapi owns the ioctls)."""
@@ -173,6 +178,12 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
             f"{guest_exit or 'completion'}{via}{extra}; kvm-ok would say KVM cannot be used"
         )
         ev.append(Evidence(TOPIC, f"{cpuinfo.path}: flags", "no vmx/svm flag", CONSIDERED, note=reason))
+    if usable and module == "kvm_pvm":
+        # PVM runs the guest kernel deprivileged and expects it to be built for that
+        # (CONFIG_PVM_GUEST); an unmodified kernel's privileged instructions end in
+        # "KVM internal error ... emulation failure" (seen here with Debian's cloud kernel).
+        reason = (reason + "; " if reason else "") + PVM_GUEST_NOTE
+        ev.append(Evidence(TOPIC, src.path("sys/module/kvm_pvm"), "present", CONSIDERED, "kvm", PVM_GUEST_NOTE))
     elif usable is False and device is False and virt_flag is not None:
         reason = f"the CPU has {virt_flag}, but /dev/kvm is absent: the kvm module is not loaded"
     return (

@@ -10,6 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from virtprobe.detect.kvm import PVM_GUEST_NOTE
 from virtprobe.detect.model import DECISIVE, NONE, OVERRULED, SUPPORTING, DetectResult, Evidence
 
 # Display names for ids (systemd-detect-virt's ids are terse).
@@ -90,6 +91,8 @@ def summary_lines(result: DetectResult) -> list[str]:
             timing = f" in {kvm.probe_s * 1000:.1f} ms" if kvm.probe_s is not None else ""
             line += f": a guest ran to {exit_name}{timing}"
         lines.append(line)
+        if kvm.module == "kvm_pvm":
+            lines.append(f"     but {PVM_GUEST_NOTE}")
     elif kvm.usable is False:
         lines.append(f"KVM: not usable — {kvm.reason or 'no reason recorded'}")
     elif kvm.device_present is False:
