@@ -131,12 +131,14 @@ def _live_bench_doc() -> dict[str, Any]:
     # The environment section as the bench runner collects it on this machine,
     # around constructed measurements.
     from virtprobe.bench.model import environment
+    from virtprobe.detect.run import detect
+    from virtprobe.snapshot import LiveSource
 
     fixture = json.loads((FIX / "bench-base.json").read_text())
     sections = {
         k: v for k, v in fixture.items() if k not in ("schema_version", "kind", "tool", "created_utc")
     }
-    sections["environment"] = environment(fixture["environment"]["docker"], fixture["environment"]["detect"])
+    sections["environment"] = environment(fixture["environment"]["docker"], detect(LiveSource(), kvm_probe=True))
     return envelope("bench", sections)
 
 

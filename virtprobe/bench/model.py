@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from virtprobe import stats
+from virtprobe.detect.model import DetectResult
 from virtprobe.report.model import KIND_BENCH, envelope
 
 PHASES = (
@@ -71,14 +72,6 @@ def _read(path: str) -> str | None:
         return None
 
 
-def parse_os_release(text: str) -> str | None:
-    """Pure: PRETTY_NAME from /etc/os-release."""
-    for line in text.splitlines():
-        if line.startswith("PRETTY_NAME="):
-            return line.split("=", 1)[1].strip().strip('"').strip("'") or None
-    return None
-
-
 def parse_cpu_model(text: str) -> str | None:
     """Pure: the first "model name" (x86) or "Model" (arm) line of /proc/cpuinfo."""
     for line in text.splitlines():
@@ -100,14 +93,8 @@ def _mem_total_bytes() -> int | None:
     return None
 
 
-def detect_summary() -> tuple[dict[str, Any] | None, str | None]:
-    """The `detect` verdict in short, or (None, why) when detect is unavailable."""
-    try:
-        from virtprobe.detect.run import detect
-        from virtprobe.snapshot import LiveSource
-    except ImportError as err:
-        return None, f"detect unavailable: {err}"
-    result = detect(LiveSource(), kvm_probe=True)
+def detect_summary(result: DetectResult) -> dict[str, Any]:
+    """The `detect` verdict in short, as the bench environment records it."""
     return {
         "hypervisor": result.hypervisor.id,
         "vmm": result.hypervisor.vmm,
@@ -116,7 +103,7 @@ def detect_summary() -> tuple[dict[str, Any] | None, str | None]:
         "cloud": result.cloud.id,
         "kvm_usable": result.kvm.usable,
         "kvm_module": result.kvm.module,
-    }, None
+    }
 
 
 def load_average() -> list[float] | None:
@@ -144,21 +131,23 @@ def busy_warning(start: list[float] | None, cpus: int | None) -> str | None:
     )
 
 
-def environment(docker_info: dict[str, Any] | None, detect: dict[str, Any] | None) -> dict[str, Any]:
+def environment(docker_info: dict[str, Any] | None, detected: DetectResult) -> dict[str, Any]:
+    """Facts about the machine; the kernel and OS come from the detect run the bench already made."""
     machine_id = _read("/etc/machine-id")
-    os_release = _read("/etc/os-release")
     cpuinfo = _read("/proc/cpuinfo")
     return {
         "hostname": socket.gethostname() or None,
         "machine_id": machine_id.strip() or None if machine_id else None,
-        "kernel": platform.release() or None,
-        "os_name": parse_os_release(os_release) if os_release else None,
+        "kernel": detected.host.kernel,
+        "os_name": detected.host.os_name,
+        # Not detect's cpu.model_name: that reads only the first processor block,
+        # and arm boards name themselves in trailing "Model"/"Hardware" lines.
         "cpu_model": parse_cpu_model(cpuinfo) if cpuinfo else None,
         "cpu_count": os.cpu_count(),
         "mem_total_bytes": _mem_total_bytes(),
         "python": platform.python_version(),
         "docker": docker_info,
-        "detect": detect,
+        "detect": detect_summary(detected),
     }
 
 

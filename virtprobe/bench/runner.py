@@ -467,6 +467,8 @@ def run_bench(
     from virtprobe.bench import model
     from virtprobe.bench.docker_backend import DockerBackend
     from virtprobe.bench.vm import vm_preflight
+    from virtprobe.detect.run import detect
+    from virtprobe.snapshot import LiveSource
 
     vm_preflight(list(options.vm), options.kernel, options.profiles)
     be = backend if backend is not None else DockerBackend()
@@ -479,9 +481,7 @@ def run_bench(
         warnings.append("--image: timings use the first byte of output, not the probe's first instruction")
     else:
         image, probe = probe_tag, True
-    detect, why = model.detect_summary()
-    if why:
-        warnings.append(why)
+    detected = detect(LiveSource(), kvm_probe=True)
     run_id = model.new_run_id()
     load_start = model.load_average()
     with cleanup_guard(be, run_id):
@@ -504,7 +504,7 @@ def run_bench(
     if bad_exits:
         warnings.append(f"the image exited with status {', '.join(map(str, bad_exits))}")
     vm, hw = _vm_sections(options, progress)
-    env = model.environment(info.to_dict(), detect)
+    env = model.environment(info.to_dict(), detected)
     load_end = model.load_average()
     env["load_average_start"] = load_start
     env["load_average_end"] = load_end
