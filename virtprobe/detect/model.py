@@ -24,6 +24,15 @@ UNKNOWN = "unknown"  # could not be read; `note` says why
 WEIGHTS = (DECISIVE, SUPPORTING, OVERRULED, CONSIDERED, UNKNOWN)
 
 
+def show_value(value: Any) -> str:
+    """A verdict value for people: None is "unknown", booleans are yes/no."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Evidence:
     topic: str  # "cpu" | "kvm" | "hypervisor" | "cloud" | "container" | "wsl" | "host"

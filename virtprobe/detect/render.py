@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from virtprobe.detect.kvm import PVM_GUEST_NOTE
-from virtprobe.detect.model import DECISIVE, NONE, OVERRULED, SUPPORTING, DetectResult, Evidence
+from virtprobe.detect.model import DECISIVE, NONE, OVERRULED, SUPPORTING, DetectResult, Evidence, show_value
 
 # Display names for ids (systemd-detect-virt's ids are terse).
 NAMES = {
@@ -165,13 +165,9 @@ def summary_lines(result: DetectResult) -> list[str]:
 
 
 def _fmt(v: object) -> str:
-    if v is None:
-        return "unknown"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
     if isinstance(v, (list, tuple)):
         return ", ".join(str(x) for x in v) or "-"
-    return str(v)
+    return show_value(v)
 
 
 def sections_table(result: DetectResult) -> Table:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from virtprobe.detect.model import show_value
 from virtprobe.errors import InputError
 from virtprobe.report.load import PHASES
 from virtprobe.report.model import KIND_BENCH, KIND_DETECT
@@ -276,15 +277,6 @@ def environment_differences(base: dict[str, Any], new: dict[str, Any]) -> list[s
         if b != n:
             out.append(f"{label}: {show_value(b)} -> {show_value(n)}")
     return out
-
-
-def show_value(value: Any) -> str:
-    """A verdict value for people: None is "unknown", booleans are yes/no."""
-    if value is None:
-        return "unknown"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
 
 
 def _bench_series(doc: dict[str, Any]) -> list[tuple[str, str, bool, list[float]]]:

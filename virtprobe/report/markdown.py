@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from virtprobe.report.compare import format_value, show_value
+from virtprobe.detect.model import show_value
+from virtprobe.report.compare import format_value
 from virtprobe.report.load import PHASES, recompute_summaries
 from virtprobe.report.metrics import (
     container_memory_per_instance,
