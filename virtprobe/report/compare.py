@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from virtprobe.bench.model import measured
 from virtprobe.detect.model import show_value
 from virtprobe.errors import InputError
 from virtprobe.report.load import PHASES
@@ -283,9 +284,9 @@ def _bench_series(doc: dict[str, Any]) -> list[tuple[str, str, bool, list[float]
     """(name, unit, higher_is_better, samples) for every comparable metric in a bench doc."""
     series: list[tuple[str, str, bool, list[float]]] = []
     container = doc.get("container") or {}
-    measured = [s for s in container.get("samples") or () if not s.get("warmup")]
+    samples = container.get("samples") or []
     for phase in PHASES:
-        series.append((f"container {phase}", "s", False, _numbers(s.get(phase) for s in measured)))
+        series.append((f"container {phase}", "s", False, _numbers(measured(samples, phase))))
     memory = container.get("memory") or {}
     for key in ("cgroup_bytes", "shim_pss_bytes"):
         series.append((f"memory {key}", "bytes", False, _numbers(memory.get(key))))

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from virtprobe.bench.model import measured
 from virtprobe.report.compare import (
     Comparison,
     format_change,
@@ -123,11 +124,11 @@ def startup_box_chart(doc: dict[str, Any]) -> str | None:
     import pygal
 
     container = doc.get("container") or {}
-    measured = [s for s in container.get("samples") or () if not s.get("warmup")]
+    samples = container.get("samples") or []
     chart = pygal.Box(**_config("Container startup by phase (ms, warmup excluded)", box_mode="tukey"))
     added = False
     for phase in PHASES:
-        values = _ms([s.get(phase) for s in measured])
+        values = _ms(measured(samples, phase))
         if values:
             chart.add(PHASE_LABELS[phase], values)
             added = True
@@ -143,10 +144,10 @@ def baseline_box_chart(doc: dict[str, Any]) -> str | None:
     if not baselines:
         return None
     phase = container_startup_phase(container)
-    measured = [s for s in container.get("samples") or () if not s.get("warmup")]
+    samples = container.get("samples") or []
     chart = pygal.Box(**_config("Container startup vs VM boot (ms, log scale)", box_mode="tukey", logarithmic=True))
     everything: list[float] = []
-    values = [v for v in _ms([s.get(phase) for s in measured]) if v > 0]
+    values = [v for v in _ms(measured(samples, phase)) if v > 0]
     if values:
         chart.add(f"container: {PHASE_LABELS[phase]}", values)
         everything += values
@@ -325,8 +326,8 @@ def comparison_chart(base: dict[str, Any], new: dict[str, Any]) -> str | None:
     everything: list[float] = []
     for phase in ("start_s", "cycle_s"):  # base and new side by side, phase by phase
         for label, doc in (("base", base), ("new", new)):
-            measured = [s for s in (doc.get("container") or {}).get("samples") or () if not s.get("warmup")]
-            values = [v for v in _ms([s.get(phase) for s in measured]) if v > 0]
+            samples = (doc.get("container") or {}).get("samples") or []
+            values = [v for v in _ms(measured(samples, phase)) if v > 0]
             if values:
                 chart.add(f"{label}: {PHASE_LABELS[phase]}", values)
                 everything += values

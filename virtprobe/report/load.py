@@ -31,7 +31,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from virtprobe.bench.model import PHASES  # the sample fields summarized per phase
+from virtprobe.bench.model import PHASES, measured  # the sample fields summarized per phase
 from virtprobe.errors import ReportFormatError
 from virtprobe.report.model import KIND_BENCH, KIND_DETECT, SCHEMA_MAJOR
 from virtprobe.stats import summarize
@@ -179,8 +179,8 @@ def recompute_summaries(doc: dict[str, Any]) -> dict[str, Any]:
         return doc
     container = doc.get("container")
     if isinstance(container, dict):
-        measured = [s for s in container.get("samples") or () if not s.get("warmup")]
-        container["summary"] = {p: _summary(s.get(p) for s in measured) for p in PHASES}
+        samples = container.get("samples") or []
+        container["summary"] = {p: _summary(measured(samples, p)) for p in PHASES}
         memory = container.get("memory")
         if isinstance(memory, dict):
             memory["summary"] = {k: _summary(memory.get(k)) for k in ("cgroup_bytes", "shim_pss_bytes")}

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from virtprobe import stats
+from virtprobe.bench.model import measured
 from virtprobe.report.metrics import (
     container_memory_per_instance,
     container_startup_phase,
@@ -51,10 +52,6 @@ def mib(x: float | None) -> str:
     return "-" if x is None else f"{x / (1024 * 1024):.2f}"
 
 
-def _measured(samples: list[dict[str, Any]], key: str) -> list[float]:
-    return [s[key] for s in samples if not s.get("warmup") and s.get(key) is not None]
-
-
 def phase_table(container: dict[str, Any]) -> Table:
     samples = container.get("samples") or []
     image = container.get("image") or {}
@@ -73,7 +70,7 @@ def phase_table(container: dict[str, Any]) -> Table:
     for name in ("median", "MAD", "p95", "p99", "min", "max", "CV%", "n"):
         table.add_column(name, justify="right", no_wrap=True)
     for key, label in PHASE_ROWS:
-        s = stats.summarize(_measured(samples, key))
+        s = stats.summarize(measured(samples, key))
         if s.n == 0:
             continue
         cv = "-" if s.cv is None else f"{s.cv * 100:.0f}" + ("!" if s.noisy else "")
@@ -171,7 +168,7 @@ def vm_table(container: dict[str, Any] | None, baselines: list[dict[str, Any]]) 
     cont_mem: float | None = None
     if container:
         phase = container_startup_phase(container)
-        s = stats.summarize(_measured(container.get("samples") or [], phase))
+        s = stats.summarize(measured(container.get("samples") or [], phase))
         cont_start = s.median
         cont_mem, _basis = container_memory_per_instance(container)
         table.add_row(
@@ -269,8 +266,8 @@ def render_bench(doc: dict[str, Any]) -> RenderableType:
         basis = container.get("timing_basis")
         if basis == "first_output":
             parts.append(Text("Timing basis: first byte of output (not the probe image)."))
-        cycle = stats.summarize(_measured(samples, "cycle_s")).median
-        start = stats.summarize(_measured(samples, "start_s")).median
+        cycle = stats.summarize(measured(samples, "cycle_s")).median
+        start = stats.summarize(measured(samples, "start_s")).median
         if container.get("memory"):
             parts.append(memory_table(container["memory"]))
         if container.get("parallel"):
