@@ -20,14 +20,19 @@ _TASK_LABELS = {
 
 
 @contextmanager
-def _progress_bar(enabled: bool) -> Iterator[Any]:
-    """A Rich progress bar on stderr; yields progress(task, done, total)."""
-    if not enabled:
+def _progress_bar() -> Iterator[Any]:
+    """A Rich progress bar on stderr when it is a terminal; yields progress(task, done, total).
+
+    Not on a pipe or a CI log: there the bar cannot animate, and its transient
+    clean-up would leave a blank line before an error's one line.
+    """
+    from virtprobe.render import stderr_console
+
+    console = stderr_console()
+    if not console.is_terminal:
         yield lambda task, done, total: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from virtprobe.render import stderr_console
 
     tasks: dict[str, Any] = {}
     with Progress(
@@ -35,7 +40,7 @@ def _progress_bar(enabled: bool) -> Iterator[Any]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=stderr_console(),
+        console=console,
         transient=True,
     ) as bar:
 
@@ -124,7 +129,7 @@ def bench(
         profiles=profiles,
         hwvirt=hwvirt,
     )
-    with _progress_bar(enabled=True) as progress:
+    with _progress_bar() as progress:
         doc = run_bench(options, progress)
     if anonymize:
         from virtprobe.report.anonymize import anonymize as anonymize_doc
