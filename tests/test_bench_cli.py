@@ -178,3 +178,38 @@ def test_bench_with_every_vm_tier(tmp_path: Path) -> None:
     # The table names every tier, simulated rows as simulated.
     assert "simulated" in r.stdout and "Hardware virtualization itself" in r.stdout
     assert json.loads(out.read_text())["options"]["vm"] == ["qemu"]
+
+
+@pytest.mark.docker
+@pytest.mark.qemu
+def test_sigterm_while_a_guest_boots_kills_qemu_exit_130() -> None:
+    """SIGTERM after the containers, while QEMU runs: the guest dies with the run, not after it."""
+    import signal
+    import time
+
+    import psutil
+
+    kernel = os.environ.get("VIRTPROBE_KERNEL")
+    if not kernel or shutil.which("qemu-system-x86_64") is None:
+        live_skip("needs qemu-system-x86_64 and a guest kernel (VIRTPROBE_KERNEL)")
+    _engine_or_skip()
+    args = ["bench", "-n", "20", "--warmup", "0", "--memory", "0", "--vm", "qemu", "--json", "-"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "virtprobe", *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    qemu: list[psutil.Process] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not qemu:
+        qemu = [p for p in psutil.Process(proc.pid).children(recursive=True) if "qemu" in p.name()]
+        time.sleep(0.05)
+    assert qemu, "no QEMU process appeared"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert out == "" and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    _, alive = psutil.wait_procs(qemu, timeout=5)
+    assert alive == [], f"QEMU outlived the run: {alive}"

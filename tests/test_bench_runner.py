@@ -219,8 +219,54 @@ def test_cleanup_on_keyboard_interrupt_raises_interrupted() -> None:
         run(backend, clock)
     assert info.value.exit_code == 130
     assert backend.containers == {}
-    # The SIGTERM handler is restored afterwards.
-    assert signal.getsignal(signal.SIGTERM) is not runner._on_sigterm
+    # The signal handlers are restored afterwards.
+    assert signal.getsignal(signal.SIGTERM) is not runner._on_signal
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class DaemonFinishesLater(ScriptedBackend):
+    """A create whose container appears on the daemon's side after the request was sent.
+
+    This is the race CI caught: Ctrl-C landed while create() was waiting for its
+    answer; the daemon still created the container, after the sweep had listed the
+    run's containers, and it leaked.
+    """
+
+    def create(self, image: str, run_id: str, command: list[str] | None = None, role: str = "bench") -> str:
+        answered = threading.Event()
+        ids: list[str] = []
+
+        def daemon_side() -> None:
+            threading.Event().wait(0.05)
+            ids.append(ScriptedBackend.create(self, image, run_id, command, role))
+            answered.set()
+
+        threading.Thread(target=daemon_side).start()
+        signal.raise_signal(self.signal)  # arrives while the request is in flight
+        answered.wait(5)
+        return ids[0]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_during_create_waits_for_the_container_and_removes_it(sig: signal.Signals) -> None:
+    clock = FakeClock()
+    backend = DaemonFinishesLater(clock)
+    backend.signal = sig  # type: ignore[attr-defined]
+    with pytest.raises(Interrupted):
+        run(backend, clock)
+    assert backend.created == 1  # the interrupt stopped the run after the first create
+    assert backend.containers == {}
+
+
+def test_second_interrupt_during_a_held_call_stops_at_once() -> None:
+    clock = FakeClock()
+    backend = ScriptedBackend(clock)
+    with pytest.raises(Interrupted), runner.cleanup_guard(backend, "vp-test"), runner.held_interrupts():
+        signal.raise_signal(signal.SIGINT)  # held
+        backend.create("img", "vp-test")
+        signal.raise_signal(signal.SIGINT)  # the user insists
+        pytest.fail("a second Ctrl-C must not wait for the held call")
+    assert backend.containers == {}
 
 
 def test_cleanup_on_interrupt_in_parallel_pool() -> None:
@@ -359,3 +405,84 @@ def test_busy_warning_judges_the_load_before_the_run() -> None:
     assert busy_warning(None, 2) is None
     warning = busy_warning([1.5, 1.0, 0.9], 2)
     assert warning is not None and "1.50 on 2 CPUs before the run began" in warning
+
+
+# --- DockerBackend.remove_labelled against a scripted low-level API -----------------------
+
+
+class ScriptedApi:
+    """The two calls remove_labelled makes, with the daemon's answers scripted per round."""
+
+    def __init__(self, listings: list[list[str]], in_progress: frozenset[str] = frozenset()) -> None:
+        self.listings = listings
+        self.in_progress = in_progress
+        self.removed: list[str] = []
+
+    def containers(self, all: bool, filters: dict[str, str]) -> list[dict[str, str]]:
+        assert filters["label"].startswith("io.virtprobe.run")
+        ids = self.listings.pop(0) if len(self.listings) > 1 else self.listings[0]
+        return [{"Id": i} for i in ids]
+
+    def remove_container(self, cid: str, v: bool, force: bool) -> None:
+        import docker.errors
+        import requests
+
+        if cid in self.in_progress:
+            resp = requests.Response()
+            resp.status_code = 409
+            raise docker.errors.APIError(
+                "409 Client Error: Conflict",
+                response=resp,
+                explanation=f"removal of container {cid} is already in progress",
+            )
+        self.removed.append(cid)
+
+
+def _backend(api: ScriptedApi) -> Any:
+    from virtprobe.bench.docker_backend import DockerBackend
+
+    be = object.__new__(DockerBackend)
+    be.api = api
+    return be
+
+
+def test_sweep_lists_again_and_removes_a_late_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    # The daemon finished a create after the first listing.
+    api = ScriptedApi([["a", "b"], ["late"], []])
+    assert _backend(api).remove_labelled("vp-x") == ["a", "b", "late"]
+    assert api.removed == ["a", "b", "late"]
+
+
+def test_sweep_accepts_a_removal_already_in_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    api = ScriptedApi([["a", "b"], ["b"], []], in_progress=frozenset({"b"}))
+    assert _backend(api).remove_labelled("vp-x") == ["a", "b"]
+
+
+def test_sweep_gives_up_with_a_clear_error_when_containers_keep_coming(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    api = ScriptedApi([["c1"], ["c2"], ["c3"], ["c4"]])
+    with pytest.raises(EngineError, match=r"keep reappearing.*virtprobe clean"):
+        _backend(api).remove_labelled("vp-x")
+
+
+def test_interrupted_floor_run_lets_the_child_finish(tmp_path: Any) -> None:
+    """Ctrl-C during a timed floor run: the child (runc in real runs) ends on its own and is reaped."""
+    import os
+
+    log = tmp_path / "runs"
+    script = tmp_path / "child.sh"
+    script.write_text(f"#!/bin/sh\necho start >> {log}\nsleep 0.4\necho end >> {log}\n")
+    script.chmod(0o755)
+    timer = threading.Timer(0.6, os.kill, (os.getpid(), signal.SIGINT))  # during the first timed run
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runner._time_cmd([str(script)], runs=5)
+    finally:
+        timer.cancel()
+    lines = log.read_text().split()
+    assert len(lines) == 4 and lines.count("end") == 2  # the untimed run, then the interrupted one, whole
+    with pytest.raises(ChildProcessError):  # nothing left running or unreaped
+        os.waitpid(-1, os.WNOHANG)

@@ -51,6 +51,7 @@ HARDENING: dict[str, Any] = {
 }
 
 CGROUP_ROOT = "/sys/fs/cgroup"
+SWEEP_ROUNDS = 3
 
 
 def _host() -> str:
@@ -266,6 +267,9 @@ class DockerBackend:
             if "Permission denied" in repr(err):
                 raise _permission() from err
             raise _mid_run() from err
+        except requests.exceptions.ChunkedEncodingError as err:
+            # The daemon died while it was sending an answer.
+            raise _mid_run() from err
         except requests.exceptions.ReadTimeout as err:
             raise EngineError(
                 f"the Docker daemon did not answer within {API_TIMEOUT_S} s; it may be overloaded or hung"
@@ -423,6 +427,10 @@ class DockerBackend:
             except docker.errors.NotFound:
                 pass
             except docker.errors.APIError as err:
+                # Another remover got there first (`virtprobe clean` run meanwhile):
+                # the container is going; remove_labelled checks that it went.
+                if err.status_code == 409 and "already in progress" in str(err.explanation):
+                    return
                 raise EngineError(f"cannot remove container {cid[:12]}: {err.explanation}") from err
 
     def list_labelled(self, run_id: str | None = None) -> list[str]:
@@ -432,10 +440,28 @@ class DockerBackend:
             return [str(c["Id"]) for c in self.api.containers(all=True, filters={"label": label})]
 
     def remove_labelled(self, run_id: str | None = None) -> list[str]:
-        removed = []
-        for cid in self.list_labelled(run_id):
-            self.remove(cid)
-            removed.append(cid)
+        """Remove the labelled containers, then list again until none is left.
+
+        The second listing catches a container whose create the daemon finished
+        after the first one (another process's run, for `virtprobe clean`).
+        """
+        removed: list[str] = []
+        for round_ in range(SWEEP_ROUNDS):
+            found = self.list_labelled(run_id)
+            if not found:
+                return removed
+            if round_:
+                time.sleep(0.2 * round_)  # let a removal in progress elsewhere finish
+            for cid in found:
+                self.remove(cid)
+                if cid not in removed:
+                    removed.append(cid)
+        left = self.list_labelled(run_id)
+        if left:
+            raise EngineError(
+                f"{len(left)} virtprobe container(s) keep reappearing ({', '.join(c[:12] for c in left)}); "
+                "is another virtprobe run active? Run `virtprobe clean` once it has ended"
+            )
         return removed
 
     # --- memory of one running container ---------------------------------------------

@@ -96,13 +96,15 @@ def one_cycle(
     backend: Backend, clock: Clock, image: str, run_id: str, index: int, warmup: bool, probe: bool
 ) -> dict[str, Any]:
     """create -> start -> wait -> (logs) -> remove of one container, every phase timed."""
-    t_create = clock()
-    cid = backend.create(image, run_id)
-    t_created = clock()
+    with held_interrupts():
+        t_create = clock()
+        cid = backend.create(image, run_id)
+        t_created = clock()
     first_output = None if probe else backend.attach_first_output(cid, clock)
-    t_start_req = clock()
-    backend.start(cid)
-    t_started = clock()
+    with held_interrupts():
+        t_start_req = clock()
+        backend.start(cid)
+        t_started = clock()
     code = backend.wait(cid)
     t_exited = clock()
     first_instruction_s = first_output_s = None
@@ -117,9 +119,10 @@ def one_cycle(
     else:
         got = first_output.result(USER_OUTPUT_TIMEOUT_S) if first_output is not None else None
         first_output_s = _s(got - t_start_req) if got is not None else None
-    t_remove = clock()
-    backend.remove(cid)
-    t_removed = clock()
+    with held_interrupts():
+        t_remove = clock()
+        backend.remove(cid)
+        t_removed = clock()
     return {
         "index": index,
         "warmup": warmup,
@@ -167,9 +170,10 @@ def measure_memory(
     notes: list[str] = []
     try:
         for i in range(n):
-            cid = backend.create(image, run_id, command=[probe_image.PAUSE_ARG], role="memory")
-            ids.append(cid)
-            backend.start(cid)
+            with held_interrupts():
+                cid = backend.create(image, run_id, command=[probe_image.PAUSE_ARG], role="memory")
+                ids.append(cid)
+                backend.start(cid)
             progress("memory", i + 1, n)
         sleep(MEMORY_SETTLE_S)
         after = backend.meminfo()
@@ -185,7 +189,8 @@ def measure_memory(
                 notes.append(note)
     finally:
         for cid in ids:
-            backend.remove(cid)
+            with held_interrupts():
+                backend.remove(cid)
     drop, kernel_anon = _per_container_drop(before, after, n)
     keep = ("MemAvailable", *KERNEL_ANON_FIELDS)
     return {
@@ -297,41 +302,102 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, delivered in the main thread like Ctrl-C so the same cleanup runs."""
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise _Terminated()
+# Signals are process-wide and their handlers run in the main thread only, so this
+# state is module-level: how deep the main thread is in engine calls that must not be
+# cut in half, and the interrupt that arrived meanwhile.
+_hold_depth = 0
+_held: KeyboardInterrupt | None = None
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    global _held
+    err = _Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    if _hold_depth and _held is None:
+        _held = err
+        return
+    # Outside a held call, or a second signal while one is held: stop now.
+    raise err
+
+
+@contextmanager
+def held_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C/SIGTERM until the engine call inside has returned, then raise it.
+
+    An interrupt that cuts a create request in half leaves the daemon to finish it:
+    the container appears after the sweep has listed the run's containers, with an id
+    virtprobe never learnt, and leaks (seen in CI). Cutting a start or remove request
+    in half makes the sweep race the daemon on the same container. So these calls run
+    to their end; a second Ctrl-C still stops at once. Only the main thread's calls
+    need holding: workers are never interrupted, and the pool drains before the sweep.
+    """
+    global _hold_depth, _held
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _hold_depth += 1
+    try:
+        yield
+    finally:
+        _hold_depth -= 1
+        if _hold_depth == 0 and _held is not None:
+            err, _held = _held, None
+            raise err
+
+
+@contextmanager
+def _signals_interrupt(*signums: signal.Signals) -> Iterator[None]:
+    """Within: these signals raise KeyboardInterrupt (SIGTERM: _Terminated) in the main thread."""
+    main = threading.current_thread() is threading.main_thread()
+    old = {sig: signal.signal(sig, _on_signal) for sig in signums} if main else {}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 @contextmanager
 def cleanup_guard(backend: Backend, run_id: str) -> Iterator[None]:
     """Remove every container of this run however the body ends; Ctrl-C/SIGTERM -> Interrupted."""
-    main = threading.current_thread() is threading.main_thread()
-    old_term = signal.signal(signal.SIGTERM, _on_sigterm) if main else None
+    with _signals_interrupt(signal.SIGINT, signal.SIGTERM), _guarded(backend, run_id):
+        yield
+
+
+@contextmanager
+def _guarded(backend: Backend, run_id: str) -> Iterator[None]:
+    global _held
     try:
         yield
     except KeyboardInterrupt as err:
-        _sweep(backend, run_id, main)
+        _sweep(backend, run_id)
         what = "terminated" if isinstance(err, _Terminated) else "interrupted"
         raise Interrupted(f"{what}; every container of run {run_id} has been removed") from err
     except BaseException:
         # The original error (e.g. the daemon died) is the one to report.
         with contextlib.suppress(EngineError):
-            _sweep(backend, run_id, main)
+            _sweep(backend, run_id)
         raise
     else:
-        _sweep(backend, run_id, main)
+        _sweep(backend, run_id)
     finally:
-        if main and old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
+        _held = None
 
 
-def _sweep(backend: Backend, run_id: str, main: bool) -> None:
-    # A second Ctrl-C must not abandon the cleanup half way.
-    old_int = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """A second Ctrl-C/SIGTERM must not abandon a cleanup half way."""
+    main = threading.current_thread() is threading.main_thread()
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
     try:
-        backend.remove_labelled(run_id)
+        yield
     finally:
-        if main and old_int is not None:
-            signal.signal(signal.SIGINT, old_int)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _sweep(backend: Backend, run_id: str) -> None:
+    with _signals_ignored():
+        backend.remove_labelled(run_id)
 
 
 # --- the floor ladder --------------------------------------------------------------------
@@ -358,7 +424,14 @@ def _time_cmd(argv: list[str], runs: int, cwd: str | None = None) -> tuple[list[
         for _ in range(runs):
             t0 = time.perf_counter_ns()
             pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
-            _, status = os.waitpid(pid, 0)
+            try:
+                _, status = os.waitpid(pid, 0)
+            except KeyboardInterrupt:
+                # Let the runtime finish the probe (it exits at once) and delete its
+                # container; killing runc half way would strand its state and cgroup.
+                with _signals_ignored():
+                    os.waitpid(pid, 0)
+                raise
             t1 = time.perf_counter_ns()
             code = os.waitstatus_to_exitcode(status)
             if code != 0:
@@ -464,6 +537,19 @@ def run_bench(
     backend: Any = None,
 ) -> dict[str, Any]:
     """Connect, build or check the image, measure under the cleanup guard, assemble the document."""
+    # SIGTERM ends the whole run the way Ctrl-C does (exit 130), so every cleanup
+    # runs, not only the containers': a QEMU guest or a floor runtime too.
+    # Typer turns a KeyboardInterrupt into a silent exit 130, so it becomes our
+    # Interrupted here, with its one line. (Inside the cleanup guard it already is.)
+    try:
+        with _signals_interrupt(signal.SIGTERM):
+            return _run_bench(options, progress, clock, backend)
+    except KeyboardInterrupt as err:
+        what = "terminated" if isinstance(err, _Terminated) else "interrupted"
+        raise Interrupted(f"{what}; nothing virtprobe started is left running") from err
+
+
+def _run_bench(options: BenchOptions, progress: Progress, clock: Clock, backend: Any) -> dict[str, Any]:
     from virtprobe.bench import model
     from virtprobe.bench.docker_backend import DockerBackend
     from virtprobe.bench.vm import vm_preflight
