@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests check what parsers and loaders do, not how fast: a shared CI
+# machine must not fail them on Hypothesis's 200 ms per-example deadline.
+settings.register_profile("virtprobe", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("virtprobe")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOTS = FIXTURES / "roots"
