@@ -247,7 +247,10 @@ def run_parallel(
         # Let running cycles finish (their containers carry the run label), start no
         # new ones; the guard then removes whatever is left.
         stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+        # The drain is short (cycles in flight) and must not be cut: a worker's
+        # create could otherwise land after the guard's sweep.
+        with _signals_ignored():
+            pool.shutdown(wait=True, cancel_futures=True)
         raise
     wall = clock() - t0
     pool.shutdown(wait=True)
