@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from virtprobe import kvmapi
-from virtprobe.bench import vm_initramfs, vm_qemu
+from virtprobe.bench import vm_initramfs, vm_kernel, vm_qemu
 
 QEMU_TARGET = 1.05
 
@@ -46,7 +46,8 @@ def qemu_ratio(runs: int, kernel: str | None) -> bool:
         initrd.write_bytes(vm_initramfs.build_initramfs())
         # Decide the accelerator the way virtprobe does, then time that command line.
         probe = vm_qemu.measure(1, str(kpath), try_kvm=vm_qemu.kvm_usable() is None)
-        cmd = vm_qemu.build_command(exe, kpath, initrd, probe.accel, tsc_khz=vm_qemu.read_tsc_khz())
+        booted = vm_kernel.prepare(kpath, Path(tmp))  # the same vmlinux (PVH) or bzImage virtprobe boots
+        cmd = vm_qemu.build_command(exe, booted.path, initrd, probe.accel, tsc_khz=vm_qemu.read_tsc_khz())
         ours: list[float] = []
         theirs: list[float] = []
         for _ in range(runs):

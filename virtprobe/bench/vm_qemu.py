@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from virtprobe.bench import vm_kernel
 from virtprobe.bench.vm_initramfs import READY_MARKER, build_initramfs
 from virtprobe.errors import UnrunnableError
 
@@ -294,6 +295,8 @@ class QemuRun:
     boots: list[BootResult] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
     kernel_path: str = ""
+    boot_protocol: str = "bzimage"  # vm_kernel.BootKernel.protocol
+    kernel_note: str = ""
 
 
 def measure(
@@ -317,13 +320,16 @@ def measure(
     with tempfile.TemporaryDirectory(prefix="virtprobe-vm-") as tmp:
         initrd = Path(tmp) / "initramfs.cpio"
         initrd.write_bytes(build_initramfs())
+        boot_kernel = vm_kernel.prepare(kpath, Path(tmp))
+        say(f"qemu: {boot_kernel.note}")
+        kboot = boot_kernel.path
         accel = "tcg"
         reason: str | None = None
         first: BootResult | None = None
         if try_kvm:
             reason = kvm_usable()
             if reason is None:
-                cmd = build_command(exe, kpath, initrd, "kvm", tsc_khz=tsc_khz)
+                cmd = build_command(exe, kboot, initrd, "kvm", tsc_khz=tsc_khz)
                 say("qemu: trying KVM")
                 first = boot_once(cmd, kvm_timeout_s, watch_kvm_errors=True)
                 if first.ok:
@@ -334,9 +340,16 @@ def measure(
                     say(f"qemu: {reason}; falling back to TCG")
         else:
             reason = "KVM not tried"
-        run = QemuRun(accel=accel, machine="microvm", kvm_fallback_reason=reason, kernel_path=str(kpath))
+        run = QemuRun(
+            accel=accel,
+            machine="microvm",
+            kvm_fallback_reason=reason,
+            kernel_path=str(kpath),
+            boot_protocol=boot_kernel.protocol,
+            kernel_note=boot_kernel.note,
+        )
         timeout = kvm_timeout_s if accel == "kvm" else boot_timeout_s
-        run.command = build_command(exe, kpath, initrd, accel, tsc_khz=tsc_khz)
+        run.command = build_command(exe, kboot, initrd, accel, tsc_khz=tsc_khz)
         if first is not None:
             run.boots.append(first)
         while len(run.boots) < runs:
@@ -346,7 +359,7 @@ def measure(
                 # A bzImage also boots on the pc machine type; try it once before giving up.
                 say(f"qemu: microvm boot failed ({b.error}); trying the pc machine type")
                 run.machine = "pc"
-                run.command = build_command(exe, kpath, initrd, accel, machine="pc", tsc_khz=tsc_khz)
+                run.command = build_command(exe, kboot, initrd, accel, machine="pc", tsc_khz=tsc_khz)
                 b = boot_once(run.command, timeout)
             if not b.ok:
                 last = b.stderr_tail.strip().splitlines()
@@ -357,7 +370,11 @@ def measure(
             run.boots.append(b)
         # The command keeps a temporary initrd path, and the kernel's path may name a
         # user's home directory: reports record neither, only the kernel's file name.
-        placeholders = {str(initrd): "<generated initramfs>", str(kpath): f"<kernel {kpath.name}>"}
+        placeholders = {
+            str(initrd): "<generated initramfs>",
+            str(kpath): f"<kernel {kpath.name}>",
+            str(kboot): f"<vmlinux from {kpath.name}>" if kboot != kpath else f"<kernel {kpath.name}>",
+        }
         run.command = [placeholders.get(a, a) for a in run.command]
     return run
 
@@ -385,7 +402,9 @@ def baseline(run: QemuRun, kernel_name: str | None = None) -> dict[str, Any]:
     )
     notes.append("command: " + " ".join(run.command))
     kernel_name = kernel_name or (Path(run.kernel_path).name if run.kernel_path else None)
-    if kernel_name:
+    if run.kernel_note:
+        notes.append(f"kernel: {run.kernel_note}")
+    elif kernel_name:
         notes.append(f"kernel: {kernel_name}")
     guest_ram = GUEST_RAM_MIB * 1024 * 1024
     peak = _median_int(peaks)
