@@ -473,16 +473,16 @@ def test_interrupted_floor_run_lets_the_child_finish(tmp_path: Any) -> None:
 
     log = tmp_path / "runs"
     script = tmp_path / "child.sh"
-    script.write_text(f"#!/bin/sh\necho start >> {log}\nsleep 0.4\necho end >> {log}\n")
+    # The second run is the first timed one: it sends the Ctrl-C itself, then keeps working.
+    script.write_text(
+        f"#!/bin/sh\necho start >> {log}\n"
+        f"[ $(grep -c start {log}) -eq 2 ] && kill -INT {os.getpid()}\n"
+        f"sleep 0.4\necho end >> {log}\n"
+    )
     script.chmod(0o755)
-    timer = threading.Timer(0.6, os.kill, (os.getpid(), signal.SIGINT))  # during the first timed run
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            runner._time_cmd([str(script)], runs=5)
-    finally:
-        timer.cancel()
+    with pytest.raises(KeyboardInterrupt):
+        runner._time_cmd([str(script)], runs=5)
     lines = log.read_text().split()
-    assert len(lines) == 4 and lines.count("end") == 2  # the untimed run, then the interrupted one, whole
+    assert lines == ["start", "end", "start", "end"]  # the untimed run, then the interrupted one, whole
     with pytest.raises(ChildProcessError):  # nothing left running or unreaped
         os.waitpid(-1, os.WNOHANG)
