@@ -194,3 +194,33 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert '"kind": "compare"' in out.read_text()
     again = _cli(base, str(FIX / "bench-new-same.json"), "--format", "json", "-o", str(out))
     assert again.returncode == 1 and "already exists" in again.stderr
+
+
+# --- measured differently: same machine, another setup --------------------------------------
+
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
+
+
+def test_setup_differences_name_the_changed_qemu_arguments() -> None:
+    """A real report of this machine against itself with the older bzImage command line."""
+    from virtprobe.report.compare import render_comparison_markdown, setup_differences
+
+    new = load_report(REPORTS / "bench-firecracker.json")
+    assert setup_differences(new, new) == []
+    base = copy.deepcopy(new)
+    qemu = next(b for b in base["vm"]["baselines"] if b["kind"] == "measured")
+    i = next(i for i, n in enumerate(qemu["notes"]) if n.startswith("command: "))
+    kernel = qemu["notes"][i].split("<vmlinux from ")[1].split(">")[0]
+    qemu["notes"][i] = qemu["notes"][i].replace(f"<vmlinux from {kernel}>", f"<kernel {kernel}>")
+    base["container"]["image"]["name"] = "example/app:1"
+    diffs = setup_differences(base, new)
+    assert diffs == [
+        f"image: example/app:1 -> {new['container']['image']['name']}",
+        f"vm {qemu['name']} command: <kernel {kernel}> -> <vmlinux from {kernel}>",
+    ]
+    c = compare(base, new)
+    assert c.setup_differences == tuple(diffs) and c.to_dict()["setup_differences"] == diffs
+    md = render_comparison_markdown(c)
+    # Escaped, or GitHub would take "<kernel ...>" for an HTML tag and drop it.
+    assert f"&lt;kernel {kernel}> -> &lt;vmlinux from {kernel}>" in md
+    assert "<kernel" not in md

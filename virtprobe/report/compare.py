@@ -17,8 +17,10 @@ changes the figures more than the thing under test.
 
 from __future__ import annotations
 
+import difflib
 import math
 import random
+import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -191,6 +193,10 @@ class Comparison:
     metrics: tuple[MetricChange, ...] = ()
     verdict_changes: tuple[tuple[str, str, str], ...] = ()  # detect: (label, base, new)
     env_differences: tuple[str, ...] = ()  # non-empty only when forced
+    # Same machine, but not the same measurement (another image, another QEMU
+    # command line): shown beside the figures, never refused, since A/B-testing
+    # two images is what compare is for.
+    setup_differences: tuple[str, ...] = ()
 
     @property
     def regressions(self) -> tuple[MetricChange, ...]:
@@ -208,6 +214,7 @@ class Comparison:
             "metrics": [m.to_dict() for m in self.metrics],
             "verdict_changes": [{"field": f, "base": b, "new": n} for f, b, n in self.verdict_changes],
             "environment_differences": list(self.env_differences),
+            "setup_differences": list(self.setup_differences),
             "regressions": [m.name for m in self.regressions],
         }
 
@@ -280,6 +287,42 @@ def environment_differences(base: dict[str, Any], new: dict[str, Any]) -> list[s
     return out
 
 
+def _command(baseline: dict[str, Any]) -> list[str] | None:
+    """The QEMU command line a measured baseline records in its notes (vm_qemu.baseline)."""
+    for note in baseline.get("notes") or ():
+        if isinstance(note, str) and note.startswith("command: "):
+            # vm_qemu writes placeholders such as "<kernel vmlinuz-6.1>": one token each.
+            return re.findall(r"<[^>]*>|\S+", note.removeprefix("command: "))
+    return None
+
+
+def _token_changes(base: list[str], new: list[str]) -> list[str]:
+    """The replaced, removed and added runs of two argument lists, as "old -> new"."""
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=base, b=new, autojunk=False).get_opcodes():
+        if op != "equal":
+            out.append(f"{' '.join(base[i1:i2]) or '(nothing)'} -> {' '.join(new[j1:j2]) or '(nothing)'}")
+    return out
+
+
+def setup_differences(base: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What was measured differently: the image, the timing basis, a measured VM's command line."""
+    out = []
+    for label, path in (("image", ("container", "image", "name")), ("timing basis", ("container", "timing_basis"))):
+        b, n = _get(base, path), _get(new, path)
+        if b != n:
+            out.append(f"{label}: {show_value(b)} -> {show_value(n)}")
+    new_vms = {b.get("name"): b for b in _get(new, ("vm", "baselines")) or () if b.get("kind") == "measured"}
+    for b in _get(base, ("vm", "baselines")) or ():
+        other = new_vms.get(b.get("name"))
+        if b.get("kind") != "measured" or other is None:
+            continue
+        cb, cn = _command(b), _command(other)
+        if cb is not None and cn is not None and cb != cn:
+            out.append(f"vm {b.get('name')} command: " + "; ".join(_token_changes(cb, cn)))
+    return out
+
+
 def _bench_series(doc: dict[str, Any]) -> list[tuple[str, str, bool, list[float]]]:
     """(name, unit, higher_is_better, samples) for every comparable metric in a bench doc."""
     series: list[tuple[str, str, bool, list[float]]] = []
@@ -324,7 +367,8 @@ def compare_bench(
     for name, (unit, hib, new_xs) in new_series.items():  # only in the new report
         if new_xs:
             metrics.append(metric_change(name, unit, [], new_xs, threshold, hib))
-    return Comparison(KIND_BENCH, base_name, new_name, threshold, tuple(metrics), (), tuple(diffs))
+    setup = tuple(setup_differences(base, new))
+    return Comparison(KIND_BENCH, base_name, new_name, threshold, tuple(metrics), (), tuple(diffs), setup)
 
 
 def compare_detect(
@@ -359,6 +403,8 @@ def compare(
 
 
 # --- rendering (pure) --------------------------------------------------------
+
+SETUP_WARNING = "measured differently, so a change may come from the setup, not the machine: "
 
 
 def format_value(value: float | None, unit: str) -> str:
@@ -429,6 +475,8 @@ def render_comparison_table(c: Comparison) -> Any:
         parts.append(
             Text("environments differ (compared with --force): " + "; ".join(c.env_differences), style="yellow")
         )
+    if c.setup_differences:
+        parts.append(Text(SETUP_WARNING + "; ".join(c.setup_differences), style="yellow"))
     if c.kind == KIND_DETECT:
         parts.append(Text(f"detect: {c.base_name} -> {c.new_name}", style="bold"))
         table = Table()
@@ -470,6 +518,10 @@ def render_comparison_markdown(c: Comparison) -> str:
     lines = [f"### virtprobe compare: `{c.base_name}` → `{c.new_name}`", ""]
     if c.env_differences:
         lines += [f"> **Environments differ** (compared with --force): {'; '.join(c.env_differences)}", ""]
+    if c.setup_differences:
+        from virtprobe.report.markdown import cell  # markdown imports this module
+
+        lines += [f"> **{SETUP_WARNING.rstrip(': ')}**: {cell('; '.join(c.setup_differences))}", ""]
     if c.kind == KIND_DETECT:
         for label, b, n in c.verdict_changes:
             lines.append(f"- {label}: {b} -> {n}")

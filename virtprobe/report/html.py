@@ -17,6 +17,7 @@ from typing import Any
 
 from virtprobe.bench.model import measured
 from virtprobe.report.compare import (
+    SETUP_WARNING,
     Comparison,
     format_change,
     format_p,
@@ -366,6 +367,9 @@ def _comparison_section(c: Comparison, docs: Sequence[dict[str, Any]]) -> str:
         out.append(
             f'<p class="caveat">Environments differ (compared with --force): {_e("; ".join(c.env_differences))}</p>'
         )
+    if c.setup_differences:
+        text = SETUP_WARNING[:1].upper() + SETUP_WARNING[1:] + "; ".join(c.setup_differences)
+        out.append(f'<p class="caveat">{_e(text)}</p>')
     klass = "regression" if c.regressions else "verdict"
     out.append(f'<p class="{klass}">{_e(summary_line(c))}</p>')
     if c.kind == KIND_DETECT:

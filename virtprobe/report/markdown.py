@@ -8,6 +8,7 @@ container start time would otherwise read as a hardware-virtualization cost.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from virtprobe.detect.model import show_value
@@ -36,9 +37,12 @@ TCG_CAVEAT = "TCG is software emulation: not representative of hardware virtuali
 
 
 def cell(value: Any) -> str:
-    """Text safe inside a Markdown table cell."""
+    """Text safe inside a Markdown table cell (or a one-line quote)."""
     text = "–" if value is None else str(value)
-    return " ".join(text.split()).replace("|", "\\|")
+    text = " ".join(text.split()).replace("|", "\\|")
+    # "<kernel vmlinuz-6.1>" would be taken for an HTML tag and vanish on GitHub;
+    # "<= 125 ms" and "<0.001" are not tags and stay as they are.
+    return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text)
 
 
 def detect_verdict_line(
