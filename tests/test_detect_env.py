@@ -42,7 +42,7 @@ from virtprobe.detect.wsl import (
     wsl_version_from_kernel,
 )
 from virtprobe.errors import InputError, ReportFormatError
-from virtprobe.snapshot import DETECT_ENV_VARS, SNAPSHOT_META, RootSource
+from virtprobe.snapshot import DETECT_ENV_VARS, SNAPSHOT_META, FileRead, RootSource
 
 SCHEMA_PATH = Path(__file__).parent.parent / "virtprobe" / "report" / "schemas" / SCHEMA_FILE
 ALL_ROOTS = sorted(p for p in ROOTS.iterdir() if p.is_dir()) if ROOTS.exists() else []
@@ -577,3 +577,19 @@ def test_windows_on_ec2(tmp_path: Path) -> None:
     r = detect(src)
     assert (r.cloud.id, r.cloud.instance_type, r.cloud.bare_metal) == ("amazon", "m5.large", False)
     assert r.hypervisor.role == "guest"
+
+
+def test_summary_says_the_vmm_needs_root_when_the_acpi_tables_are_unreadable() -> None:
+    """This machine as a non-root user sees it: ACPI tables are mode 0400, so FIRECK is not readable."""
+
+    class NonRoot(RootSource):
+        def read(self, rel: str, limit: int = 1 << 20) -> FileRead:
+            if rel.lstrip("/").startswith("sys/firmware/acpi/tables/"):
+                return FileRead(self.path(rel), None, "permission denied (try as root)")
+            return super().read(rel, limit)
+
+    root = ROOTS / "firecracker_this_machine"
+    as_root = [line for line in summary_lines(detect(RootSource(root))) if line.startswith("Hypervisor:")]
+    assert as_root and "(VMM: Firecracker)" in as_root[0]
+    user = [line for line in summary_lines(detect(NonRoot(root))) if line.startswith("Hypervisor:")]
+    assert user and user[0].startswith("Hypervisor: KVM (VMM: not named; some firmware tables need root)")

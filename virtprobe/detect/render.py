@@ -11,7 +11,16 @@ from rich.table import Table
 from rich.text import Text
 
 from virtprobe.detect.kvm import PVM_GUEST_NOTE
-from virtprobe.detect.model import DECISIVE, NONE, OVERRULED, SUPPORTING, DetectResult, Evidence, show_value
+from virtprobe.detect.model import (
+    DECISIVE,
+    NONE,
+    OVERRULED,
+    SUPPORTING,
+    UNKNOWN,
+    DetectResult,
+    Evidence,
+    show_value,
+)
 
 # Display names for ids (systemd-detect-virt's ids are terse).
 NAMES = {
@@ -112,6 +121,9 @@ def summary_lines(result: DetectResult) -> list[str]:
         lines.append(f"Hypervisor: none{extra}" + (f" — {seen}" if seen else ""))
     else:
         vmm = f" (VMM: {_name(hv.vmm)})" if hv.vmm else ""
+        if not hv.vmm and any(e.weight == UNKNOWN and "permission denied" in e.note for e in hv_ev):
+            # The ACPI tables that name Firecracker and others are readable by root only.
+            vmm = " (VMM: not named; some firmware tables need root)"
         if hv.role in ("host", "dom0"):
             vmm += " — this machine is its host (root partition / dom0), not a guest"
         seen = _seen(hv_ev)
