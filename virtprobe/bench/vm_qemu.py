@@ -8,8 +8,9 @@ reads the QEMU process's RSS and PSS when the marker arrives
 the kernel keeps exactly, unlike any sampling.
 
 Acceleration: KVM is tried first. Some hosts expose /dev/kvm but cannot run a
-stock kernel: under kvm_pvm, QEMU prints "KVM internal error. Suberror: 1 /
-emulation failure" and then hangs instead of exiting (issue #4). So stderr is
+stock kernel: under kvm_pvm the guest's kernel mode is emulated, the boot
+crawls for about a minute, then QEMU prints "KVM internal error. Suberror: 1 /
+emulation failure" and hangs instead of exiting (issue #4). So stderr is
 watched for those lines, the boot has a timeout, and on either the process
 group is killed, the reason is recorded, and the run falls back to TCG, whose
 rows are labelled as software emulation.
@@ -33,6 +34,7 @@ from typing import Any
 
 from virtprobe.bench import vm_kernel
 from virtprobe.bench.vm_initramfs import READY_MARKER, build_initramfs
+from virtprobe.detect.kvm import PVM_GUEST_NOTE
 from virtprobe.errors import UnrunnableError
 
 QEMU_BINARY = "qemu-system-x86_64"
@@ -336,6 +338,8 @@ def measure(
                     accel = "kvm"
                 else:
                     reason = f"KVM boot failed: {first.error}" + (" (QEMU killed)" if first.killed else "")
+                    if os.path.isdir("/sys/module/kvm_pvm"):
+                        reason += f"; /dev/kvm is kvm_pvm here: {PVM_GUEST_NOTE}"
                     first = None
                     say(f"qemu: {reason}; falling back to TCG")
         else:

@@ -29,8 +29,9 @@ TOPIC = "kvm"
 BACKENDS = ("kvm_intel", "kvm_amd", "kvm_pvm", "kvm_hv", "kvm_pr")
 
 PVM_GUEST_NOTE = (
-    "PVM runs only guest kernels built for it: a stock distribution kernel stops with a KVM "
-    "emulation failure, so a full Linux VM here needs QEMU's TCG (software emulation)"
+    "PVM runs only guest kernels built for it: a stock distribution kernel's kernel mode is emulated "
+    "instruction by instruction, so it boots thousands of times slower and then stops with a KVM "
+    "emulation failure; a full Linux VM here needs QEMU's TCG (software emulation)"
 )
 
 
@@ -180,8 +181,9 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
         ev.append(Evidence(TOPIC, f"{cpuinfo.path}: flags", "no vmx/svm flag", CONSIDERED, note=reason))
     if usable and module == "kvm_pvm":
         # PVM runs the guest kernel deprivileged and expects it to be built for that
-        # (CONFIG_PVM_GUEST); an unmodified kernel's privileged instructions end in
-        # "KVM internal error ... emulation failure" (seen here with Debian's cloud kernel).
+        # (CONFIG_PVM_GUEST). Seen here with Debian's cloud kernel under QEMU/KVM: its
+        # boot log crawled (18 s of guest time in about a minute), then "KVM internal
+        # error ... emulation failure" on a `lock cmpxchg16b`, and QEMU hung.
         reason = (reason + "; " if reason else "") + PVM_GUEST_NOTE
         ev.append(Evidence(TOPIC, src.path("sys/module/kvm_pvm"), "present", CONSIDERED, "kvm", PVM_GUEST_NOTE))
     elif usable is False and device is False and virt_flag is not None:
