@@ -213,3 +213,39 @@ def test_sigterm_while_a_guest_boots_kills_qemu_exit_130() -> None:
     assert out == "" and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     _, alive = psutil.wait_procs(qemu, timeout=5)
     assert alive == [], f"QEMU outlived the run: {alive}"
+
+
+@pytest.mark.parametrize("where", ["missing-dir", "a-directory"])
+def test_unwritable_json_destination_refused_before_measuring(where: str, tmp_path: Path) -> None:
+    dest = tmp_path / "nope" / "out.json" if where == "missing-dir" else tmp_path
+    # No engine is contacted: DOCKER_HOST points nowhere, yet the error is about the file.
+    r = subprocess.run(
+        [sys.executable, "-m", "virtprobe", "bench", "-n", "1", "--json", str(dest)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "DOCKER_HOST": "unix:///nonexistent.sock"},
+        timeout=60,
+        check=False,
+    )
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(dest) in lines[0] and "Traceback" not in r.stderr
+    assert ("does not exist" if where == "missing-dir" else "is a directory") in lines[0]
+
+
+def test_report_that_cannot_be_written_after_the_run_is_saved_elsewhere(tmp_path: Path) -> None:
+    """The folder vanished during the run: the report is kept in the temp dir and the error says where."""
+    from virtprobe.cli_bench import _write_or_salvage
+    from virtprobe.errors import InputError
+
+    gone = tmp_path / "gone"
+    with pytest.raises(InputError) as info:
+        _write_or_salvage('{"kind": "bench"}\n', str(gone / "out.json"), False, "vp-test")
+    message = info.value.message
+    assert "does not exist" in message and "the report was saved to " in message
+    saved = Path(message.rsplit("saved to ", 1)[1].removesuffix(" instead"))
+    try:
+        assert saved.name.startswith("virtprobe-vp-test-") and saved.read_text() == '{"kind": "bench"}\n'
+    finally:
+        saved.unlink()

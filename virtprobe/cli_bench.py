@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -50,6 +51,22 @@ def _progress_bar() -> Iterator[Any]:
             bar.update(tasks[task], completed=done, total=total)
 
         yield progress
+
+
+def _write_or_salvage(text: str, dest: str, force: bool, run_id: Any) -> None:
+    """Write the report; if that fails after the run (disk full, the folder went away), keep it elsewhere."""
+    from virtprobe.report.model import write_text
+
+    try:
+        write_text(text, dest, force=force)
+    except InputError as err:
+        try:
+            fd, saved = tempfile.mkstemp(prefix=f"virtprobe-{run_id or 'bench'}-", suffix=".json")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as again:
+            raise InputError(f"{err.message}; saving it in {tempfile.gettempdir()} failed too: {again}") from err
+        raise InputError(f"{err.message}; the report was saved to {saved} instead") from err
 
 
 def bench(
@@ -109,13 +126,13 @@ def bench(
     """Time container startup phase by phase, and memory, against VM baselines."""
     from virtprobe.bench.model import BenchOptions
     from virtprobe.bench.runner import run_bench
-    from virtprobe.report.model import dumps, write_text
+    from virtprobe.report.model import check_writable, dumps
 
     # Refuse before a minute of measuring, not after.
     if max_memory_mib is not None and memory == 0:
         raise InputError("--max-memory-mib needs memory measured; drop --memory 0")
-    if json_out not in (None, "-") and os.path.exists(json_out) and not force:
-        raise InputError(f"{json_out} already exists; pass --force to overwrite it")
+    if json_out is not None:
+        check_writable(json_out, force)
     options = BenchOptions(
         runs=runs,
         warmup=warmup,
@@ -137,7 +154,7 @@ def bench(
         doc = anonymize_doc(doc)
     # The report is written before the gates are judged: a failing CI run keeps its evidence.
     if json_out is not None:
-        write_text(dumps(doc), json_out, force=force)
+        _write_or_salvage(dumps(doc), json_out, force, doc.get("run_id"))
     if json_out != "-":
         from virtprobe.render import stdout_console
         from virtprobe.report.table import render_bench

@@ -46,16 +46,28 @@ def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def check_writable(dest: str, force: bool = False) -> None:
+    """InputError now if dest could not be written later (bench checks before a minute of measuring)."""
+    if dest == "-":
+        return
+    if os.path.isdir(dest):
+        raise InputError(f"{dest} is a directory; give a file name")
+    if os.path.exists(dest) and not force:
+        raise InputError(f"{dest} already exists; pass --force to overwrite it")
+    parent = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(parent):
+        raise InputError(f"cannot write {dest}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {dest}: directory {parent} is not writable")
+
+
 def write_text(text: str, dest: str, force: bool = False) -> None:
     """Write to a file, or to stdout for "-". Never overwrite without force."""
     if dest == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    if os.path.isdir(dest):
-        raise InputError(f"{dest} is a directory; give a file name")
-    if os.path.exists(dest) and not force:
-        raise InputError(f"{dest} already exists; pass --force to overwrite it")
+    check_writable(dest, force)
     tmp = f"{dest}.tmp-{os.getpid()}"
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
