@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import live_skip
 from virtprobe.bench import runner
-from virtprobe.bench.docker_backend import RUN_LABEL, DockerBackend
+from virtprobe.bench.docker_backend import RUN_LABEL, DockerBackend, owner_alive
 from virtprobe.bench.model import BenchOptions, new_run_id
 from virtprobe.errors import EngineError
 
@@ -109,6 +109,7 @@ def test_hardening_seen_by_docker_inspect(backend: DockerBackend, probe_tag: str
     assert host["Privileged"] is False
     assert info["Config"]["Labels"][RUN_LABEL] == run_id
     assert info["Config"]["Labels"]["io.virtprobe.role"] == "bench"
+    assert owner_alive(info["Config"]["Labels"]["io.virtprobe.owner"])  # made by this live process
 
 
 def test_probe_image_has_label_and_is_reused(backend: DockerBackend, probe_tag: str) -> None:
@@ -141,21 +142,43 @@ def test_signal_mid_run_leaks_nothing(backend: DockerBackend, probe_tag: str, si
     assert set(labelled()) - before == set()
 
 
-def test_clean_leaves_unlabelled_containers_alone(backend: DockerBackend, probe_tag: str) -> None:
+def test_clean_removes_crashed_runs_keeps_running_ones_and_never_touches_unlabelled(
+    backend: DockerBackend, probe_tag: str
+) -> None:
     mine = subprocess.run(
         ["docker", "create", "--network", "none", probe_tag], capture_output=True, text=True, check=True
     ).stdout.strip()
+    # A crashed run: a process that made a labelled container and died without removing it.
+    crashed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from virtprobe.bench.docker_backend import DockerBackend; "
+            "print(DockerBackend().create(sys.argv[1], 'vp-leftover-from-a-crash'))",
+            probe_tag,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # A run still going: this test process.
+    running = backend.create(probe_tag, "vp-still-running")
     try:
-        leftover = backend.create(probe_tag, "vp-leftover-from-a-crash")
+        assert {crashed[:12], running[:12]} <= set(labelled())
         result = cli("clean")
         assert result.returncode == 0, result.stderr
-        assert leftover not in labelled()
-        ids = subprocess.run(
-            ["docker", "ps", "-a", "-q", "--no-trunc"], capture_output=True, text=True
-        ).stdout
-        assert mine in ids.split()
+        assert crashed[:12] not in labelled()
+        assert running[:12] in labelled()
+        assert "kept 1 of virtprobe runs still going" in result.stderr
+        result = cli("clean", "--include-running")
+        assert result.returncode == 0, result.stderr
+        assert running[:12] not in labelled()
+        ids = subprocess.run(["docker", "ps", "-a", "-q", "--no-trunc"], capture_output=True, text=True).stdout
+        assert mine in ids.split()  # never labelled, never touched
     finally:
         subprocess.run(["docker", "rm", "-f", mine], capture_output=True, check=False)
+        backend.remove(running)
 
 
 def test_unreachable_daemon_exit_4_one_line() -> None:

@@ -486,3 +486,35 @@ def test_interrupted_floor_run_lets_the_child_finish(tmp_path: Any) -> None:
     assert lines == ["start", "end", "start", "end"]  # the untimed run, then the interrupted one, whole
     with pytest.raises(ChildProcessError):  # nothing left running or unreaped
         os.waitpid(-1, os.WNOHANG)
+
+
+# --- who owns a container: clean keeps the containers of runs still going -----------------
+
+
+def test_parse_stat_starttime_counts_fields_after_the_last_parenthesis() -> None:
+    from virtprobe.bench.docker_backend import parse_stat_starttime
+
+    # /proc/self/stat of a real process, with its comm replaced by one holding ") (".
+    real = open("/proc/self/stat").read()  # noqa: SIM115
+    tricky = real[: real.index("(")] + "(a) (b c)" + real[real.rindex(")") + 1 :]
+    expected = int(real.rpartition(")")[2].split()[19])
+    assert parse_stat_starttime(real) == expected
+    assert parse_stat_starttime(tricky) == expected
+    assert parse_stat_starttime("") is None and parse_stat_starttime("1 (x) S 0") is None
+
+
+def test_owner_alive_only_for_this_boot_this_pid_this_start() -> None:
+    import subprocess
+    import sys
+
+    from virtprobe.bench.docker_backend import owner_alive, owner_label
+
+    me = owner_label()
+    boot, pid, start = me.split(":")
+    assert owner_alive(me)
+    assert not owner_alive(f"{boot}:{pid}:{int(start) + 1}")  # the pid, reused by a later process
+    assert not owner_alive(f"00000000-0000-0000-0000-000000000000:{pid}:{start}")  # another boot or machine
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    assert not owner_alive(f"{boot}:{child.stdout.strip()}:{start}")  # gone
+    for bad in (None, "", "x", f"{boot}:{pid}", f"{boot}:abc:{start}", f":{pid}:{start}"):
+        assert not owner_alive(bad)

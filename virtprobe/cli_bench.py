@@ -169,13 +169,21 @@ def bench(
 
 def clean(
     images: Annotated[bool, typer.Option("--images", help="Also remove virtprobe's probe images.")] = False,
+    include_running: Annotated[
+        bool,
+        typer.Option("--include-running", help="Also remove the containers of virtprobe runs still going."),
+    ] = False,
 ) -> None:
     """Remove containers and images left by crashed virtprobe runs (only virtprobe's own)."""
     from virtprobe.bench.runner import clean as run_clean
 
-    containers, removed_images = run_clean(images=images)
-    typer.echo(
-        f"removed {len(containers)} container(s) labelled io.virtprobe.run"
-        + (f" and {len(removed_images)} probe image(s)" if images else ""),
-        err=True,
+    removed, running, removed_images = run_clean(images=images, include_running=include_running)
+    message = f"removed {len(removed)} container(s) labelled io.virtprobe.run" + (
+        f" and {len(removed_images)} probe image(s)" if images else ""
     )
+    if running:
+        message += (
+            f"; kept {len(running)} of virtprobe runs still going on this machine "
+            "(--include-running removes them too)"
+        )
+    typer.echo(message, err=True)

@@ -31,6 +31,11 @@ from virtprobe.errors import EngineError, UnrunnableError
 
 RUN_LABEL = "io.virtprobe.run"
 ROLE_LABEL = "io.virtprobe.role"
+# "<boot id>:<pid>:<process start time in clock ticks>" of the virtprobe process that
+# made the container. `virtprobe clean` is for crashed runs: it keeps the containers
+# of a run whose process still lives (same boot, same pid, same start time, so a
+# reused pid does not count).
+OWNER_LABEL = "io.virtprobe.owner"
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 API_TIMEOUT_S = 60
@@ -209,6 +214,49 @@ def shim_pss_bytes(pid: int) -> int | None:
         return None
 
 
+def parse_stat_starttime(text: str) -> int | None:
+    """Pure: field 22 of /proc/<pid>/stat (start time in clock ticks after boot), or None.
+
+    The command name (field 2) may hold spaces and parentheses, so fields are
+    counted from the last ')'.
+    """
+    _, sep, rest = text.rpartition(")")
+    fields = rest.split()
+    if not sep or len(fields) < 20 or not fields[19].isdigit():
+        return None
+    return int(fields[19])
+
+
+def _boot_id(root: str = "/") -> str | None:
+    text = _read(os.path.join(root, "proc/sys/kernel/random/boot_id"))
+    return text.strip() if text and text.strip() else None
+
+
+def _starttime(pid: int, root: str = "/") -> int | None:
+    text = _read(os.path.join(root, f"proc/{pid}/stat"))
+    return None if text is None else parse_stat_starttime(text)
+
+
+def owner_label(pid: int | None = None, root: str = "/") -> str:
+    """This process's OWNER_LABEL value ("" parts where /proc cannot tell)."""
+    pid = os.getpid() if pid is None else pid
+    start = _starttime(pid, root)
+    return f"{_boot_id(root) or ''}:{pid}:{'' if start is None else start}"
+
+
+def owner_alive(value: str | None, root: str = "/") -> bool:
+    """Does the process named by an OWNER_LABEL value still run on this machine?
+
+    False when the label is missing or malformed, comes from another boot or
+    machine, or names a pid that is gone or now belongs to a later process.
+    """
+    parts = (value or "").split(":")
+    if len(parts) != 3 or not all(parts) or not parts[1].isdigit() or not parts[2].isdigit():
+        return False
+    boot, pid, start = parts[0], int(parts[1]), int(parts[2])
+    return boot == _boot_id(root) and _starttime(pid, root) == start
+
+
 def read_meminfo() -> dict[str, int] | None:
     text = _read("/proc/meminfo")
     return None if text is None else parse_meminfo(text)
@@ -257,6 +305,7 @@ class DockerBackend:
         except (requests.exceptions.ConnectionError, OSError) as err:
             raise translate_connect_error(err) from err
         self.api = self._client.api
+        self._owner = owner_label()
 
     @contextmanager
     def _calls(self) -> Iterator[None]:
@@ -362,7 +411,7 @@ class DockerBackend:
                     image,
                     command=command,
                     host_config=host_config,
-                    labels={RUN_LABEL: run_id, ROLE_LABEL: role},
+                    labels={RUN_LABEL: run_id, ROLE_LABEL: role, OWNER_LABEL: self._owner},
                     use_config_proxy=False,
                 )
             except docker.errors.ImageNotFound as err:
@@ -433,11 +482,16 @@ class DockerBackend:
                     return
                 raise EngineError(f"cannot remove container {cid[:12]}: {err.explanation}") from err
 
-    def list_labelled(self, run_id: str | None = None) -> list[str]:
-        """Ids of containers carrying virtprobe's run label (of one run, or of any run)."""
+    def labelled_containers(self, run_id: str | None = None) -> list[tuple[str, dict[str, str]]]:
+        """(id, labels) of containers carrying virtprobe's run label (of one run, or of any run)."""
         label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
         with self._calls():
-            return [str(c["Id"]) for c in self.api.containers(all=True, filters={"label": label})]
+            found = self.api.containers(all=True, filters={"label": label})
+        return [(str(c["Id"]), dict(c.get("Labels") or {})) for c in found]
+
+    def list_labelled(self, run_id: str | None = None) -> list[str]:
+        """Ids of containers carrying virtprobe's run label (of one run, or of any run)."""
+        return [cid for cid, _ in self.labelled_containers(run_id)]
 
     def remove_labelled(self, run_id: str | None = None) -> list[str]:
         """Remove the labelled containers, then list again until none is left.

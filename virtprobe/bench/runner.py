@@ -616,11 +616,24 @@ def _vm_sections(options: BenchOptions, progress: Progress) -> tuple[dict[str, A
     return vm, hw
 
 
-def clean(images: bool = False, backend: Any = None) -> tuple[list[str], list[str]]:
-    """Remove every container carrying virtprobe's run label (any run); probe images with images=True."""
-    from virtprobe.bench.docker_backend import DockerBackend
+def clean(
+    images: bool = False, include_running: bool = False, backend: Any = None
+) -> tuple[list[str], list[str], list[str]]:
+    """Remove the containers of crashed virtprobe runs; probe images with images=True.
+
+    Returns (removed, kept because their run is still going, removed images).
+    Only containers with virtprobe's run label are ever looked at.
+    """
+    from virtprobe.bench.docker_backend import OWNER_LABEL, DockerBackend, owner_alive
 
     be = backend if backend is not None else DockerBackend()
-    containers = be.remove_labelled(None)
+    removed: list[str] = []
+    running: list[str] = []
+    for cid, labels in be.labelled_containers(None):
+        if not include_running and owner_alive(labels.get(OWNER_LABEL)):
+            running.append(cid)
+            continue
+        be.remove(cid)
+        removed.append(cid)
     removed_images = be.remove_probe_images() if images else []
-    return containers, removed_images
+    return removed, running, removed_images
