@@ -497,7 +497,7 @@ class DockerBackend:
         """Remove the labelled containers, then list again until none is left.
 
         The second listing catches a container whose create the daemon finished
-        after the first one (another process's run, for `virtprobe clean`).
+        after the first listing, and one whose removal another remover had begun.
         """
         removed: list[str] = []
         for round_ in range(SWEEP_ROUNDS):
@@ -513,8 +513,8 @@ class DockerBackend:
         left = self.list_labelled(run_id)
         if left:
             raise EngineError(
-                f"{len(left)} virtprobe container(s) keep reappearing ({', '.join(c[:12] for c in left)}); "
-                "is another virtprobe run active? Run `virtprobe clean` once it has ended"
+                f"{len(left)} virtprobe container(s) of {run_id or 'any run'} keep reappearing "
+                f"({', '.join(c[:12] for c in left)}); run `virtprobe clean` once nothing creates them"
             )
         return removed
 
