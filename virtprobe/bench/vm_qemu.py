@@ -297,8 +297,7 @@ class QemuRun:
     boots: list[BootResult] = field(default_factory=list)
     command: list[str] = field(default_factory=list)
     kernel_path: str = ""
-    boot_protocol: str = "bzimage"  # vm_kernel.BootKernel.protocol
-    kernel_note: str = ""
+    kernel_note: str = ""  # vm_kernel.BootKernel.note: which image booted, through which entry
 
 
 def measure(
@@ -349,7 +348,6 @@ def measure(
             machine="microvm",
             kvm_fallback_reason=reason,
             kernel_path=str(kpath),
-            boot_protocol=boot_kernel.protocol,
             kernel_note=boot_kernel.note,
         )
         timeout = kvm_timeout_s if accel == "kvm" else boot_timeout_s
@@ -360,7 +358,8 @@ def measure(
             say(f"qemu: boot {len(run.boots) + 1}/{runs} ({accel})")
             b = boot_once(run.command, timeout)
             if not b.ok and not run.boots and run.machine == "microvm":
-                # A bzImage also boots on the pc machine type; try it once before giving up.
+                # The kernel (bzImage or PVH vmlinux) also boots on the pc machine type;
+                # try it once before giving up.
                 say(f"qemu: microvm boot failed ({b.error}); trying the pc machine type")
                 run.machine = "pc"
                 run.command = build_command(exe, kboot, initrd, accel, machine="pc", tsc_khz=tsc_khz)
