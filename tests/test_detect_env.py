@@ -593,3 +593,50 @@ def test_summary_says_the_vmm_needs_root_when_the_acpi_tables_are_unreadable() -
     assert as_root and "(VMM: Firecracker)" in as_root[0]
     user = [line for line in summary_lines(detect(NonRoot(root))) if line.startswith("Hypervisor:")]
     assert user and user[0].startswith("Hypervisor: KVM (VMM: not named; some firmware tables need root)")
+
+
+# `sc.exe query` output layout from its documentation (learn.microsoft.com, "sc.exe query");
+# reconstructed, not captured on a Windows machine.
+SC_RUNNING = (
+    "\r\nSERVICE_NAME: cexecsvc \r\n"
+    "        TYPE               : 10  WIN32_OWN_PROCESS  \r\n"
+    "        STATE              : 4  RUNNING \r\n"
+    "                                (STOPPABLE, NOT_PAUSABLE, ACCEPTS_SHUTDOWN)\r\n"
+    "        WIN32_EXIT_CODE    : 0  (0x0)\r\n"
+    "        SERVICE_EXIT_CODE  : 0  (0x0)\r\n"
+    "        CHECKPOINT         : 0x0\r\n"
+    "        WAIT_HINT          : 0x0\r\n"
+)
+SC_ABSENT = (
+    "[SC] EnumQueryServicesStatus:OpenService FAILED 1060:\r\n\r\n"
+    "The specified service does not exist as an installed service.\r\n\r\n"
+)
+
+
+def test_parse_sc_query() -> None:
+    from virtprobe.detect.windows import parse_sc_query
+
+    assert parse_sc_query(SC_RUNNING) == "RUNNING"
+    assert parse_sc_query(SC_RUNNING.replace("4  RUNNING", "1  STOPPED")) == "STOPPED"
+    assert parse_sc_query(SC_ABSENT) == "absent"
+    assert parse_sc_query("") is None and parse_sc_query("Zugriff verweigert") is None
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [(SC_RUNNING, ("container-other", None)), (SC_ABSENT, ("none", "none")), (None, (None, None))],
+    ids=["agent-running", "no-agent", "no-output"],
+)
+def test_windows_container_from_the_container_execution_agent(
+    tmp_path: Path, output: str | None, expected: tuple[str | None, str | None]
+) -> None:
+    commands = {"systeminfo": base64.b64encode(b"OS Name:  Microsoft Windows Server 2022 Datacenter\r\n").decode()}
+    if output is not None:
+        commands["sc.exe query cexecsvc"] = base64.b64encode(output.encode()).decode()
+    src = make_root(tmp_path, {}, meta={"platform": "win32", "machine": "AMD64", "commands": commands})
+    r = detect(src)
+    assert (r.container.id, r.container.orchestrator) == expected
+    row = next(e for e in r.evidence if e.topic == "container")
+    assert row.source == "command: sc.exe query cexecsvc"
+    if output is SC_RUNNING:
+        assert any(line.startswith("Container: a Windows container (engine unknown)") for line in summary_lines(r))

@@ -194,6 +194,7 @@ LIVE_COMMANDS: dict[str, list[str]] = {
     # detect asks for it only in the rare case that needs it (often root-only).
     "dmesg": ["dmesg"],
     "wmic computersystem": ["wmic", "computersystem", "get", "Manufacturer,Model,HypervisorPresent", "/format:list"],
+    "sc.exe query cexecsvc": ["sc.exe", "query", "cexecsvc"],
 }
 
 COMMAND_TIMEOUT_S = 10.0

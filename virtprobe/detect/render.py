@@ -158,7 +158,10 @@ def summary_lines(result: DetectResult) -> list[str]:
         orch = f" in {_name(ct.orchestrator)}" if ct.orchestrator not in (None, NONE) else ""
         cg = f", cgroup v{ct.cgroup_version}" if ct.cgroup_version else ""
         seen = _seen(ct_ev)
-        lines.append(f"Container: {_name(ct.id)}{orch}{cg}" + (f" — seen in {seen}" if seen else ""))
+        what = _name(ct.id)
+        if result.host.platform == "win32" and ct.id == "container-other":
+            what = "a Windows container (engine unknown)"
+        lines.append(f"Container: {what}{orch}{cg}" + (f" — seen in {seen}" if seen else ""))
 
     wsl = result.wsl
     if wsl.version:

@@ -36,7 +36,14 @@ from virtprobe.detect.model import (
 from virtprobe.detect.wsl import parse_wsl_list
 from virtprobe.snapshot import Source
 
-COMMANDS = ("systeminfo", "wsl.exe -l -v", "wmic computersystem")
+COMMANDS = ("systeminfo", "wsl.exe -l -v", "wmic computersystem", "sc.exe query cexecsvc")
+
+# CExecSvc, the Container Execution Agent, is the service through which the host's
+# Host Compute Service runs processes inside a Windows container; the Windows base
+# images start it and a Windows host does not have it. That is from Microsoft's
+# container documentation and the images' service lists, not checked on a Windows
+# machine here. `sc query` fails with error 1060 for a service that does not exist.
+CONTAINER_AGENT = "cexecsvc"
 CPUID_LEAVES = (0x0, 0x1, 0x80000000, 0x80000001, 0x40000000, 0x40000003)
 
 # Hypervisor vendor signatures (CPUID 0x40000000 EBX:ECX:EDX) -> systemd ids.
@@ -121,6 +128,15 @@ def parse_wmic_list(text: str) -> dict[str, str]:
         if sep and k.strip():
             out[k.strip()] = v.strip()
     return out
+
+
+def parse_sc_query(text: str) -> str | None:
+    """Pure: a service's state from `sc.exe query NAME` ("RUNNING", "STOPPED", ...),
+    "absent" for error 1060 (no such service), or None when the output says neither."""
+    if re.search(r"\b1060\b", text):
+        return "absent"
+    m = re.search(r"^\s*STATE\s*:\s*\d+\s+([A-Z_]+)", text, re.MULTILINE)
+    return m.group(1) if m else None
 
 
 def decode_console(raw: bytes) -> str:
@@ -301,8 +317,7 @@ def probe_windows(src: Source) -> DetectResult:
         reason="no /dev/kvm on Windows (Hyper-V/WHPX is Windows' hypervisor API)",
     )
     add("kvm", "/dev/kvm", "", CONSIDERED, None, "no /dev/kvm on Windows")
-    container = ContainerResult(id=None, orchestrator=None, cgroup_version=None)
-    add("container", "platform win32", "", UNKNOWN, None, "Windows container detection is not implemented")
+    container = _container(src, add)
     wsl_l = src.command("wsl.exe -l -v")
     distros = parse_wsl_list(wsl_l.value) if wsl_l.ok else ()
     if wsl_l.ok:
@@ -333,6 +348,24 @@ def probe_windows(src: Source) -> DetectResult:
         wsl=wsl,
         evidence=tuple(ev),
     )
+
+
+def _container(src: Source, add: Callable[..., None]) -> ContainerResult:
+    """A Windows container runs the Container Execution Agent; a Windows host has no such service."""
+    source = f"command: sc.exe query {CONTAINER_AGENT}"
+    got = src.command(f"sc.exe query {CONTAINER_AGENT}")
+    state = parse_sc_query(decode_console(got.value)) if got.ok else None
+    if state == "RUNNING":
+        add("container", source, "RUNNING", DECISIVE, "container-other",
+            "CExecSvc, the Container Execution Agent, runs only inside a Windows container")  # fmt: skip
+        return ContainerResult(id="container-other", orchestrator=None, cgroup_version=None)
+    if state == "absent":
+        add("container", source, "no such service (1060)", DECISIVE, NONE,
+            "no Container Execution Agent: not a Windows container")  # fmt: skip
+        return ContainerResult(id=NONE, orchestrator=NONE, cgroup_version=None)
+    why = f"service state {state}" if state else (got.reason or "output not understood")
+    add("container", source, state or "", UNKNOWN, None, why)
+    return ContainerResult(id=None, orchestrator=None, cgroup_version=None)
 
 
 def _processor_from_systeminfo(value: str) -> str | None:
