@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -170,7 +171,8 @@ def test_clean_removes_crashed_runs_keeps_running_ones_and_never_touches_unlabel
         assert result.returncode == 0, result.stderr
         assert crashed[:12] not in labelled()
         assert running[:12] in labelled()
-        assert "kept 1 of virtprobe runs still going" in result.stderr
+        # At least this one; any other container this test process owns counts too.
+        assert re.search(r"kept [1-9]\d* of virtprobe runs still going", result.stderr), result.stderr
         result = cli("clean", "--include-running")
         assert result.returncode == 0, result.stderr
         assert running[:12] not in labelled()
