@@ -38,8 +38,9 @@ fi
 # docker.io: the real engine for bench tests; qemu-system-x86: the real microVM;
 # hyperfine, virt-what, cpu-checker, systemd: reference tools in benchmarks; crun: a
 # second runtime for the --floor ladder;
-# chromium: screenshots of the HTML report; cpio/xz/zstd: kernel extraction.
-apt_install docker.io qemu-system-x86 hyperfine virt-what cpu-checker chromium crun ca-certificates
+# chromium: screenshots of the HTML report; qemu-user: runs the aarch64 probe
+# executable on an x86_64 machine, so its bytes are tested by execution.
+apt_install docker.io qemu-system-x86 qemu-user hyperfine virt-what cpu-checker chromium crun ca-certificates
 
 # --- A guest kernel for the QEMU microVM tests ------------------------------
 # Debian's cloud kernel, downloaded and unpacked without installing it (about 3 s).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import platform
+import shutil
 import struct
 import subprocess
 import tarfile
@@ -15,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import live_skip
 from virtprobe.bench import probe_image
 
 
@@ -156,3 +158,44 @@ def test_x86_64_probe_pauses_with_argument(tmp_path: Path) -> None:
         proc.wait()
     # Any other argument still exits.
     assert subprocess.run([str(exe), "x"], capture_output=True, check=False, timeout=10).returncode == 0
+
+
+def _aarch64(tmp_path: Path) -> list[str]:
+    """argv prefix that runs the aarch64 probe: natively on arm64, else under QEMU user mode."""
+    exe = tmp_path / "probe-aarch64"
+    exe.write_bytes(probe_image.build_elf("aarch64"))
+    os.chmod(exe, 0o755)
+    if platform.machine() in ("aarch64", "arm64"):
+        return [str(exe)]
+    qemu = shutil.which("qemu-aarch64") or shutil.which("qemu-aarch64-static")
+    if qemu is None:
+        live_skip("no aarch64 host and no qemu-aarch64 (Debian: apt-get install qemu-user)")
+    return [str(qemu), str(exe)]
+
+
+@pytest.mark.qemu
+def test_aarch64_probe_runs_and_prints_monotonic_time(tmp_path: Path) -> None:
+    """The aarch64 bytes really execute: raw clock_gettime, write, exit (QEMU user mode passes the
+    syscalls to this kernel, so the clock read is the host's CLOCK_MONOTONIC)."""
+    argv = _aarch64(tmp_path)
+    before = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    proc = subprocess.run(argv, capture_output=True, check=False, timeout=30)
+    after = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    assert proc.returncode == 0 and proc.stderr == b""
+    value = probe_image.parse_probe_output(proc.stdout)
+    assert value is not None and before <= value <= after
+
+
+@pytest.mark.qemu
+def test_aarch64_probe_pauses_with_argument(tmp_path: Path) -> None:
+    argv = _aarch64(tmp_path)
+    proc = subprocess.Popen([*argv, "pause"], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert probe_image.parse_probe_output(proc.stdout.readline()) is not None
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.5)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert subprocess.run([*argv, "x"], capture_output=True, check=False, timeout=30).returncode == 0
