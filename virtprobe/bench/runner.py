@@ -348,15 +348,21 @@ def held_interrupts() -> Iterator[None]:
 
 
 @contextmanager
-def _signals_interrupt(*signums: signal.Signals) -> Iterator[None]:
-    """Within: these signals raise KeyboardInterrupt (SIGTERM: _Terminated) in the main thread."""
+def _signal_handler(handler: Any, *signums: signal.Signals) -> Iterator[None]:
+    """Within: `handler` for these signals, then the previous ones again (main thread only:
+    Python installs signal handlers nowhere else)."""
     main = threading.current_thread() is threading.main_thread()
-    old = {sig: signal.signal(sig, _on_signal) for sig in signums} if main else {}
+    old = {sig: signal.signal(sig, handler) for sig in signums} if main else {}
     try:
         yield
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+def _signals_interrupt(*signums: signal.Signals) -> contextlib.AbstractContextManager[None]:
+    """Within: these signals raise KeyboardInterrupt (SIGTERM: _Terminated) in the main thread."""
+    return _signal_handler(_on_signal, *signums)
 
 
 @contextmanager
@@ -386,16 +392,9 @@ def _guarded(backend: Backend, run_id: str) -> Iterator[None]:
         _held = None
 
 
-@contextmanager
-def _signals_ignored() -> Iterator[None]:
+def _signals_ignored() -> contextlib.AbstractContextManager[None]:
     """A second Ctrl-C/SIGTERM must not abandon a cleanup half way."""
-    main = threading.current_thread() is threading.main_thread()
-    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+    return _signal_handler(signal.SIG_IGN, signal.SIGINT, signal.SIGTERM)
 
 
 def _sweep(backend: Backend, run_id: str) -> None:
