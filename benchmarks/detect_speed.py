@@ -24,8 +24,8 @@ PY = REPO / ".venv" / "bin" / "python"
 VIRTPROBE = REPO / ".venv" / "bin" / "virtprobe"
 
 LIBRARY = (
-    "import sys; from virtprobe.detect.run import detect; from virtprobe.snapshot import LiveSource; "
-    "from virtprobe.detect.document import to_document; from virtprobe.report.model import dumps; "
+    "import sys; from virtprobe.detect.run import detect; from virtprobe.machine.source import LiveSource; "
+    "from virtprobe.report.document import detect_document as to_document, dumps; "
     "sys.stdout.write(dumps(to_document(detect(LiveSource()))))"
 )
 

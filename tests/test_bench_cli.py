@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import live_skip
-from virtprobe.bench.gates import check_gates
+from virtprobe.report.gates import check_gates
 from virtprobe.report.load import load_report
 
 REPO = Path(__file__).resolve().parent.parent
@@ -236,7 +236,7 @@ def test_unwritable_json_destination_refused_before_measuring(where: str, tmp_pa
 
 def test_report_that_cannot_be_written_after_the_run_is_saved_elsewhere(tmp_path: Path) -> None:
     """The folder vanished during the run: the report is kept in the temp dir and the error says where."""
-    from virtprobe.cli_bench import _write_or_salvage
+    from virtprobe.cli.bench import _write_or_salvage
     from virtprobe.errors import InputError
 
     gone = tmp_path / "gone"

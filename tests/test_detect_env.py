@@ -28,10 +28,8 @@ from virtprobe.detect.container import (
     parse_ns_inode,
     probe_container,
 )
-from virtprobe.detect.document import SCHEMA_FILE, from_document, to_document
 from virtprobe.detect.macos import parse_sw_vers, parse_sysctl
 from virtprobe.detect.model import OVERRULED, WslDistribution
-from virtprobe.detect.render import render_detect, summary_lines
 from virtprobe.detect.run import detect, parse_os_release
 from virtprobe.detect.windows import parse_hyperv_requirements, parse_systeminfo, parse_wmic_list
 from virtprobe.detect.wsl import (
@@ -42,7 +40,11 @@ from virtprobe.detect.wsl import (
     wsl_version_from_kernel,
 )
 from virtprobe.errors import InputError, ReportFormatError
-from virtprobe.snapshot import DETECT_ENV_VARS, SNAPSHOT_META, FileRead, RootSource
+from virtprobe.machine.source import DETECT_ENV_VARS, SNAPSHOT_META, FileRead, RootSource
+from virtprobe.report.detect_table import render_detect, summary_lines
+from virtprobe.report.document import SCHEMA_FILE
+from virtprobe.report.document import detect_document as to_document
+from virtprobe.report.document import detect_from_document as from_document
 
 SCHEMA_PATH = Path(__file__).parent.parent / "virtprobe" / "report" / "schemas" / SCHEMA_FILE
 ALL_ROOTS = sorted(p for p in ROOTS.iterdir() if p.is_dir()) if ROOTS.exists() else []
@@ -522,7 +524,7 @@ def test_capture_filters_environment(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_capture_of_this_machine_gives_the_live_verdict(tmp_path: Path) -> None:
     from tests.test_detect_fixtures import verdict
-    from virtprobe.snapshot import LiveSource
+    from virtprobe.machine.source import LiveSource
 
     out = capture_mod.capture(tmp_path / "snap", force=False, kvm_probe=True)
     live = verdict(detect(LiveSource(), kvm_probe=True).sections())

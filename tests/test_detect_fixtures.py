@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import ROOTS
 from virtprobe.detect.run import detect
-from virtprobe.snapshot import RootSource
+from virtprobe.machine.source import RootSource
 
 SCENARIOS = sorted(p.name for p in ROOTS.iterdir() if (p / "expected.json").exists()) if ROOTS.exists() else []
 

@@ -25,7 +25,7 @@ from virtprobe.detect.hypervisor import (
 )
 from virtprobe.detect.kvm import parse_bool_param, probe_kvm
 from virtprobe.detect.model import WEIGHTS
-from virtprobe.snapshot import RootSource
+from virtprobe.machine.source import RootSource
 
 u32 = st.integers(min_value=0, max_value=0xFFFFFFFF)
 

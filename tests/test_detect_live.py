@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import on_dev_vm
 from virtprobe.detect.model import DECISIVE, OVERRULED
 from virtprobe.detect.run import detect
-from virtprobe.snapshot import LiveSource
+from virtprobe.machine.source import LiveSource
 
 pytestmark = pytest.mark.live
 

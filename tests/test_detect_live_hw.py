@@ -13,7 +13,7 @@ from virtprobe.detect.cpu import probe_cpu
 from virtprobe.detect.hypervisor import probe_hypervisor
 from virtprobe.detect.kvm import probe_kvm
 from virtprobe.detect.model import NONE, WEIGHTS
-from virtprobe.snapshot import LiveSource
+from virtprobe.machine.source import LiveSource
 
 pytestmark = pytest.mark.live
 

@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOTS
-from virtprobe.detect.document import to_document
-from virtprobe.detect.render import render_detect
 from virtprobe.detect.run import detect
 from virtprobe.errors import InputError
-from virtprobe.snapshot import SNAPSHOT_META, RootSource
+from virtprobe.machine.source import SNAPSHOT_META, RootSource
+from virtprobe.report.detect_table import render_detect
+from virtprobe.report.document import detect_document as to_document
 
 ROOT_DIRS = sorted(p for p in ROOTS.iterdir() if p.is_dir()) if ROOTS.exists() else []
 DAMAGE = ("random", "empty", "delete", "directory", "dangling")

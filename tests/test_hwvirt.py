@@ -9,8 +9,9 @@ import sys
 import pytest
 
 from tests.conftest import live_skip
-from virtprobe import kvmapi
-from virtprobe.bench import hwvirt, vm
+from virtprobe.bench.vm import baselines as vm
+from virtprobe.bench.vm import hwvirt
+from virtprobe.machine import kvmapi
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 1000, 65537])

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tests.conftest import live_skip
-from virtprobe import kvmapi
+from virtprobe.machine import kvmapi
 
 
 def test_struct_sizes_match_the_kernel_uapi() -> None:

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import live_skip
-from virtprobe.bench import probe_image
+from virtprobe.bench.guest import probe_image
 
 
 def parse_elf_header(data: bytes) -> dict[str, int]:

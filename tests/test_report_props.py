@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from virtprobe.errors import InputError
+from virtprobe.report.document import dumps
 from virtprobe.report.load import load_report
 from virtprobe.report.markdown import render_markdown
-from virtprobe.report.model import dumps
 
 FIX = Path(__file__).parent / "fixtures" / "reports"
 BASES = {

@@ -13,10 +13,10 @@ import pytest
 
 from virtprobe.report.anonymize import anonymize, stable_hash
 from virtprobe.report.compare import compare, render_comparison_markdown
+from virtprobe.report.document import envelope
 from virtprobe.report.html import render_html
 from virtprobe.report.load import load_report
 from virtprobe.report.markdown import render_markdown
-from virtprobe.report.model import envelope
 
 FIX = Path(__file__).parent / "fixtures" / "reports"
 GOLDEN = FIX / "golden"
@@ -132,7 +132,7 @@ def _live_bench_doc() -> dict[str, Any]:
     # around constructed measurements.
     from virtprobe.bench.model import environment
     from virtprobe.detect.run import detect
-    from virtprobe.snapshot import LiveSource
+    from virtprobe.machine.source import LiveSource
 
     fixture = json.loads((FIX / "bench-base.json").read_text())
     sections = {

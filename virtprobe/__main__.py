@@ -1,5 +1,5 @@
 """Allow `python -m virtprobe`."""
 
-from virtprobe.entry import main
+from virtprobe.cli.main import main
 
 main()

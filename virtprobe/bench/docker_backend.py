@@ -26,7 +26,7 @@ import docker.errors
 import psutil
 import requests.exceptions
 
-from virtprobe.bench import probe_image
+from virtprobe.bench.guest import probe_image
 from virtprobe.errors import EngineError, UnrunnableError
 
 RUN_LABEL = "io.virtprobe.run"

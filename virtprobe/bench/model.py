@@ -17,7 +17,7 @@ from typing import Any
 
 from virtprobe import stats
 from virtprobe.detect.model import DetectResult
-from virtprobe.report.model import KIND_BENCH, envelope
+from virtprobe.report.document import KIND_BENCH, envelope
 
 PHASES = (
     "create_s",

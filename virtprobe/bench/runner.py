@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, Protocol
 
-from virtprobe.bench import probe_image
+from virtprobe.bench.guest import probe_image
 from virtprobe.bench.model import BenchOptions
 from virtprobe.errors import EngineError, Interrupted, UnrunnableError
 
@@ -554,9 +554,9 @@ def run_bench(
 def _run_bench(options: BenchOptions, progress: Progress, clock: Clock, backend: Any) -> dict[str, Any]:
     from virtprobe.bench import model
     from virtprobe.bench.docker_backend import DockerBackend
-    from virtprobe.bench.vm import vm_preflight
+    from virtprobe.bench.vm.baselines import vm_preflight
     from virtprobe.detect.run import detect
-    from virtprobe.snapshot import LiveSource
+    from virtprobe.machine.source import LiveSource
 
     vm_preflight(list(options.vm), options.kernel, options.profiles)
     be = backend if backend is not None else DockerBackend()
@@ -604,7 +604,7 @@ def _run_bench(options: BenchOptions, progress: Progress, clock: Clock, backend:
 
 def _vm_sections(options: BenchOptions, progress: Progress) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The VM baselines (always the simulated profiles; QEMU with --vm qemu) and --hwvirt."""
-    from virtprobe.bench.vm import hwvirt_section, vm_section
+    from virtprobe.bench.vm.baselines import hwvirt_section, vm_section
 
     def say(message: str) -> None:
         progress(message, 0, 0)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from virtprobe.errors import InputError
-from virtprobe.snapshot import MAX_READ_BYTES, SNAPSHOT_META, LiveSource, Lookup, SnapshotMeta
+from virtprobe.machine.source import MAX_READ_BYTES, SNAPSHOT_META, LiveSource, Lookup, SnapshotMeta
 
 FILE = "file"  # copy the content
 HEADER = "header"  # the first ACPI_HEADER_BYTES bytes only

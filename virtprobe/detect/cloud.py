@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from virtprobe.detect.hypervisor import dmi_text, hypervisor_bit, read_dmi
 from virtprobe.detect.model import CONSIDERED, DECISIVE, NONE, SUPPORTING, UNKNOWN, CloudResult, Evidence
-from virtprobe.snapshot import Source
+from virtprobe.machine.source import Source
 
 TOPIC = "cloud"
 

@@ -32,7 +32,7 @@ from virtprobe.detect.model import (
     ContainerResult,
     Evidence,
 )
-from virtprobe.snapshot import Source
+from virtprobe.machine.source import Source
 
 TOPIC = "container"
 

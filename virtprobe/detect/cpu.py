@@ -29,7 +29,7 @@ import re
 import weakref
 
 from virtprobe.detect.model import CONSIDERED, DECISIVE, NONE, SUPPORTING, UNKNOWN, CpuResult, Evidence
-from virtprobe.snapshot import FileRead, Lookup, Source
+from virtprobe.machine.source import FileRead, Lookup, Source
 
 TOPIC = "cpu"
 

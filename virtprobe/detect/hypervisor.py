@@ -53,7 +53,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from virtprobe.detect.cpu import read_cpuinfo
-from virtprobe.detect.cpuid import HYPERVISOR_LEAVES
 from virtprobe.detect.model import (
     CONSIDERED,
     DECISIVE,
@@ -65,7 +64,8 @@ from virtprobe.detect.model import (
     HypervisorResult,
     Layer,
 )
-from virtprobe.snapshot import FileRead, Source
+from virtprobe.machine.cpuid import HYPERVISOR_LEAVES
+from virtprobe.machine.source import FileRead, Source
 
 TOPIC = "hypervisor"
 VM_OTHER = "vm-other"

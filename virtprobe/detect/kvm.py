@@ -4,7 +4,7 @@
 is wrong on hosts where KVM runs without hardware virtualization extensions,
 such as PVM (kvm_pvm, "Pagetable-based Virtual Machine": a KVM backend that runs
 guests in a ring-3 sandbox using shadow paging). So usability here is proven,
-not inferred: `virtprobe.kvmapi.probe_guest()` creates a VM through the KVM
+not inferred: `virtprobe.machine.kvmapi.probe_guest()` creates a VM through the KVM
 ioctl API and runs a few real-mode instructions to a HLT exit. The CPU flags
 are only used to explain the verdict.
 
@@ -20,7 +20,7 @@ from typing import Any
 
 from virtprobe.detect.cpu import parse_flags, read_cpuinfo
 from virtprobe.detect.model import CONSIDERED, DECISIVE, SUPPORTING, UNKNOWN, Evidence, KvmResult
-from virtprobe.snapshot import Lookup, Source
+from virtprobe.machine.source import Source
 
 TOPIC = "kvm"
 
@@ -33,21 +33,6 @@ PVM_GUEST_NOTE = (
     "instruction by instruction, so it boots thousands of times slower and then stops with a KVM "
     "emulation failure; a full Linux VM here needs QEMU's TCG (software emulation)"
 )
-
-
-def live_kvm_probe() -> Lookup:
-    """Run the probe guest on the live /dev/kvm (virtprobe.kvmapi owns the ioctls)."""
-    try:
-        from virtprobe import kvmapi
-    except ImportError as err:
-        return Lookup(None, f"the KVM probe is not available in this build ({err})")
-    probe = getattr(kvmapi, "probe_guest", None)
-    if probe is None:
-        return Lookup(None, "the KVM probe is not available in this build (no kvmapi.probe_guest)")
-    result = probe()
-    if isinstance(result, Lookup):
-        return result
-    return Lookup(result)
 
 
 def parse_bool_param(text: str | None) -> bool | None:

@@ -28,7 +28,7 @@ from virtprobe.detect.model import (
     Layer,
     WslResult,
 )
-from virtprobe.snapshot import Source
+from virtprobe.machine.source import Source
 
 COMMANDS = ("sysctl", "sw_vers")
 

@@ -21,7 +21,7 @@ from virtprobe.detect.model import (
     KvmResult,
     WslResult,
 )
-from virtprobe.snapshot import Source
+from virtprobe.machine.source import Source
 
 HOST_PATHS = ("proc/sys/kernel/osrelease", "etc/os-release", "usr/lib/os-release")
 

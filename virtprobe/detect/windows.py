@@ -34,7 +34,7 @@ from virtprobe.detect.model import (
     WslResult,
 )
 from virtprobe.detect.wsl import parse_wsl_list
-from virtprobe.snapshot import Source
+from virtprobe.machine.source import Source
 
 COMMANDS = ("systeminfo", "wsl.exe -l -v", "wmic computersystem", "sc.exe query cexecsvc")
 

@@ -26,7 +26,7 @@ from virtprobe.detect.model import (
     WslDistribution,
     WslResult,
 )
-from virtprobe.snapshot import Source
+from virtprobe.machine.source import Source
 
 TOPIC = "wsl"
 

@@ -29,8 +29,8 @@ from typing import Any
 from virtprobe.bench.model import measured
 from virtprobe.detect.model import show_value
 from virtprobe.errors import InputError
+from virtprobe.report.document import KIND_BENCH, KIND_DETECT
 from virtprobe.report.load import PHASES
-from virtprobe.report.model import KIND_BENCH, KIND_DETECT
 
 ALPHA = 0.05
 BOOTSTRAP_RESAMPLES = 2000

@@ -25,6 +25,7 @@ from virtprobe.report.compare import (
     summary_line,
     verdict,
 )
+from virtprobe.report.document import KIND_BENCH, KIND_DETECT
 from virtprobe.report.load import PHASES, recompute_summaries
 from virtprobe.report.markdown import (
     PHASE_LABELS,
@@ -40,7 +41,6 @@ from virtprobe.report.metrics import (
     source_text,
     vm_memory,
 )
-from virtprobe.report.model import KIND_BENCH, KIND_DETECT
 
 MIB = 1024 * 1024
 _COMMENT_RE = re.compile(r"<!--.*?-->", re.S)

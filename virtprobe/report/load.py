@@ -33,7 +33,7 @@ from typing import Any
 
 from virtprobe.bench.model import PHASES, measured  # the sample fields summarized per phase
 from virtprobe.errors import ReportFormatError
-from virtprobe.report.model import KIND_BENCH, KIND_DETECT, SCHEMA_MAJOR
+from virtprobe.report.document import KIND_BENCH, KIND_DETECT, SCHEMA_MAJOR
 from virtprobe.stats import summarize
 
 KINDS = (KIND_DETECT, KIND_BENCH)
@@ -58,7 +58,7 @@ def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
 
 def _reject_constant(name: str) -> float:
     # Python's json accepts NaN and Infinity, which are not JSON and which we
-    # could not write back out (report.model.dumps uses allow_nan=False).
+    # could not write back out (report.document.dumps uses allow_nan=False).
     raise ValueError(f"{name} is not a JSON number")
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from virtprobe.detect.model import show_value
 from virtprobe.report.compare import format_value
+from virtprobe.report.document import KIND_BENCH, KIND_DETECT
 from virtprobe.report.load import PHASES, recompute_summaries
 from virtprobe.report.metrics import (
     container_memory_per_instance,
@@ -22,7 +23,6 @@ from virtprobe.report.metrics import (
     source_text,
     vm_memory,
 )
-from virtprobe.report.model import KIND_BENCH, KIND_DETECT
 
 PHASE_LABELS = {
     "create_s": "create",

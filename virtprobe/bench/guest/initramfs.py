@@ -22,7 +22,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from virtprobe.elf import EM_X86_64, static_elf
+from virtprobe.bench.guest.elf import EM_X86_64, static_elf
 
 READY_MARKER = b"VIRTPROBE-READY\n"
 

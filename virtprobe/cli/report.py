@@ -39,13 +39,13 @@ def _rich_text(renderables: list[Any], width: int = 120) -> str:
 
 
 def _emit(text_or_renderables: str | list[Any], out: str, force: bool) -> None:
-    from virtprobe.report.model import write_text
+    from virtprobe.cli.output import write_text
 
     if isinstance(text_or_renderables, str):
         write_text(text_or_renderables, out, force=force)
         return
     if out == "-":
-        from virtprobe.render import stdout_console
+        from virtprobe.cli.console import stdout_console
 
         # Piped into a CI log, Rich would assume 80 columns and cut metric names.
         console = stdout_console(width=None if sys.stdout.isatty() else 120)
@@ -57,11 +57,11 @@ def _emit(text_or_renderables: str | list[Any], out: str, force: bool) -> None:
 
 def _table(doc: dict[str, Any]) -> Any:
     if doc.get("kind") == "detect":
-        from virtprobe.detect.document import from_document
-        from virtprobe.detect.render import render_detect
+        from virtprobe.report.detect_table import render_detect
+        from virtprobe.report.document import detect_from_document as from_document
 
         return render_detect(from_document(doc))
-    from virtprobe.report.table import render_bench
+    from virtprobe.report.bench_table import render_bench
 
     return render_bench(doc)
 
@@ -87,7 +87,7 @@ def report(
     if fmt is ReportFormat.json:
         if len(docs) != 1:
             raise InputError(f"--format json writes one report at a time; got {len(docs)} files")
-        from virtprobe.report.model import dumps
+        from virtprobe.report.document import dumps
 
         _emit(dumps(docs[0]), out, force)
     elif fmt is ReportFormat.markdown:
@@ -131,7 +131,7 @@ def compare(
         base_doc, new_doc, threshold=threshold / 100.0, force=force, base_name=str(base), new_name=str(new)
     )
     if fmt is CompareFormat.json:
-        from virtprobe.report.model import dumps
+        from virtprobe.report.document import dumps
 
         _emit(dumps(result.to_dict()), out, force)
     elif fmt is CompareFormat.markdown:

@@ -27,7 +27,7 @@ import struct
 import sys
 import time
 
-from virtprobe.snapshot import CpuidRegs, Lookup
+from virtprobe.machine.facts import CpuidRegs, Lookup
 
 # Leaves detect reads: vendor, feature bits (hypervisor bit = leaf 1 ECX[31]),
 # the hypervisor range 0x40000000..0x4000FF00 in steps of 0x100 (a hypervisor

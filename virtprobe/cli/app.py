@@ -13,8 +13,10 @@ from typing import Annotated
 
 import typer
 
-from virtprobe import __version__, cli_bench, cli_report
-from virtprobe.entry import guarded, run_detect_command
+from virtprobe import __version__
+from virtprobe.cli import bench as cli_bench
+from virtprobe.cli import report as cli_report
+from virtprobe.cli.main import guarded, run_detect_command
 
 app = typer.Typer(
     name="virtprobe",

@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from virtprobe.bench.vm_profiles import VmProfile
+from virtprobe.bench.vm.profiles import VmProfile
 
 Z99 = 2.3263  # Phi^-1(0.99)
 

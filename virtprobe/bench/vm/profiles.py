@@ -1,7 +1,7 @@
 """VM profiles for the simulated baseline: the built-in cited figures, and user profile files.
 
 A profile file is JSON: {"format": 1, "profiles": [ {...}, ... ]}. The built-in
-one is bench/data/vm_profiles.json; `--profiles FILE` adds a user file of the
+one is bench/vm/data/vm_profiles.json; `--profiles FILE` adds a user file of the
 same format. Every number carries a source {citation, url, host, method}; a
 profile without trustworthy figures is `"unverified": true`, keeps what was
 found in its notes, and is left out of the default table (issue #4: never
@@ -23,7 +23,7 @@ from typing import Any
 from virtprobe.errors import InputError
 
 PROFILES_FORMAT = 1
-BUILTIN_NAME = "virtprobe/bench/data/vm_profiles.json"
+BUILTIN_NAME = "virtprobe/bench/vm/data/vm_profiles.json"
 MAX_PROFILE_FILE_BYTES = 1024 * 1024
 
 
@@ -196,7 +196,7 @@ def parse_profiles(doc: Any, origin: str) -> list[VmProfile]:
 
 
 def load_builtin() -> list[VmProfile]:
-    text = resources.files("virtprobe.bench").joinpath("data/vm_profiles.json").read_text(encoding="utf-8")
+    text = resources.files("virtprobe.bench.vm").joinpath("data/vm_profiles.json").read_text(encoding="utf-8")
     return parse_profiles(json.loads(text), BUILTIN_NAME)
 
 

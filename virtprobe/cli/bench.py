@@ -27,7 +27,7 @@ def _progress_bar() -> Iterator[Any]:
     Not on a pipe or a CI log: there the bar cannot animate, and its transient
     clean-up would leave a blank line before an error's one line.
     """
-    from virtprobe.render import stderr_console
+    from virtprobe.cli.console import stderr_console
 
     console = stderr_console()
     if not console.is_terminal:
@@ -55,7 +55,7 @@ def _progress_bar() -> Iterator[Any]:
 
 def _write_or_salvage(text: str, dest: str, force: bool, run_id: Any) -> None:
     """Write the report; if that fails after the run (disk full, the folder went away), keep it elsewhere."""
-    from virtprobe.report.model import write_text
+    from virtprobe.cli.output import write_text
 
     try:
         write_text(text, dest, force=force)
@@ -126,7 +126,8 @@ def bench(
     """Time container startup phase by phase, and memory, against VM baselines."""
     from virtprobe.bench.model import BenchOptions
     from virtprobe.bench.runner import run_bench
-    from virtprobe.report.model import check_writable, dumps
+    from virtprobe.report.document import dumps
+    from virtprobe.report.write import check_writable
 
     # Refuse before a minute of measuring, not after.
     if max_memory_mib is not None and memory == 0:
@@ -156,11 +157,11 @@ def bench(
     if json_out is not None:
         _write_or_salvage(dumps(doc), json_out, force, doc.get("run_id"))
     if json_out != "-":
-        from virtprobe.render import stdout_console
-        from virtprobe.report.table import render_bench
+        from virtprobe.cli.console import stdout_console
+        from virtprobe.report.bench_table import render_bench
 
         stdout_console().print(render_bench(doc))
-    from virtprobe.bench.gates import check_gates
+    from virtprobe.report.gates import check_gates
 
     failures = check_gates(doc, max_startup_ms, max_memory_mib)
     if failures:

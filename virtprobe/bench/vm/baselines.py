@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from virtprobe.bench import hwvirt, vm_profiles, vm_qemu, vm_sim
+from virtprobe.bench.vm import hwvirt
+from virtprobe.bench.vm import profiles as vm_profiles
+from virtprobe.bench.vm import qemu as vm_qemu
+from virtprobe.bench.vm import sim as vm_sim
 from virtprobe.errors import InputError
 
 VM_KINDS = ("qemu",)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from virtprobe.errors import InputError
+from virtprobe.machine.facts import CpuidRegs, FileRead, Lookup
 
 SNAPSHOT_META = "virtprobe-snapshot.json"
 SNAPSHOT_FORMAT = 1
@@ -47,46 +48,6 @@ DETECT_ENV_VARS = (
     "container",  # set by systemd-nspawn, podman, lxc (systemd's convention)
     "PROCESSOR_IDENTIFIER",  # Windows
 )
-
-
-@dataclass(frozen=True)
-class FileRead:
-    """The result of reading one file: its bytes, or the reason there are none."""
-
-    path: str  # the path as the real machine would name it, e.g. "/proc/cpuinfo"
-    data: bytes | None
-    reason: str | None = None  # set when data is None: "not found", "permission denied", ...
-
-    @property
-    def ok(self) -> bool:
-        return self.data is not None
-
-    @property
-    def text(self) -> str | None:
-        """The content as text (undecodable bytes replaced), or None."""
-        if self.data is None:
-            return None
-        return self.data.decode("utf-8", errors="replace")
-
-
-@dataclass(frozen=True)
-class CpuidRegs:
-    eax: int
-    ebx: int
-    ecx: int
-    edx: int
-
-
-@dataclass(frozen=True)
-class Lookup:
-    """A non-file fact (CPUID leaf, command output, KVM probe) or why it is unknown."""
-
-    value: Any
-    reason: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.value is not None
 
 
 def _reason_for(err: OSError) -> str:
@@ -245,7 +206,7 @@ class LiveSource(Source):
         key = (leaf, subleaf)
         if key not in self._cpuid_cache:
             if self._cpuid_fn is None:
-                from virtprobe.detect.cpuid import live_cpuid
+                from virtprobe.machine.cpuid import live_cpuid
 
                 self._cpuid_fn = live_cpuid
             self._cpuid_cache[key] = self._cpuid_fn(leaf, subleaf)
@@ -259,9 +220,9 @@ class LiveSource(Source):
     def kvm_probe(self) -> Lookup:
         if self._kvm_cache is None:
             if self._kvm_fn is None:
-                from virtprobe.detect.kvm import live_kvm_probe
+                from virtprobe.machine.kvmapi import probe_guest
 
-                self._kvm_fn = live_kvm_probe
+                self._kvm_fn = probe_guest
             self._kvm_cache = self._kvm_fn()
         return self._kvm_cache
 

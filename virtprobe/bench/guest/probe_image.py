@@ -16,7 +16,7 @@ import io
 import tarfile
 from dataclasses import dataclass
 
-from virtprobe.elf import EM_AARCH64, EM_X86_64, static_elf
+from virtprobe.bench.guest.elf import EM_AARCH64, EM_X86_64, static_elf
 
 # --- machine code ----------------------------------------------------------------
 

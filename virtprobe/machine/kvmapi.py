@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from virtprobe.snapshot import Lookup
+from virtprobe.machine.facts import Lookup
 
 KVM_DEVICE = "/dev/kvm"
 KVM_API_VERSION = 12  # the only stable version since Linux 2.6.22 (api.rst, "KVM_GET_API_VERSION")

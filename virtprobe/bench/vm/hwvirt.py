@@ -25,7 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from virtprobe import kvmapi, stats
+from virtprobe import stats
+from virtprobe.machine import kvmapi
 
 EXIT_PORT = 0xE9  # the loop's trap port
 DONE_PORT = 0x3F9  # "finished": the guest's last write

@@ -47,18 +47,18 @@ def detect_fast_args(argv: Sequence[str]) -> dict[str, Any] | None:
 def run_detect_command(json_out: bool, root: Path | None, all_evidence: bool, kvm_probe: bool) -> None:
     """The detect command's body, shared by the Typer command and the fast path."""
     from virtprobe.detect.run import detect
-    from virtprobe.snapshot import open_source
+    from virtprobe.machine.source import open_source
 
     result = detect(open_source(root), kvm_probe=kvm_probe)
     if json_out:
-        from virtprobe.detect.document import to_document
-        from virtprobe.report.model import dumps
+        from virtprobe.report.document import detect_document as to_document
+        from virtprobe.report.document import dumps
 
         sys.stdout.write(dumps(to_document(result)))
         sys.stdout.flush()
         return
-    from virtprobe.detect.render import render_detect
-    from virtprobe.render import stdout_console
+    from virtprobe.cli.console import stdout_console
+    from virtprobe.report.detect_table import render_detect
 
     stdout_console().print(render_detect(result, all_evidence=all_evidence))
 
@@ -84,7 +84,7 @@ def main() -> None:
     if fast is not None:
         guarded(lambda: run_detect_command(**fast))
         return
-    from virtprobe.cli import app
+    from virtprobe.cli.app import app
 
     # Click's standalone mode handles usage errors (exit 2) and --help itself;
     # our own errors pass through it to the boundary.

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from virtprobe.bench import vm_kernel
-from virtprobe.bench.vm_initramfs import READY_MARKER, build_initramfs
+from virtprobe.bench.guest.initramfs import READY_MARKER, build_initramfs
+from virtprobe.bench.vm import kernel as vm_kernel
 from virtprobe.detect.kvm import PVM_GUEST_NOTE
 from virtprobe.errors import UnrunnableError
 

@@ -1,0 +1,1 @@
+"""What runs inside a guest or container: the ELF writer, the probe image, the initramfs."""

@@ -1,0 +1,1 @@
+"""VM baselines: guest kernels, QEMU, simulated profiles, and /dev/kvm driven directly."""

@@ -1,0 +1,40 @@
+"""Writing report files: never overwrite without force, and never leave half a file.
+
+Writing to stdout is the CLI's business (cli/output.py); this module only writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from virtprobe.errors import InputError
+
+
+def check_writable(dest: str, force: bool = False) -> None:
+    """InputError now if dest could not be written later (bench checks before a minute of measuring)."""
+    if dest == "-":
+        return
+    if os.path.isdir(dest):
+        raise InputError(f"{dest} is a directory; give a file name")
+    if os.path.exists(dest) and not force:
+        raise InputError(f"{dest} already exists; pass --force to overwrite it")
+    parent = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(parent):
+        raise InputError(f"cannot write {dest}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {dest}: directory {parent} is not writable")
+
+
+def write_text(text: str, dest: str, force: bool = False) -> None:
+    """Write text to the file dest through a temporary file and a rename. Never overwrite without force."""
+    check_writable(dest, force)
+    tmp = f"{dest}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, dest)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise InputError(f"cannot write {dest}: {err.strerror or err}") from err
