@@ -40,7 +40,11 @@ fi
 # second runtime for the --floor ladder;
 # chromium: screenshots of the HTML report; qemu-user: runs the aarch64 probe
 # executable on an x86_64 machine, so its bytes are tested by execution.
-apt_install docker.io qemu-system-x86 qemu-user hyperfine virt-what cpu-checker chromium crun ca-certificates
+# podman, runsc (gVisor): the other engine and runtime that bench and detect are tested on;
+# debootstrap, systemd-container (nspawn), lxc, busybox-static: the live environments detect
+# is tested inside; openssh-server: a remote engine reached through ssh:// on loopback.
+apt_install docker.io qemu-system-x86 qemu-user hyperfine virt-what cpu-checker chromium crun ca-certificates \
+    podman runsc uidmap debootstrap systemd-container lxc busybox-static openssh-server openssl curl
 
 # --- A guest kernel for the QEMU microVM tests ------------------------------
 # Debian's cloud kernel, downloaded and unpacked without installing it (about 3 s).
@@ -67,7 +71,14 @@ export VIRTPROBE_STARTED_DOCKERD=${VIRTPROBE_STARTED_DOCKERD:-0}
 if ! docker version >/dev/null 2>&1; then
     log "starting dockerd"
     mkdir -p "$here/.cache"
-    nohup dockerd --bridge=none --iptables=false --ip6tables=false \
+    # runsc needs --network=none here ("cannot run with network enabled in root network
+    # namespace"); crun is offered so that bench --runtime can show its refusal on hybrid cgroups.
+    mkdir -p "$here/.cache/docker"
+    cat >"$here/.cache/docker/daemon.json" <<JSON
+{"runtimes": {"runsc": {"path": "$(command -v runsc)", "runtimeArgs": ["--network=none"]},
+              "crun": {"path": "$(command -v crun)"}}}
+JSON
+    nohup dockerd --bridge=none --iptables=false --ip6tables=false --config-file "$here/.cache/docker/daemon.json" \
         >"$here/.cache/dockerd.log" 2>&1 &
     echo $! >"$here/.cache/dockerd.pid"
     VIRTPROBE_STARTED_DOCKERD=1
@@ -78,3 +89,29 @@ if ! docker version >/dev/null 2>&1; then
     docker version >/dev/null 2>&1 || { log "dockerd did not start; see .cache/dockerd.log"; tail -n 20 "$here/.cache/dockerd.log" >&2; exit 1; }
 fi
 log "docker engine: $(docker version --format '{{.Server.Version}}')"
+
+# --- Podman's Docker-compatible API ---------------------------------------------
+# Podman 4.3 here needs runc (crun refuses hybrid cgroups) and explicit ulimits (no
+# CAP_SYS_RESOURCE): a containers.conf of our own, never the machine's /etc.
+export CONTAINERS_CONF="$here/.cache/podman/containers.conf"
+mkdir -p "$here/.cache/podman"
+cat >"$CONTAINERS_CONF" <<'CONF'
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+netns = "none"
+[engine]
+runtime = "runc"
+CONF
+export VIRTPROBE_PODMAN_SOCK="$here/.cache/podman/podman.sock"
+export VIRTPROBE_STARTED_PODMAN=${VIRTPROBE_STARTED_PODMAN:-0}
+if ! curl -s --unix-socket "$VIRTPROBE_PODMAN_SOCK" http://d/_ping >/dev/null 2>&1; then
+    rm -f "$VIRTPROBE_PODMAN_SOCK"
+    nohup podman system service --time=0 "unix://$VIRTPROBE_PODMAN_SOCK" >"$here/.cache/podman/service.log" 2>&1 &
+    echo $! >"$here/.cache/podman/service.pid"
+    VIRTPROBE_STARTED_PODMAN=1
+    for _ in $(seq 1 60); do
+        curl -s --unix-socket "$VIRTPROBE_PODMAN_SOCK" http://d/_ping >/dev/null 2>&1 && break
+        sleep 0.5
+    done
+fi
+log "podman service: $(curl -s --unix-socket "$VIRTPROBE_PODMAN_SOCK" http://d/version | head -c 80 || echo 'not answering')"

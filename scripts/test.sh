@@ -13,6 +13,10 @@ stop_dockerd() {
         for _ in $(seq 1 40); do kill -0 "$(cat .cache/dockerd.pid)" 2>/dev/null || break; sleep 0.25; done
         rm -f .cache/dockerd.pid
     fi
+    if [ "${VIRTPROBE_STARTED_PODMAN:-0}" = "1" ] && [ -f .cache/podman/service.pid ]; then
+        kill "$(cat .cache/podman/service.pid)" 2>/dev/null || true
+        rm -f .cache/podman/service.pid
+    fi
 }
 trap stop_dockerd EXIT
 
