@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import live_skip
+from virtprobe.report.document import BenchReport, from_document
 from virtprobe.report.gates import check_gates
-from virtprobe.report.load import load_report
+from virtprobe.report.load import load_document, load_report
 
 REPO = Path(__file__).resolve().parent.parent
 FIX = Path(__file__).parent / "fixtures" / "reports"
@@ -39,20 +40,24 @@ def _engine_or_skip() -> None:
 
 
 def test_gates_pass_and_fail_on_known_figures() -> None:
-    doc = load_report(FIX / "bench-base.json")
+    report = load_report(FIX / "bench-base.json")
+    assert isinstance(report, BenchReport)
+    doc = report.result
     assert check_gates(doc, None, None) == []
     assert check_gates(doc, 10_000, 1_000) == []
     failures = check_gates(doc, 1, 0.5)
     assert len(failures) == 2
-    assert failures[0].startswith("startup median (first instruction)")
+    assert failures[0].startswith("startup median (start → first instruction)")
     assert "> --max-startup-ms 1" in failures[0]
     assert "> --max-memory-mib 0.5" in failures[1]
 
 
 def test_gate_on_unmeasured_memory_fails() -> None:
-    doc = load_report(FIX / "bench-base.json")
-    doc["container"]["memory"] = None
-    assert check_gates(doc, None, 100) == ["--max-memory-mib 100: memory was not measured (--memory 0?)"]
+    raw = load_document(FIX / "bench-base.json")
+    raw["container"]["memory"] = None
+    report = from_document(raw)
+    assert isinstance(report, BenchReport)
+    assert check_gates(report.result, None, 100) == ["--max-memory-mib 100: memory was not measured (--memory 0?)"]
 
 
 # --- fail fast, before any container is started ---------------------------------------
@@ -109,7 +114,7 @@ def test_gate_exceeded_exit_3_and_report_kept(tmp_path: Path) -> None:
     assert r.returncode == 3, r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("virtprobe: error: gate exceeded: startup median")
     assert "memory per container" not in r.stderr  # the generous memory gate held
-    doc = load_report(out)  # the evidence of a failing gate is kept, and valid
+    doc = load_document(out)  # the evidence of a failing gate is kept, and valid
     assert doc["environment"]["hostname"].startswith("anon-")
     assert doc["environment"]["hostname"] != os.uname().nodename
     machine_id = doc["environment"].get("machine_id")
@@ -162,7 +167,7 @@ def test_bench_with_every_vm_tier(tmp_path: Path) -> None:
         timeout=600,
     )
     assert r.returncode == 0, r.stderr
-    doc = load_report(out)
+    doc = load_document(out)
     kinds = [b["kind"] for b in doc["vm"]["baselines"]]
     assert "measured" in kinds and kinds.count("simulated") >= 5
     for b in doc["vm"]["baselines"]:

@@ -16,8 +16,10 @@ import pytest
 
 from tests.conftest import live_skip
 from virtprobe.bench import runner
-from virtprobe.bench.docker_backend import RUN_LABEL, DockerBackend, owner_alive
-from virtprobe.bench.model import BenchOptions, new_run_id
+from virtprobe.bench.docker_backend import DockerBackend
+from virtprobe.bench.interrupts import cleanup_guard
+from virtprobe.bench.options import BenchOptions
+from virtprobe.bench.ownership import RUN_LABEL, new_run_id, owner_alive
 from virtprobe.errors import EngineError
 
 pytestmark = pytest.mark.docker
@@ -73,11 +75,11 @@ def cli(
 
 def test_phases_on_the_real_engine(backend: DockerBackend, probe_tag: str, run_id: str) -> None:
     opts = BenchOptions(runs=5, warmup=1, memory_containers=3, parallel=2)
-    with runner.cleanup_guard(backend, run_id):
+    with cleanup_guard(backend, run_id):
         section = runner.run_containers(
             backend, time.monotonic_ns, opts, run_id=run_id, image=probe_tag, probe=True
         )
-    samples = section["samples"]
+    samples = [s.to_dict() for s in section.samples]
     assert len(samples) == 6
     for s in samples:
         for key in ("create_s", "start_s", "first_instruction_s", "run_to_exit_s", "remove_s", "cycle_s"):
@@ -86,11 +88,12 @@ def test_phases_on_the_real_engine(backend: DockerBackend, probe_tag: str, run_i
         # The probe's first instruction is after the start request and before wait() saw the exit.
         assert 0 < s["first_instruction_s"] <= s["start_s"] + s["run_to_exit_s"]
         assert s["exit_code"] == 0
-    mem = section["memory"]
+    assert section.memory is not None and section.parallel is not None
+    mem = section.memory.to_dict()
     assert mem["n"] == 3 and len(mem["cgroup_bytes"]) == 3
     assert all(b > 0 for b in mem["cgroup_bytes"])
     assert mem["shim_pss_bytes"] and all(b > 0 for b in mem["shim_pss_bytes"])
-    assert section["parallel"]["n"] == 5 and section["parallel"]["containers_per_s"] > 0
+    assert section.parallel.n == 5 and (section.parallel.containers_per_s or 0) > 0
     assert backend.list_labelled(run_id) == []
 
 
@@ -236,11 +239,11 @@ def test_bench_json_stdout_is_a_valid_report(backend: DockerBackend, probe_tag: 
 
 def test_user_image_first_output(backend: DockerBackend, probe_tag: str, run_id: str) -> None:
     opts = BenchOptions(runs=2, warmup=0, memory_containers=0)
-    with runner.cleanup_guard(backend, run_id):
+    with cleanup_guard(backend, run_id):
         section = runner.run_containers(
             backend, time.monotonic_ns, opts, run_id=run_id, image=probe_tag, probe=False
         )
-    assert section["timing_basis"] == "first_output"
-    for s in section["samples"]:
+    assert section.timing_basis == "first_output"
+    for s in (x.to_dict() for x in section.samples):
         assert s["first_output_s"] is not None and s["first_output_s"] > 0
         assert s["first_instruction_s"] is None

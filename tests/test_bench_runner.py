@@ -4,134 +4,25 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from virtprobe.bench import runner
+from tests.scripted import FakeClock, ScriptedBackend
+from virtprobe.bench import floor as floor_mod
+from virtprobe.bench import interrupts, runner
 from virtprobe.bench.docker_backend import parse_engine_info, parse_meminfo, parse_proc_cgroup
-from virtprobe.bench.model import BenchOptions, bench_document, noise_warnings
+from virtprobe.bench.noise import noise_warnings
+from virtprobe.bench.options import BenchOptions
+from virtprobe.bench.result import ContainerSection, CycleSample
 from virtprobe.errors import EngineError, Interrupted, UnrunnableError
 
-MS = 1_000_000
 
-
-class FakeClock:
-    """Every reading advances 1 ms; a backend call advances it further by its scripted cost."""
-
-    def __init__(self) -> None:
-        self.now = 1_000 * MS
-        self.lock = threading.Lock()
-
-    def __call__(self) -> int:
-        with self.lock:
-            self.now += MS
-            return self.now
-
-    def advance(self, ns: int) -> None:
-        with self.lock:
-            self.now += ns
-
-
-class ScriptedBackend:
-    """Containers as dicts; each call costs a fixed time on the fake clock."""
-
-    COSTS: ClassVar[dict[str, int]] = {
-        "create": 7 * MS,
-        "start": 140 * MS,
-        "wait": 24 * MS,
-        "remove": 6 * MS,
-        "logs": 2 * MS,
-    }
-
-    def __init__(
-        self, clock: FakeClock, fail_at: tuple[str, int] | None = None, interrupt_at: int | None = None
-    ):
-        self.clock = clock
-        self.containers: dict[str, dict[str, Any]] = {}
-        self.calls: list[tuple[str, str]] = []
-        self.created = 0
-        self.fail_at = fail_at
-        self.interrupt_at = interrupt_at
-        self.lock = threading.Lock()
-
-    def _step(self, name: str, cid: str) -> None:
-        with self.lock:
-            self.calls.append((name, cid))
-            n = sum(1 for c, _ in self.calls if c == name)
-        if self.fail_at == (name, n):
-            raise EngineError("the Docker daemon stopped answering mid-run")
-        if name == "start" and self.interrupt_at == n:
-            raise KeyboardInterrupt
-        self.clock.advance(self.COSTS.get(name, 0))
-
-    def create(self, image: str, run_id: str, command: list[str] | None = None, role: str = "bench") -> str:
-        with self.lock:
-            self.created += 1
-            cid = f"c{self.created:03d}"
-            self.containers[cid] = {
-                "labels": {"io.virtprobe.run": run_id, "io.virtprobe.role": role},
-                "image": image,
-                "command": command,
-                "probe_ns": None,
-            }
-        self._step("create", cid)
-        return cid
-
-    def start(self, cid: str) -> None:
-        req = self.clock.now
-        self._step("start", cid)
-        # The probe's first instruction runs while start() is still in flight.
-        self.containers[cid]["probe_ns"] = req + 100 * MS
-
-    def wait(self, cid: str, timeout_s: float = 60) -> int:
-        self._step("wait", cid)
-        return 0
-
-    def logs(self, cid: str) -> bytes:
-        self._step("logs", cid)
-        ns = self.containers[cid]["probe_ns"]
-        return f"{ns // 10**9}.{ns % 10**9:09d}\n".encode()
-
-    def remove(self, cid: str) -> None:
-        self._step("remove", cid)
-        self.containers.pop(cid, None)
-
-    def attach_first_output(self, cid: str, clock: Any) -> Any:
-        backend = self
-
-        class Handle:
-            def result(self, timeout_s: float) -> int | None:
-                return backend.containers[cid]["probe_ns"] + 3 * MS
-
-        return Handle()
-
-    def container_memory(self, cid: str) -> tuple[int | None, int | None, str | None]:
-        return 650_000, 3_400_000, None
-
-    def meminfo(self) -> dict[str, int]:
-        used = 3_300_000 * sum(1 for c in self.containers.values() if c["command"])
-        fields = {"AnonPages": 0, "PageTables": 0, "KernelStack": 0, "Slab": 0, "VmallocUsed": 0}
-        fields["AnonPages"] = used
-        return {"MemAvailable": 20_000_000_000 - used, **fields}
-
-    def remove_labelled(self, run_id: str | None = None) -> list[str]:
-        ids = [
-            cid
-            for cid, c in self.containers.items()
-            if "io.virtprobe.run" in c["labels"]
-            and (run_id is None or c["labels"]["io.virtprobe.run"] == run_id)
-        ]
-        for cid in ids:
-            self.remove(cid)
-        return ids
-
-
-def run(backend: ScriptedBackend, clock: FakeClock, probe: bool = True, **kw: Any) -> dict[str, Any]:
+def run(backend: ScriptedBackend, clock: FakeClock, probe: bool = True, **kw: Any) -> ContainerSection:
     opts = BenchOptions(**{"runs": 5, "warmup": 2, "memory_containers": 0, **kw})
-    with runner.cleanup_guard(backend, "vp-test"):
+    with interrupts.cleanup_guard(backend, "vp-test"):
         return runner.run_containers(
             backend, clock, opts, run_id="vp-test", image="img", probe=probe, sleep=lambda s: None
         )
@@ -141,21 +32,21 @@ def test_phases_from_the_scripted_costs() -> None:
     clock = FakeClock()
     backend = ScriptedBackend(clock)
     section = run(backend, clock)
-    samples = section["samples"]
-    assert [s["index"] for s in samples] == list(range(7))
-    assert [s["warmup"] for s in samples] == [True, True, False, False, False, False, False]
+    samples = section.samples
+    assert [s.index for s in samples] == list(range(7))
+    assert [s.warmup for s in samples] == [True, True, False, False, False, False, False]
     for s in samples:
-        assert s["create_s"] == pytest.approx(0.008)  # 7 ms cost + 1 ms clock read
-        assert s["start_s"] == pytest.approx(0.141)
-        assert s["run_to_exit_s"] == pytest.approx(0.025)
-        assert s["remove_s"] == pytest.approx(0.007)
-        assert s["first_instruction_s"] == pytest.approx(0.100)
-        assert s["first_output_s"] is None
-        parts = s["create_s"] + s["start_s"] + s["run_to_exit_s"] + s["remove_s"]
-        assert s["cycle_s"] >= parts
-        assert 0 < s["first_instruction_s"] < s["start_s"] + s["run_to_exit_s"]
-    assert section["timing_basis"] == "first_instruction"
-    assert section["image"] == {"name": "img", "probe": True, "build_s": None}
+        assert s.create_s == pytest.approx(0.008)  # 7 ms cost + 1 ms clock read
+        assert s.start_s == pytest.approx(0.141)
+        assert s.run_to_exit_s == pytest.approx(0.025)
+        assert s.remove_s == pytest.approx(0.007)
+        assert s.first_instruction_s == pytest.approx(0.100)
+        assert s.first_output_s is None
+        assert s.create_s and s.start_s and s.run_to_exit_s and s.remove_s and s.cycle_s
+        assert s.cycle_s >= s.create_s + s.start_s + s.run_to_exit_s + s.remove_s
+        assert 0 < s.first_instruction_s < s.start_s + s.run_to_exit_s
+    assert section.timing_basis == "first_instruction"
+    assert section.image is not None and section.image.to_dict() == {"name": "img", "probe": True, "build_s": None}
 
 
 def test_order_of_calls_and_labels() -> None:
@@ -170,10 +61,10 @@ def test_user_image_uses_first_output() -> None:
     clock = FakeClock()
     backend = ScriptedBackend(clock)
     section = run(backend, clock, probe=False)
-    assert section["timing_basis"] == "first_output"
-    s = section["samples"][-1]
-    assert s["first_instruction_s"] is None
-    assert s["first_output_s"] == pytest.approx(0.103)
+    assert section.timing_basis == "first_output"
+    s = section.samples[-1]
+    assert s.first_instruction_s is None
+    assert s.first_output_s == pytest.approx(0.103)
     assert "logs" not in [c for c, _ in backend.calls]
 
 
@@ -181,12 +72,12 @@ def test_memory_section() -> None:
     clock = FakeClock()
     backend = ScriptedBackend(clock)
     section = run(backend, clock, runs=1, warmup=0, memory_containers=4)
-    mem = section["memory"]
-    assert mem["n"] == 4
-    assert mem["cgroup_bytes"] == [650_000] * 4
-    assert mem["shim_pss_bytes"] == [3_400_000] * 4
-    assert mem["host_available_drop_bytes_per_container"] == pytest.approx(3_300_000)
-    assert mem["host_kernel_anon_growth_bytes_per_container"] == pytest.approx(3_300_000)
+    mem = section.memory
+    assert mem is not None and mem.n == 4
+    assert mem.cgroup_bytes == (650_000,) * 4
+    assert mem.shim_pss_bytes == (3_400_000,) * 4
+    assert mem.host_available_drop_bytes_per_container == pytest.approx(3_300_000)
+    assert mem.host_kernel_anon_growth_bytes_per_container == pytest.approx(3_300_000)
     paused = [c for c, cid in backend.calls if c == "create"]
     assert len(paused) == 5
     assert backend.containers == {}  # the idle containers were removed
@@ -196,9 +87,9 @@ def test_parallel_section() -> None:
     clock = FakeClock()
     backend = ScriptedBackend(clock)
     section = run(backend, clock, runs=6, warmup=0, parallel=3)
-    par = section["parallel"]
-    assert par["parallel"] == 3 and par["n"] == 6 and len(par["cycle_s"]) == 6
-    assert par["containers_per_s"] > 0
+    par = section.parallel
+    assert par is not None and par.parallel == 3 and par.n == 6 and len(par.cycle_s) == 6
+    assert par.containers_per_s is not None and par.containers_per_s > 0
     assert backend.containers == {}
 
 
@@ -220,7 +111,7 @@ def test_cleanup_on_keyboard_interrupt_raises_interrupted() -> None:
     assert info.value.exit_code == 130
     assert backend.containers == {}
     # The signal handlers are restored afterwards.
-    assert signal.getsignal(signal.SIGTERM) is not runner._on_signal
+    assert signal.getsignal(signal.SIGTERM) is not interrupts._on_signal
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
@@ -261,7 +152,7 @@ def test_interrupt_during_create_waits_for_the_container_and_removes_it(sig: sig
 def test_second_interrupt_during_a_held_call_stops_at_once() -> None:
     clock = FakeClock()
     backend = ScriptedBackend(clock)
-    with pytest.raises(Interrupted), runner.cleanup_guard(backend, "vp-test"), runner.held_interrupts():
+    with pytest.raises(Interrupted), interrupts.cleanup_guard(backend, "vp-test"), interrupts.held_interrupts():
         signal.raise_signal(signal.SIGINT)  # held
         backend.create("img", "vp-test")
         signal.raise_signal(signal.SIGINT)  # the user insists
@@ -281,7 +172,7 @@ def test_sigterm_becomes_interrupted() -> None:
     clock = FakeClock()
     backend = ScriptedBackend(clock)
     backend.create("img", "vp-test")
-    with pytest.raises(Interrupted) as info, runner.cleanup_guard(backend, "vp-test"):
+    with pytest.raises(Interrupted) as info, interrupts.cleanup_guard(backend, "vp-test"):
         signal.raise_signal(signal.SIGTERM)
     assert "terminated" in info.value.message
     assert backend.containers == {}
@@ -296,16 +187,17 @@ def test_probe_without_clock_reading_is_unrunnable() -> None:
     assert backend.containers == {}
 
 
-def test_document_and_warnings() -> None:
+def test_noise_warnings() -> None:
     clock = FakeClock()
     backend = ScriptedBackend(clock)
-    section = run(backend, clock)
-    doc = bench_document("vp-test", BenchOptions(), {"hostname": "h"}, section, [])
-    assert doc["kind"] == "bench" and doc["schema_version"] == "1.0"
-    assert doc["vm"] is None and doc["hwvirt"] is None
-    assert doc["options"]["runs"] == 20 and doc["options"]["memory_containers"] == 10
-    assert doc["warnings"] == []  # the scripted costs have no noise
-    noisy = {"samples": [{"warmup": False, "cycle_s": x} for x in (0.1, 0.2, 0.1, 0.3)]}
+    assert noise_warnings(run(backend, clock)) == []  # the scripted costs have no noise
+    noisy = ContainerSection(
+        image=None,
+        timing_basis="first_instruction",
+        samples=tuple(
+            CycleSample(i, False, None, None, None, None, None, None, x) for i, x in enumerate((0.1, 0.2, 0.1, 0.3))
+        ),
+    )
     assert any(w.startswith("cycle CV") for w in noise_warnings(noisy))
 
 
@@ -399,11 +291,11 @@ def test_error_translation() -> None:
 
 
 def test_busy_warning_judges_the_load_before_the_run() -> None:
-    from virtprobe.bench.model import busy_warning
+    from virtprobe.bench.environment import busy_warning
 
-    assert busy_warning([0.4, 0.5, 0.6], 2) is None  # the run's own load does not count
+    assert busy_warning((0.4, 0.5, 0.6), 2) is None  # the run's own load does not count
     assert busy_warning(None, 2) is None
-    warning = busy_warning([1.5, 1.0, 0.9], 2)
+    warning = busy_warning((1.5, 1.0, 0.9), 2)
     assert warning is not None and "1.50 on 2 CPUs before the run began" in warning
 
 
@@ -481,7 +373,7 @@ def test_interrupted_floor_run_lets_the_child_finish(tmp_path: Any) -> None:
     )
     script.chmod(0o755)
     with pytest.raises(KeyboardInterrupt):
-        runner._time_cmd([str(script)], runs=5)
+        floor_mod._time_cmd([str(script)], runs=5)
     lines = log.read_text().split()
     assert lines == ["start", "end", "start", "end"]  # the untimed run, then the interrupted one, whole
     with pytest.raises(ChildProcessError):  # nothing left running or unreaped
@@ -492,7 +384,7 @@ def test_interrupted_floor_run_lets_the_child_finish(tmp_path: Any) -> None:
 
 
 def test_parse_stat_starttime_counts_fields_after_the_last_parenthesis() -> None:
-    from virtprobe.bench.docker_backend import parse_stat_starttime
+    from virtprobe.bench.ownership import parse_stat_starttime
 
     # /proc/self/stat of a real process, with its comm replaced by one holding ") (".
     real = open("/proc/self/stat").read()  # noqa: SIM115
@@ -507,7 +399,7 @@ def test_owner_alive_only_for_this_boot_this_pid_this_start() -> None:
     import subprocess
     import sys
 
-    from virtprobe.bench.docker_backend import owner_alive, owner_label
+    from virtprobe.bench.ownership import owner_alive, owner_label
 
     me = owner_label()
     boot, pid, start = me.split(":")

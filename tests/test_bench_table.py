@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
+from virtprobe.bench.result import BenchResult
 from virtprobe.report.bench_table import render_bench
 
 GOLDEN = Path(__file__).parent / "fixtures" / "bench_table.txt"
@@ -68,7 +69,7 @@ def document() -> dict[str, Any]:
 def render(doc: dict[str, Any]) -> str:
     buf = io.StringIO()
     console = Console(file=buf, width=100, color_system=None, force_terminal=False, legacy_windows=False)
-    console.print(render_bench(doc))
+    console.print(render_bench(BenchResult.from_dict(doc)))
     return buf.getvalue()
 
 

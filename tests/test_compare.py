@@ -11,20 +11,22 @@ from typing import Any
 import pytest
 
 from virtprobe.errors import InputError
-from virtprobe.report.compare import (
-    bootstrap_ci,
-    compare,
-    environment_differences,
-    mann_whitney_u,
-    metric_change,
-)
-from virtprobe.report.load import load_report
+from virtprobe.report.compare import compare, environment_differences, metric_change
+from virtprobe.report.document import BenchReport, Report, from_document
+from virtprobe.report.load import load_document, load_report
+from virtprobe.stats import bootstrap_ci, mann_whitney_u
 
 FIX = Path(__file__).parent / "fixtures" / "reports"
 
 
-def _load(name: str) -> dict[str, Any]:
+def _load(name: str) -> Report:
     return load_report(FIX / name)
+
+
+def _bench(doc: dict[str, Any]) -> BenchReport:
+    report = from_document(doc)
+    assert isinstance(report, BenchReport)
+    return report
 
 
 def test_mann_whitney_scipy_docs_example() -> None:
@@ -143,13 +145,13 @@ def test_environment_mismatch_refused_and_listed() -> None:
     ],
 )
 def test_each_environment_field_is_checked(path: tuple[str, ...], value: Any, label: str) -> None:
-    base = _load("bench-base.json")
+    base = load_document(FIX / "bench-base.json")
     new = copy.deepcopy(base)
     target = new["environment"]
     for key in path[:-1]:
         target = target[key]
     target[path[-1]] = value
-    diffs = environment_differences(base, new)
+    diffs = environment_differences(_bench(base).result, _bench(new).result)
     assert len(diffs) == 1 and diffs[0].startswith(f"{label}: ")
 
 
@@ -203,22 +205,23 @@ REPORTS = Path(__file__).resolve().parent.parent / "reports"
 
 def test_setup_differences_name_the_changed_qemu_arguments() -> None:
     """A real report of this machine against itself with the older bzImage command line."""
-    from virtprobe.report.compare import render_comparison_markdown, setup_differences
+    from virtprobe.report.compare import setup_differences
+    from virtprobe.report.compare_render import render_comparison_markdown
 
-    new = load_report(REPORTS / "bench-firecracker.json")
-    assert setup_differences(new, new) == []
+    new = load_document(REPORTS / "bench-firecracker.json")
+    assert setup_differences(_bench(new).result, _bench(new).result) == []
     base = copy.deepcopy(new)
     qemu = next(b for b in base["vm"]["baselines"] if b["kind"] == "measured")
     i = next(i for i, n in enumerate(qemu["notes"]) if n.startswith("command: "))
     kernel = qemu["notes"][i].split("<vmlinux from ")[1].split(">")[0]
     qemu["notes"][i] = qemu["notes"][i].replace(f"<vmlinux from {kernel}>", f"<kernel {kernel}>")
     base["container"]["image"]["name"] = "example/app:1"
-    diffs = setup_differences(base, new)
+    diffs = setup_differences(_bench(base).result, _bench(new).result)
     assert diffs == [
         f"image: example/app:1 -> {new['container']['image']['name']}",
         f"vm {qemu['name']} command: <kernel {kernel}> -> <vmlinux from {kernel}>",
     ]
-    c = compare(base, new)
+    c = compare(_bench(base), _bench(new))
     assert c.setup_differences == tuple(diffs) and c.to_dict()["setup_differences"] == diffs
     md = render_comparison_markdown(c)
     # Escaped, or GitHub would take "<kernel ...>" for an HTML tag and drop it.

@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 from tests.conftest import ROOTS
 from virtprobe.detect.cloud import match_cloud, probe_cloud
 from virtprobe.detect.cpu import firmware_disable_line, parse_cpuinfo, parse_flags, probe_cpu
-from virtprobe.detect.hypervisor import (
+from virtprobe.detect.hv_readers import (
     DMI_FILES,
     decode_signature,
     device_tree_strings,
     parse_acpi_header,
     parse_xen_features,
-    probe_hypervisor,
 )
+from virtprobe.detect.hypervisor import probe_hypervisor
 from virtprobe.detect.kvm import parse_bool_param, probe_kvm
 from virtprobe.detect.model import WEIGHTS
 from virtprobe.machine.source import RootSource

@@ -62,7 +62,7 @@ def test_verdict_words() -> None:
 
 
 def test_missing_kvm_degrades_with_a_reason(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    out = hwvirt.hwvirt(2, device=str(tmp_path / "no-kvm"))
+    out = hwvirt.hwvirt(2, device=str(tmp_path / "no-kvm")).to_dict()
     assert out["available"] is False
     assert "stage open" in out["reason"]
     assert out["vm_floor"] is None and out["near_native"] is None
@@ -81,7 +81,7 @@ def test_native_loop_returns_the_checksum() -> None:
 def test_live_hwvirt_section() -> None:
     if not os.path.exists(kvmapi.KVM_DEVICE) or not os.access(kvmapi.KVM_DEVICE, os.R_OK | os.W_OK):
         live_skip("/dev/kvm not present or not accessible")
-    out = vm.hwvirt_section(3)
+    out = vm.hwvirt_section(3).to_dict()
     assert out["available"] is True, out["reason"]
     floor = out["vm_floor"]
     assert len(floor["samples_s"]) == 3 and all(s > 0 for s in floor["samples_s"])

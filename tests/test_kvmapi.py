@@ -109,7 +109,7 @@ def test_missing_device_is_reported_not_raised(tmp_path) -> None:  # type: ignor
         assert v["stage"] == "open"
         assert "No such file" in v["error"]
     assert look.reason == v["error"]
-    assert set(v) == {"ok", "stage", "api_version", "exit_reason", "elapsed_s", "guest_output", "error"}
+    assert set(v) == {"ok", "stage", "api_version", "exit_reason", "elapsed_s", "guest_output", "error", "capabilities"}
 
 
 def test_non_device_file_fails_at_api_version(tmp_path) -> None:  # type: ignore[no-untyped-def]

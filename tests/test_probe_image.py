@@ -10,7 +10,9 @@ import struct
 import subprocess
 import tarfile
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -65,17 +67,25 @@ def test_elf_header(arch: str, machine: int) -> None:
     # The entry point is the first code byte, right after the headers, inside the segment.
     assert h["entry"] == h["p_vaddr"] + 120
     assert h["p_vaddr"] <= h["entry"] < h["p_vaddr"] + len(data)
-    assert len(data) < 400
+    # Tiny on purpose: the whole image is this file (x86_64 435 bytes, aarch64 512 today).
+    assert len(data) <= 600
+
+
+def test_both_probes_end_with_the_boot_id_path() -> None:
+    for arch in ("x86_64", "aarch64"):
+        assert probe_image.build_elf(arch).endswith(probe_image.BOOT_ID_PATH)
+    assert probe_image.BOOT_ID_PATH == b"/proc/sys/kernel/random/boot_id\0"
 
 
 def test_aarch64_code_is_whole_instructions_and_uses_the_right_syscalls() -> None:
-    code = probe_image.build_elf("aarch64")[120:]
+    code = probe_image.build_elf("aarch64")[120 : -len(probe_image.BOOT_ID_PATH)]
     assert len(code) % 4 == 0
     words = [struct.unpack_from("<I", code, i)[0] for i in range(0, len(code), 4)]
     svc = 0xD4000001
-    assert words.count(svc) == 4  # clock_gettime, write, ppoll, exit_group
+    # clock_gettime x2, openat, read, close, write (boot id line), write (in put_ts), ppoll, exit_group
+    assert words.count(svc) == 9
     movz_x8 = {w for w in words if w & 0xFFE0001F == 0xD2800008}  # movz x8, #imm
-    assert {(w >> 5) & 0xFFFF for w in movz_x8} == {113, 64, 73, 94}
+    assert {(w >> 5) & 0xFFFF for w in movz_x8} == {113, 56, 63, 57, 64, 73, 94}
 
 
 def test_unknown_arch_rejected() -> None:
@@ -105,16 +115,67 @@ def test_tag_is_content_hash_and_context_holds_the_probe() -> None:
 
 def test_parse_probe_output() -> None:
     assert probe_image.parse_probe_output(b"477.226697045\n") == 477_226_697_045
+    # The current three-line output still gives the monotonic reading.
+    assert probe_image.parse_probe_output(b"477.226697045\n" + BOOT + b"\n1796109639.478658237\n") == (
+        477_226_697_045
+    )
     assert probe_image.parse_probe_output(b"0.000000001\n") == 1
     assert probe_image.parse_probe_output(b"") is None
     assert probe_image.parse_probe_output(b"12.34\n") is None
     assert probe_image.parse_probe_output(b"hello\n") is None
 
 
+# Real outputs of this probe image through Docker on the development VM (2026-12-01):
+# runc shares the host kernel; gVisor's runsc (release 20221219) has no
+# /proc/sys/kernel/random/boot_id and its own CLOCK_MONOTONIC.
+BOOT = b"36caab33-baea-463b-9927-1c49a22d756b"
+RUNC_OUTPUT = b"737.520863690\n" + BOOT + b"\n1796109639.478658237\n"
+RUNSC_OUTPUT = b"0.104806775\n-\n1796109639.790921290\n"
+
+
+def test_parse_probe_report_current_and_old_output() -> None:
+    runc = probe_image.parse_probe_report(RUNC_OUTPUT)
+    assert runc == probe_image.ProbeReport(
+        737_520_863_690, BOOT.decode(), probe_image.BOOT_ID_READ, 1_796_109_639_478_658_237
+    )
+    runsc = probe_image.parse_probe_report(RUNSC_OUTPUT)
+    assert runsc == probe_image.ProbeReport(
+        104_806_775, None, probe_image.BOOT_ID_UNREADABLE, 1_796_109_639_790_921_290
+    )
+    old = probe_image.parse_probe_report(b"477.226697045\n")
+    assert old == probe_image.ProbeReport(477_226_697_045, None, probe_image.BOOT_ID_NOT_REPORTED, None)
+    # A malformed boot id line is not a boot id.
+    bad = probe_image.parse_probe_report(b"1.000000000\nnot-a-uuid\n")
+    assert bad is not None and bad.boot_id is None and bad.boot_id_status == probe_image.BOOT_ID_UNREADABLE
+    assert probe_image.parse_probe_report(b"hello\n" + BOOT + b"\n") is None
+    assert probe_image.parse_probe_report(b"") is None
+
+
+def test_parse_boot_id() -> None:
+    assert probe_image.parse_boot_id(BOOT.decode().upper() + "\n") == BOOT.decode()
+    assert probe_image.parse_boot_id("-") is None
+    assert probe_image.parse_boot_id("36caab33baea463b99271c49a22d756b") is None
+    assert probe_image.parse_boot_id("36caab33-baea-463b-9927-1c49a22d756g") is None
+
+
 @given(st.binary(max_size=64))
 def test_parse_probe_output_never_raises(data: bytes) -> None:
     result = probe_image.parse_probe_output(data)
     assert result is None or result >= 0
+    report = probe_image.parse_probe_report(data)
+    assert report is None or (report.monotonic_ns == result and report.boot_id_status in STATUSES)
+
+
+STATUSES = {probe_image.BOOT_ID_READ, probe_image.BOOT_ID_UNREADABLE, probe_image.BOOT_ID_NOT_REPORTED}
+
+
+@given(st.integers(min_value=0, max_value=2**40), st.integers(min_value=0, max_value=999_999_999), st.uuids())
+def test_parse_probe_report_roundtrip(sec: int, nsec: int, boot: uuid.UUID) -> None:
+    data = f"{sec}.{nsec:09d}\n{boot}\n{nsec}.{sec % 10**9:09d}\n".encode()
+    report = probe_image.parse_probe_report(data)
+    assert report == probe_image.ProbeReport(
+        sec * 10**9 + nsec, str(boot), probe_image.BOOT_ID_READ, nsec * 10**9 + sec % 10**9
+    )
 
 
 @given(st.integers(min_value=0, max_value=2**40), st.integers(min_value=0, max_value=999_999_999))
@@ -131,17 +192,52 @@ def _native(tmp_path: Path) -> Path:
     return exe
 
 
-def test_x86_64_probe_runs_and_prints_monotonic_time(tmp_path: Path) -> None:
-    exe = _native(tmp_path)
+def host_boot_id() -> str:
+    with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+        return fh.read().strip()
+
+
+def run_and_check_same_kernel(argv: list[str], timeout: float) -> None:
+    """The probe's clocks fall inside the window around its run, and its boot id is this kernel's."""
     before = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-    proc = subprocess.run([str(exe)], capture_output=True, check=False, timeout=10)
+    real_before = time.clock_gettime_ns(time.CLOCK_REALTIME)
+    proc = subprocess.run(argv, capture_output=True, check=False, timeout=timeout)
+    real_after = time.clock_gettime_ns(time.CLOCK_REALTIME)
     after = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-    assert proc.returncode == 0
-    assert proc.stderr == b""
-    assert proc.stdout.endswith(b"\n")
-    value = probe_image.parse_probe_output(proc.stdout)
-    assert value is not None
-    assert before <= value <= after
+    assert proc.returncode == 0 and proc.stderr == b""
+    assert proc.stdout.endswith(b"\n") and proc.stdout.count(b"\n") == 3
+    report = probe_image.parse_probe_report(proc.stdout)
+    assert report is not None
+    assert before <= report.monotonic_ns <= after
+    assert report.boot_id_status == probe_image.BOOT_ID_READ and report.boot_id == host_boot_id()
+    assert report.realtime_ns is not None and real_before <= report.realtime_ns <= real_after
+
+
+def test_x86_64_probe_runs_and_prints_monotonic_time_and_boot_id(tmp_path: Path) -> None:
+    run_and_check_same_kernel([str(_native(tmp_path))], timeout=10)
+
+
+def _chroot_without_proc(tmp_path: Path, exe: Path) -> Path:
+    """An empty root holding only the probe, so that boot_id cannot be opened."""
+    if os.geteuid() != 0:
+        pytest.skip("chroot needs root")
+    root = tmp_path / "root"
+    root.mkdir()
+    shutil.copy(exe, root / "probe")
+    return root
+
+
+def test_x86_64_probe_prints_absent_marker_without_proc(tmp_path: Path) -> None:
+    root = _chroot_without_proc(tmp_path, _native(tmp_path))
+    before = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    proc = subprocess.run(["chroot", str(root), "/probe"], capture_output=True, check=False, timeout=10)
+    after = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split(b"\n")[1] == b"-"
+    report = probe_image.parse_probe_report(proc.stdout)
+    assert report is not None and report.boot_id is None
+    assert report.boot_id_status == probe_image.BOOT_ID_UNREADABLE
+    assert before <= report.monotonic_ns <= after and report.realtime_ns is not None
 
 
 def test_x86_64_probe_pauses_with_argument(tmp_path: Path) -> None:
@@ -175,15 +271,9 @@ def _aarch64(tmp_path: Path) -> list[str]:
 
 @pytest.mark.qemu
 def test_aarch64_probe_runs_and_prints_monotonic_time(tmp_path: Path) -> None:
-    """The aarch64 bytes really execute: raw clock_gettime, write, exit (QEMU user mode passes the
-    syscalls to this kernel, so the clock read is the host's CLOCK_MONOTONIC)."""
-    argv = _aarch64(tmp_path)
-    before = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-    proc = subprocess.run(argv, capture_output=True, check=False, timeout=30)
-    after = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-    assert proc.returncode == 0 and proc.stderr == b""
-    value = probe_image.parse_probe_output(proc.stdout)
-    assert value is not None and before <= value <= after
+    """The aarch64 bytes really execute: raw clock_gettime, openat/read/close, write, exit (QEMU
+    user mode passes the syscalls to this kernel, so the clocks and the boot id are the host's)."""
+    run_and_check_same_kernel(_aarch64(tmp_path), timeout=30)
 
 
 @pytest.mark.qemu
@@ -199,3 +289,108 @@ def test_aarch64_probe_pauses_with_argument(tmp_path: Path) -> None:
         proc.kill()
         proc.wait()
     assert subprocess.run([*argv, "x"], capture_output=True, check=False, timeout=30).returncode == 0
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+@pytest.mark.parametrize(
+    ("setup", "why"),
+    [("", "boot_id missing: open fails"), ("echo short > /proc/sys/kernel/random/boot_id", "short read")],
+)
+def test_probe_prints_absent_marker_when_boot_id_cannot_be_read(
+    tmp_path: Path, arch: str, setup: str, why: str
+) -> None:
+    """Both branches to "-": open() failing, and a read shorter than a boot id. A tmpfs over
+    /proc/sys/kernel/random in a private mount namespace hides the real file (needs root)."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) for a private mount namespace")
+    argv = _aarch64(tmp_path) if arch == "aarch64" else [str(_native(tmp_path))]
+    script = f"mount -t tmpfs none /proc/sys/kernel/random && {setup or 'true'} && exec {' '.join(argv)}"
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, check=False, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.split(b"\n")
+    assert lines[1] == b"-", why
+    report = probe_image.parse_probe_report(proc.stdout)
+    assert report is not None and report.boot_id_status == probe_image.BOOT_ID_UNREADABLE
+    assert report.realtime_ns is not None
+
+
+def test_tag_changes_when_the_elf_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = probe_image.probe_image("x86_64").tag
+    machine, code = probe_image.ARCHES["x86_64"]
+    monkeypatch.setitem(probe_image.ARCHES, "x86_64", (machine, code[:-1] + b"\x01"))
+    after = probe_image.probe_image("x86_64").tag
+    assert after != before and after.startswith("virtprobe/probe:x86_64-")
+
+
+# --- live, through the engine: runc shares this kernel, gVisor's runsc does not ----------
+
+
+@pytest.fixture(scope="module")
+def docker_api() -> Any:
+    docker = pytest.importorskip("docker")
+    try:
+        api = docker.from_env(timeout=60).api
+        api.ping()
+    except (docker.errors.DockerException, OSError) as err:  # requests' errors are OSErrors
+        live_skip(f"Docker engine unreachable: {err}")
+    image = probe_image.probe_image("x86_64")
+    try:
+        api.inspect_image(image.tag)
+    except docker.errors.ImageNotFound:
+        for _ in api.build(
+            fileobj=io.BytesIO(image.context_tar()),
+            custom_context=True,
+            tag=image.tag,
+            labels={probe_image.PROBE_LABEL: "1"},
+            rm=True,
+            forcerm=True,
+            network_mode="none",
+            decode=True,
+        ):
+            pass
+    return api
+
+
+def run_in_engine(api: Any, runtime: str) -> tuple[int, int, bytes]:
+    """(monotonic ns before start, after exit, stdout) of one probe container under a runtime."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("the live engine test builds the x86_64 probe")
+    offered = api.info().get("Runtimes") or {}
+    if runtime not in offered:
+        live_skip(f"the engine offers no {runtime!r} runtime (it offers {', '.join(sorted(offered))})")
+    host_config = api.create_host_config(network_mode="none", runtime=runtime, cap_drop=["ALL"], read_only=True)
+    cid = api.create_container(
+        probe_image.probe_image("x86_64").tag, host_config=host_config, labels={"io.virtprobe.run": "test-probe"}
+    )["Id"]
+    try:
+        before = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        api.start(cid)
+        status = api.wait(cid, timeout=60)["StatusCode"]
+        after = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        out = bytes(api.logs(cid, stdout=True, stderr=False))
+        assert status == 0, out
+        return before, after, out
+    finally:
+        api.remove_container(cid, force=True)
+
+
+@pytest.mark.docker
+def test_probe_under_runc_reports_this_kernel(docker_api: Any) -> None:
+    before, after, out = run_in_engine(docker_api, "runc")
+    report = probe_image.parse_probe_report(out)
+    assert report is not None
+    assert report.boot_id_status == probe_image.BOOT_ID_READ and report.boot_id == host_boot_id()
+    assert before <= report.monotonic_ns <= after
+
+
+@pytest.mark.docker
+def test_probe_under_runsc_reports_another_kernel_and_clock(docker_api: Any) -> None:
+    """gVisor is a kernel of its own: not this boot id (20221219 has none at all), and its
+    CLOCK_MONOTONIC is not the host's (MEASURED.md: 0.12 s against the host's 1974 s)."""
+    before, _after, out = run_in_engine(docker_api, "runsc")
+    report = probe_image.parse_probe_report(out)
+    assert report is not None
+    assert report.boot_id != host_boot_id()
+    assert report.boot_id_status in (probe_image.BOOT_ID_READ, probe_image.BOOT_ID_UNREADABLE)
+    assert report.monotonic_ns < before

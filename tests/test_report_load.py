@@ -12,7 +12,8 @@ import pytest
 
 from virtprobe.errors import InputError, ReportFormatError
 from virtprobe.report import load as load_mod
-from virtprobe.report.load import load_report
+from virtprobe.report.document import BenchReport
+from virtprobe.report.load import load_document, load_report
 from virtprobe.stats import summarize
 
 FIX = Path(__file__).parent / "fixtures" / "reports"
@@ -27,16 +28,17 @@ def _bench() -> dict[str, Any]:
 
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
 def test_fixtures_load(path: Path) -> None:
-    doc = load_report(path)
-    assert doc["kind"] in ("detect", "bench")
-    assert doc["schema_version"] == "1.0"
+    raw = json.loads(path.read_text())
+    report = load_report(path)
+    assert report.header.kind == raw["kind"] in ("detect", "bench")
+    assert raw["schema_version"] == "1.0"  # one sample of the first version, kept loadable forever
 
 
 def test_real_reports_still_load() -> None:
     # reports/ holds real reports of this machine, made by the documented commands.
     # One test over all of them, so an empty folder is not a skip (CI fails skips).
     for path in sorted(REPORTS.glob("*.json")):
-        assert load_report(path)["kind"] in ("detect", "bench"), path
+        assert load_report(path).header.kind in ("detect", "bench"), path
 
 
 def test_summaries_are_recomputed_not_trusted(tmp_path: Path) -> None:
@@ -46,11 +48,12 @@ def test_summaries_are_recomputed_not_trusted(tmp_path: Path) -> None:
     f = tmp_path / "tampered.json"
     f.write_text(json.dumps(doc))
     loaded = load_report(f)
+    assert isinstance(loaded, BenchReport) and loaded.result.container is not None
     cycles = [s["cycle_s"] for s in doc["container"]["samples"] if not s["warmup"]]
-    assert loaded["container"]["summary"]["cycle_s"]["median"] == summarize(cycles).median
-    assert loaded["container"]["summary"]["cycle_s"]["n"] == 20  # warmup excluded
+    assert loaded.result.container.summary("cycle_s").median == summarize(cycles).median != 999.0
+    assert loaded.result.container.summary("cycle_s").n == 20  # warmup excluded
     boot = doc["vm"]["baselines"][0]["boot_samples_s"]
-    assert loaded["vm"]["baselines"][0]["boot_summary"]["median"] == summarize(boot).median
+    assert loaded.result.baselines[0].boot_summary().median == summarize(boot).median
 
 
 def test_newer_minor_of_known_major_loads(tmp_path: Path) -> None:
@@ -59,7 +62,7 @@ def test_newer_minor_of_known_major_loads(tmp_path: Path) -> None:
     doc["a_field_from_1_7"] = {"x": 1}
     f = tmp_path / "newer-minor.json"
     f.write_text(json.dumps(doc))
-    assert load_report(f)["kind"] == "bench"
+    assert load_report(f).header.kind == "bench"
 
 
 def test_older_minor_is_upgraded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,10 +71,10 @@ def test_older_minor_is_upgraded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         doc["added_in_1_1"] = "default"
         return doc
 
-    monkeypatch.setitem(load_mod.LATEST_MINOR, 1, 1)
+    monkeypatch.setitem(load_mod.LATEST_MINOR, ("bench", 1), 1)
     monkeypatch.setitem(load_mod.UPGRADES, ("bench", "1.0"), up)
     monkeypatch.setitem(load_mod.SCHEMA_FILES, ("bench", "1.1"), "bench-1.0.schema.json")
-    loaded = load_report(FIX / "bench-base.json")
+    loaded = load_document(FIX / "bench-base.json")
     assert loaded["schema_version"] == "1.1"
     assert loaded["added_in_1_1"] == "default"
 
@@ -176,8 +179,9 @@ def test_simulated_baselines_from_the_vm_module_validate(tmp_path: Path) -> None
     from virtprobe.bench.vm.sim import simulate
 
     doc = _bench()
-    doc["vm"]["baselines"] = simulate(load_builtin(), 10, 1)
+    doc["vm"]["baselines"] = [b.to_dict() for b in simulate(load_builtin(), 10, 1)]
     f = tmp_path / "sim.json"
     f.write_text(json.dumps(doc))
     loaded = load_report(f)
-    assert loaded["vm"]["baselines"] and all(b["boot_summary"]["n"] == 10 for b in loaded["vm"]["baselines"])
+    assert isinstance(loaded, BenchReport)
+    assert loaded.result.baselines and all(b.boot_summary().n == 10 for b in loaded.result.baselines)

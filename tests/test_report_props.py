@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from virtprobe.errors import InputError
-from virtprobe.report.document import dumps
+from virtprobe.report.document import dumps, to_document
 from virtprobe.report.load import load_report
 from virtprobe.report.markdown import render_markdown
 
@@ -62,7 +62,7 @@ def _load_text(tmp_path: Path, data: bytes) -> None:
         return
     # Whatever loads must render and serialize: renderers trust the schema.
     render_markdown(doc)
-    dumps(doc)
+    dumps(to_document(doc))
 
 
 @SETTINGS

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from virtprobe.report.anonymize import anonymize, stable_hash
-from virtprobe.report.compare import compare, render_comparison_markdown
-from virtprobe.report.document import envelope
+from virtprobe.report.compare import compare
+from virtprobe.report.compare_render import render_comparison_markdown
+from virtprobe.report.document import BenchReport, from_document, new_report, to_document
 from virtprobe.report.html import render_html
-from virtprobe.report.load import load_report
+from virtprobe.report.load import load_document, load_report
 from virtprobe.report.markdown import render_markdown
 
 FIX = Path(__file__).parent / "fixtures" / "reports"
@@ -23,6 +24,21 @@ GOLDEN = FIX / "golden"
 REPORTS = Path(__file__).parent.parent / "reports"
 # VIRTPROBE_REGEN_GOLDEN=1 rewrites the golden files; review the diff before committing.
 REGEN = os.environ.get("VIRTPROBE_REGEN_GOLDEN") == "1"
+
+
+def _bench(name: str) -> BenchReport:
+    report = load_report(FIX / name)
+    assert isinstance(report, BenchReport)
+    return report
+
+
+def _edited(name: str, edit: Any) -> BenchReport:
+    """A fixture report with its document edited first (for text a real report could hold)."""
+    doc = load_document(FIX / name)
+    edit(doc)
+    report = from_document(doc)
+    assert isinstance(report, BenchReport)
+    return report
 
 
 def _golden(name: str, text: str) -> None:
@@ -55,9 +71,10 @@ def test_markdown_labels_simulated_and_tcg() -> None:
 
 
 def test_markdown_escapes_table_cells() -> None:
-    doc = load_report(FIX / "bench-base.json")
-    doc["vm"]["baselines"][0]["label"] = "a|b\nc"
-    md = render_markdown(doc)
+    def edit(doc: dict[str, Any]) -> None:
+        doc["vm"]["baselines"][0]["label"] = "a|b\nc"
+
+    md = render_markdown(_edited("bench-base.json", edit))
     assert "| a\\|b c |" in md
 
 
@@ -100,23 +117,25 @@ def test_html_has_charts() -> None:
 
 
 def test_html_escapes_report_text() -> None:
-    doc = load_report(FIX / "bench-base.json")
-    doc["environment"]["hostname"] = "<script>alert(1)</script>"
-    doc["vm"]["baselines"][0]["label"] = "<img src=x onerror=alert(1)>"
-    page = render_html([doc], ["<b>name</b>"])
+    def edit(doc: dict[str, Any]) -> None:
+        doc["environment"]["hostname"] = "<script>alert(1)</script>"
+        doc["vm"]["baselines"][0]["label"] = "<img src=x onerror=alert(1)>"
+
+    page = render_html([_edited("bench-base.json", edit)], ["<b>name</b>"])
     assert "<script>alert" not in page and "<img src=x" not in page and "<b>name</b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 def test_anonymize_stable_and_idempotent() -> None:
-    doc = load_report(FIX / "bench-base.json")
-    a = anonymize(doc)
-    assert a["environment"]["hostname"] == stable_hash("vm")
-    assert a["environment"]["hostname"].startswith("anon-") and len(a["environment"]["hostname"]) == 17
-    assert a["environment"]["machine_id"] == stable_hash(doc["environment"]["machine_id"])
+    report = _bench("bench-base.json")
+    a = anonymize(report)
+    env = a.result.environment
+    assert env.hostname == stable_hash("vm")
+    assert env.hostname.startswith("anon-") and len(env.hostname) == 17
+    assert report.result.environment.machine_id and env.machine_id == stable_hash(report.result.environment.machine_id)
     assert anonymize(a) == a
-    assert doc["environment"]["hostname"] == "vm"  # the input is not changed
-    assert anonymize(load_report(FIX / "bench-base.json")) == a  # stable across runs
+    assert report.result.environment.hostname == "vm"  # the input is not changed
+    assert anonymize(_bench("bench-base.json")) == a  # stable across runs
 
 
 def _strings(doc: Any) -> list[str]:
@@ -130,16 +149,15 @@ def _strings(doc: Any) -> list[str]:
 def _live_bench_doc() -> dict[str, Any]:
     # The environment section as the bench runner collects it on this machine,
     # around constructed measurements.
-    from virtprobe.bench.model import environment
+    import dataclasses
+
+    from virtprobe.bench.environment import environment
     from virtprobe.detect.run import detect
     from virtprobe.machine.source import LiveSource
 
-    fixture = json.loads((FIX / "bench-base.json").read_text())
-    sections = {
-        k: v for k, v in fixture.items() if k not in ("schema_version", "kind", "tool", "created_utc")
-    }
-    sections["environment"] = environment(fixture["environment"]["docker"], detect(LiveSource(), kvm_probe=True))
-    return envelope("bench", sections)
+    fixture = _bench("bench-base.json").result
+    env = environment(fixture.environment.docker, detect(LiveSource(), kvm_probe=True))
+    return to_document(anonymize(new_report(dataclasses.replace(fixture, environment=env))))
 
 
 def test_reports_hold_no_env_values_or_user_name() -> None:
@@ -153,7 +171,7 @@ def test_reports_hold_no_env_values_or_user_name() -> None:
     secrets = {k: v for k, v in os.environ.items() if len(v) >= 8}
     for doc in docs:
         # The hostname is recorded on purpose (and hashed by --anonymize); HOSTNAME may equal it.
-        strings = _strings(anonymize(doc))
+        strings = _strings(doc if "anon-" in json.dumps(doc) else to_document(anonymize(from_document(doc))))
         for s in strings:
             for k, v in secrets.items():
                 assert v not in s, f"value of ${k} found in a report string: {s[:80]!r}"
@@ -173,7 +191,7 @@ def test_cli_report_formats(tmp_path: Path) -> None:
     out = tmp_path / "again.json"
     assert run(src, "--format", "json", "--anonymize", "-o", str(out)).returncode == 0
     again = load_report(out)  # what report writes is a valid report
-    assert again["environment"]["hostname"] == stable_hash("vm")
+    assert isinstance(again, BenchReport) and again.result.environment.hostname == stable_hash("vm")
     assert run(src, "--format", "json", "-o", str(out)).returncode == 1  # never overwritten silently
     assert run(src, "--format", "json", "-o", str(out), "--force").returncode == 0
     table = run(src, str(FIX / "detect-firecracker.json"))

@@ -51,13 +51,30 @@ def test_every_builtin_profile_has_a_source_for_each_number() -> None:
 
 def test_builtin_figures_are_the_cited_ones() -> None:
     by = {p.name: p for p in vm_profiles.load_builtin()}
-    # Firecracker NSDI'20 dataset, m5d.metal (issue #4)
+    # Firecracker NSDI'20 dataset (github.com/firecracker-microvm/nsdi2020-data), m5d.metal
     assert (by["firecracker"].boot_median_s, by["firecracker"].boot_p99_s) == (0.161, 0.172)
     assert (by["cloud-hypervisor"].boot_median_s, by["cloud-hypervisor"].boot_p99_s) == (0.102, 0.110)
     assert (by["qemu-pc"].boot_median_s, by["qemu-pc"].boot_p99_s) == (0.244, 0.257)
     assert by["gvisor"].boot_median_s == 0.566
     assert by["firecracker"].boot_source is not None
     assert by["firecracker"].boot_source.host == "AWS m5d.metal"
+
+
+def test_no_builtin_source_is_an_issue_and_each_has_a_url() -> None:
+    """An issue number is not a source: every figure names a public one, with its URL."""
+    raw = (Path(vm_profiles.__file__).parent / "data" / "vm_profiles.json").read_text(encoding="utf-8")
+    assert "issue" not in raw.lower()
+    for p in vm_profiles.load_builtin():
+        if p.unverified:
+            continue
+        for src in (p.boot_source, p.memory_source):
+            assert src is not None and src.url is not None and src.url.startswith("https://"), p.name
+    by = {p.name: p for p in vm_profiles.load_builtin()}
+    for name in ("kata-qemu", "kata-clh", "gvisor"):
+        for src in (by[name].boot_source, by[name].memory_source):
+            assert src is not None
+            assert src.url == "https://github.com/idlab-discover/benchmark-containerd-runtimes"
+            assert "idlab-discover/benchmark-containerd-runtimes" in src.citation and "results/" in src.citation
 
 
 def test_unverified_full_vm_is_kept_but_out_of_the_default_table() -> None:

@@ -143,7 +143,7 @@ def test_kvm_internal_error_is_killed_and_falls_back_to_tcg(
     assert "KVM internal error" in run.kvm_fallback_reason
     assert "killed" in run.kvm_fallback_reason
     assert len(run.boots) == 2 and all(b.ok for b in run.boots)
-    b = vm_qemu.baseline(run)
+    b = vm_qemu.baseline(run).to_dict()
     assert b["accel"] == "tcg"
     assert b["kind"] == "measured"
     assert vm_qemu.TCG_NOTE in b["notes"]
@@ -205,7 +205,7 @@ def test_real_boot_two_runs() -> None:
         live_skip("no guest kernel (set VIRTPROBE_KERNEL)")
     run = vm_qemu.measure(2, kernel)
     assert len(run.boots) == 2
-    b = vm_qemu.baseline(run, kernel_name=Path(str(kernel)).name)
+    b = vm_qemu.baseline(run, kernel_name=Path(str(kernel)).name).to_dict()
     assert b["kind"] == "measured"
     assert b["accel"] in ("kvm", "tcg")
     for s_ready, s_exit in zip(b["boot_samples_s"], b["exit_samples_s"], strict=True):

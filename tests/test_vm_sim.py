@@ -37,8 +37,8 @@ def test_deterministic_for_a_seed_and_different_across_seeds() -> None:
     b = vm_sim.simulate(ps, 50, seed=7)
     c = vm_sim.simulate(ps, 50, seed=8)
     assert a == b
-    assert a[0]["boot_samples_s"] != c[0]["boot_samples_s"]
-    assert all(x["seed"] == 7 for x in a)
+    assert a[0].boot_samples_s != c[0].boot_samples_s
+    assert all(x.seed == 7 for x in a)
 
 
 def test_a_profile_does_not_depend_on_the_others() -> None:
@@ -59,7 +59,7 @@ P99_TOL = 0.08
 @pytest.mark.parametrize("profile", vm_profiles.select_profiles(), ids=lambda p: p.name)
 def test_sample_quantiles_match_published_figures(profile: vm_profiles.VmProfile) -> None:
     b = vm_sim.simulate_profile(profile, N, seed=1)
-    s = stats.summarize(b["boot_samples_s"])
+    s = stats.summarize(b.boot_samples_s)
     assert profile.boot_median_s is not None
     assert s.median == pytest.approx(profile.boot_median_s, rel=MEDIAN_TOL)
     target_p99 = profile.boot_p99_s if profile.boot_p99_s is not None else profile.boot_median_s
@@ -68,7 +68,7 @@ def test_sample_quantiles_match_published_figures(profile: vm_profiles.VmProfile
 
 def test_baseline_dict_matches_the_report_format() -> None:
     ps = {p.name: p for p in vm_profiles.select_profiles()}
-    b = vm_sim.simulate_profile(ps["firecracker"], 5, seed=1)
+    b = vm_sim.simulate_profile(ps["firecracker"], 5, seed=1).to_dict()
     assert set(b) == {"name", "label", "kind", "boot_samples_s", "memory", "source", "accel", "notes", "seed"}
     assert b["kind"] == "simulated"
     assert b["label"] == "Firecracker (simulated)"
@@ -83,13 +83,13 @@ def test_baseline_dict_matches_the_report_format() -> None:
 
 def test_every_simulated_row_names_its_source() -> None:
     for b in vm_sim.simulate(vm_profiles.select_profiles(), 3, seed=1):
-        assert b["label"].endswith("(simulated)")
-        assert b["source"] and b["source"]["citation"]
+        assert b.label.endswith("(simulated)")
+        assert b.source and b.source.citation and b.source.url
 
 
 def test_unverified_profiles_are_not_simulated() -> None:
     ps = vm_profiles.select_profiles(include_unverified=True)
-    names = {b["name"] for b in vm_sim.simulate(ps, 3, seed=1)}
+    names = {b.name for b in vm_sim.simulate(ps, 3, seed=1)}
     assert "full-vm-distro" not in names
     unverified = next(p for p in ps if p.unverified)
     with pytest.raises(ValueError):
@@ -102,7 +102,7 @@ def test_vm_section_simulated_only_and_with_a_user_file(tmp_path) -> None:  # ty
     from virtprobe.bench.vm import baselines as vm
 
     sec = vm.vm_section([], runs=4, seed=1, kernel=None, profiles_file=None)
-    assert [b["kind"] for b in sec["baselines"]] == ["simulated"] * len(sec["baselines"])
+    assert sec and [b.kind for b in sec] == ["simulated"] * len(sec)
     assert sec == vm.vm_section([], runs=4, seed=1, kernel=None, profiles_file=None)
     f = tmp_path / "p.json"
     doc = {"format": 1, "profiles": [{"name": "x", "unverified": "yes"}]}
@@ -124,9 +124,9 @@ def test_vm_section_appends_the_measured_qemu_row(monkeypatch: pytest.MonkeyPatc
         vm_qemu.BootResult(True, 1.7, 1.8, 201 << 20, 191 << 20, 181 << 20, 0, False, None),
     ]
     fake = vm_qemu.QemuRun("tcg", "microvm", "KVM boot failed: x", boots, ["qemu"], "/k/vmlinuz-6.1")
-    monkeypatch.setattr(vm_qemu, "measure", lambda runs, kernel, progress=None: fake)
+    monkeypatch.setattr(vm_qemu, "measure", lambda runs, kernel, kvm=None, progress=None: fake)
     sec = vm.vm_section(["qemu"], runs=2, seed=1, kernel=None, profiles_file=None)
-    last = sec["baselines"][-1]
+    last = sec[-1].to_dict()
     assert last["kind"] == "measured" and last["accel"] == "tcg"
     assert last["boot_samples_s"] == [1.5, 1.7]
     assert last["memory"]["peak_rss_bytes"] == ((200 << 20) + (201 << 20)) // 2

@@ -5,11 +5,17 @@ have long right tails. Outliers use the modified Z-score of Iglewicz and
 Hoaglin (1993), |0.6745 (x - median) / MAD| > 3.5, as hyperfine's
 outlier_detection.rs does. The noise warning mirrors pyperf `check`: a
 standard deviation of at least 10% of the mean.
+
+Two samples are compared by a two-sided Mann-Whitney U test (normal
+approximation with tie and continuity corrections, as
+scipy.stats.mannwhitneyu(method="asymptotic") computes it) and a seeded
+percentile bootstrap of the relative change of the medians.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +23,9 @@ from typing import Any
 
 OUTLIER_Z = 3.5
 NOISY_CV = 0.10
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 20261125
+CONFIDENCE = 0.95
 
 
 def percentile(sorted_xs: Sequence[float], q: float) -> float:
@@ -115,3 +124,81 @@ def summarize(samples: Sequence[float]) -> Summary:
         cv=cv,
         outliers=tuple(outlier_indexes(xs)),
     )
+
+
+# --- comparing two samples -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MannWhitney:
+    u: float  # U of the first sample (scipy's `statistic`)
+    p_value: float  # two-sided
+
+
+def _ranks(values: Sequence[float]) -> tuple[list[float], list[int]]:
+    """Ranks from 1 with ties averaged, and the size of each tie group."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    ties: list[int] = []
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        avg = (i + j) / 2 + 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = avg
+        ties.append(j - i + 1)
+        i = j + 1
+    return ranks, ties
+
+
+def mann_whitney_u(x: Sequence[float], y: Sequence[float]) -> MannWhitney:
+    """Two-sided Mann-Whitney U, normal approximation, tie and continuity corrected."""
+    n1, n2 = len(x), len(y)
+    if n1 == 0 or n2 == 0:
+        raise ValueError("Mann-Whitney U needs samples on both sides")
+    ranks, ties = _ranks([*x, *y])
+    r1 = sum(ranks[:n1])
+    u1 = r1 - n1 * (n1 + 1) / 2
+    u = max(u1, n1 * n2 - u1)
+    n = n1 + n2
+    mu = n1 * n2 / 2
+    tie_term = sum(t**3 - t for t in ties) / (n * (n - 1)) if n > 1 else 0.0
+    var = n1 * n2 / 12 * ((n + 1) - tie_term)
+    if var <= 0:  # every value equal: no evidence of any difference
+        return MannWhitney(u=u1, p_value=1.0)
+    z = (u - mu - 0.5) / math.sqrt(var)
+    p = min(1.0, math.erfc(z / math.sqrt(2)))  # 2 * sf(z)
+    return MannWhitney(u=u1, p_value=p)
+
+
+def _quantile(sorted_xs: Sequence[float], q: float) -> float:
+    pos = (len(sorted_xs) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return sorted_xs[lo] + (sorted_xs[hi] - sorted_xs[lo]) * (pos - lo)
+
+
+def bootstrap_ci(
+    base: Sequence[float],
+    new: Sequence[float],
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    confidence: float = CONFIDENCE,
+) -> tuple[float, float] | None:
+    """Percentile bootstrap CI of median(new) / median(base) - 1; None when undefined."""
+    if not base or not new:
+        return None
+    rng = random.Random(seed)
+    changes: list[float] = []
+    nb, nn = len(base), len(new)
+    for _ in range(resamples):
+        mb = statistics.median(rng.choices(base, k=nb))
+        mn = statistics.median(rng.choices(new, k=nn))
+        if mb > 0:
+            changes.append(mn / mb - 1)
+    if len(changes) < resamples // 2:
+        return None
+    changes.sort()
+    tail = (1 - confidence) / 2
+    return _quantile(changes, tail), _quantile(changes, 1 - tail)

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import docker
@@ -27,15 +26,9 @@ import psutil
 import requests.exceptions
 
 from virtprobe.bench.guest import probe_image
+from virtprobe.bench.ownership import OWNER_LABEL, ROLE_LABEL, RUN_LABEL, owner_label
+from virtprobe.bench.result import EngineInfo
 from virtprobe.errors import EngineError, UnrunnableError
-
-RUN_LABEL = "io.virtprobe.run"
-ROLE_LABEL = "io.virtprobe.role"
-# "<boot id>:<pid>:<process start time in clock ticks>" of the virtprobe process that
-# made the container. `virtprobe clean` is for crashed runs: it keeps the containers
-# of a run whose process still lives (same boot, same pid, same start time, so a
-# reused pid does not count).
-OWNER_LABEL = "io.virtprobe.owner"
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 API_TIMEOUT_S = 60
@@ -90,33 +83,6 @@ def translate_connect_error(err: BaseException) -> EngineError:
     if isinstance(err, PermissionError) or "PermissionError" in text or "Permission denied" in text:
         return _permission()
     return _unreachable()
-
-
-@dataclass(frozen=True)
-class EngineInfo:
-    """What the engine says about itself; versions and cgroup setup go into the report."""
-
-    engine_version: str | None
-    api_version: str | None
-    containerd_version: str | None
-    runc_version: str | None
-    default_runtime: str | None
-    storage_driver: str | None
-    cgroup_version: int | None
-    cgroup_driver: str | None
-    arch: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "engine_version": self.engine_version,
-            "api_version": self.api_version,
-            "containerd_version": self.containerd_version,
-            "runc_version": self.runc_version,
-            "default_runtime": self.default_runtime,
-            "storage_driver": self.storage_driver,
-            "cgroup_version": self.cgroup_version,
-            "cgroup_driver": self.cgroup_driver,
-        }
 
 
 def parse_engine_info(version: dict[str, Any], info: dict[str, Any]) -> EngineInfo:
@@ -212,49 +178,6 @@ def shim_pss_bytes(pid: int) -> int | None:
         return int(shim.memory_full_info().pss)
     except (psutil.Error, AttributeError):
         return None
-
-
-def parse_stat_starttime(text: str) -> int | None:
-    """Pure: field 22 of /proc/<pid>/stat (start time in clock ticks after boot), or None.
-
-    The command name (field 2) may hold spaces and parentheses, so fields are
-    counted from the last ')'.
-    """
-    _, sep, rest = text.rpartition(")")
-    fields = rest.split()
-    if not sep or len(fields) < 20 or not fields[19].isdigit():
-        return None
-    return int(fields[19])
-
-
-def _boot_id(root: str = "/") -> str | None:
-    text = _read(os.path.join(root, "proc/sys/kernel/random/boot_id"))
-    return text.strip() if text and text.strip() else None
-
-
-def _starttime(pid: int, root: str = "/") -> int | None:
-    text = _read(os.path.join(root, f"proc/{pid}/stat"))
-    return None if text is None else parse_stat_starttime(text)
-
-
-def owner_label(pid: int | None = None, root: str = "/") -> str:
-    """This process's OWNER_LABEL value ("" parts where /proc cannot tell)."""
-    pid = os.getpid() if pid is None else pid
-    start = _starttime(pid, root)
-    return f"{_boot_id(root) or ''}:{pid}:{'' if start is None else start}"
-
-
-def owner_alive(value: str | None, root: str = "/") -> bool:
-    """Does the process named by an OWNER_LABEL value still run on this machine?
-
-    False when the label is missing or malformed, comes from another boot or
-    machine, or names a pid that is gone or now belongs to a later process.
-    """
-    parts = (value or "").split(":")
-    if len(parts) != 3 or not all(parts) or not parts[1].isdigit() or not parts[2].isdigit():
-        return False
-    boot, pid, start = parts[0], int(parts[1]), int(parts[2])
-    return boot == _boot_id(root) and _starttime(pid, root) == start
 
 
 def read_meminfo() -> dict[str, int] | None:

@@ -55,20 +55,106 @@ def detect(
     no_kvm_probe: Annotated[
         bool, typer.Option("--no-kvm-probe", help="Do not run a test guest on /dev/kvm.")
     ] = False,
+    host_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--host-root",
+            help="Read a live host mounted here (its /proc and /sys, as a DaemonSet mounts them); "
+            "CPUID and the KVM probe stay live.",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="table, json, or nfd (a node-feature-discovery feature file)."),
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write the json or nfd output to this file (atomically).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the --output file if it exists.")] = False,
+    expiry_s: Annotated[
+        float | None,
+        typer.Option("--expiry-s", min=1, help="nfd: labels expire this many seconds from now (+expiry-time)."),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Can this host run X? PASS/WARN/FAIL per TARGET (all when none is named); "
+            "exit 3 when a named TARGET fails or cannot be confirmed.",
+        ),
+    ] = False,
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="With --check: kvm (qemu, libvirt), firecracker, cloud-hypervisor, kata, gvisor, nested, "
+            "passthrough, vhost-net, vhost-vsock, tun, ksm, hugepages, cvm-host, or all.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Report hardware virtualization, KVM, hypervisor, VMM, cloud, container and WSL, with evidence."""
-    run_detect_command(json_out=json_out, root=root, all_evidence=evidence, kvm_probe=not no_kvm_probe)
+    """Report hardware virtualization, KVM, hypervisor, VMM, cloud, container, WSL and confidential VMs."""
+    if targets and not check:
+        raise typer.BadParameter(f"{targets[0]!r}: targets are given after --check", param_hint="TARGET")
+    if check:
+        from virtprobe.detect.checks import TARGETS, resolve_targets
+
+        _, unknown = resolve_targets(targets or [])
+        if unknown:
+            raise typer.BadParameter(
+                f"unknown target {unknown[0]!r}; choose from {', '.join(TARGETS)}, or all", param_hint="TARGET"
+            )
+        if fmt not in (None, "table", "json") or out is not None:
+            raise typer.BadParameter("--check prints a table or --json on stdout", param_hint="--check")
+    if fmt not in (None, "table", "json", "nfd"):
+        raise typer.BadParameter(f"unknown format {fmt!r}; choose table, json or nfd", param_hint="--format")
+    if root is not None and host_root is not None:
+        raise typer.BadParameter("give --root (a snapshot) or --host-root (a mounted live host), not both")
+    if json_out and fmt not in (None, "json"):
+        raise typer.BadParameter(f"--json and --format {fmt} disagree", param_hint="--format")
+    json_out = json_out or fmt == "json"
+    if out is not None and not (json_out or fmt == "nfd"):
+        raise typer.BadParameter("--output needs --json or --format nfd", param_hint="--output")
+    if expiry_s is not None and fmt != "nfd":
+        raise typer.BadParameter("--expiry-s applies to --format nfd", param_hint="--expiry-s")
+    run_detect_command(
+        json_out=json_out,
+        root=root,
+        all_evidence=evidence,
+        kvm_probe=not no_kvm_probe,
+        host_root=host_root,
+        fmt=fmt,
+        out=out,
+        force=force,
+        expiry_s=expiry_s,
+        check=(targets or []) if check else None,
+    )
 
 
 @app.command()
 def snapshot(
-    out: Annotated[Path, typer.Argument(help="Folder to create, or a file ending in .tar.gz.")],
+    out: Annotated[Path | None, typer.Argument(help="Folder to create, or a file ending in .tar.gz.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
     no_kvm_probe: Annotated[
         bool, typer.Option("--no-kvm-probe", help="Do not run a test guest on /dev/kvm.")
     ] = False,
+    script: Annotated[
+        bool,
+        typer.Option(
+            "--script",
+            help="Print a POSIX sh script that does the same capture without virtprobe (run: sh it OUT.tar.gz).",
+        ),
+    ] = False,
 ) -> None:
     """Capture what detect reads from this machine, to attach to a bug report or replay with --root."""
+    if script:
+        if out is not None:
+            raise typer.BadParameter("--script prints the script on stdout and takes no OUT", param_hint="OUT")
+        from virtprobe.detect.shell_capture import render_script
+
+        typer.echo(render_script(__version__), nl=False)
+        return
+    if out is None:
+        raise typer.BadParameter("give the folder or .tar.gz file to write (or --script)", param_hint="OUT")
     from virtprobe.detect.capture import capture
 
     written = capture(out, force=force, kvm_probe=not no_kvm_probe)

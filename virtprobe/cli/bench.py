@@ -124,9 +124,12 @@ def bench(
     ] = False,
 ) -> None:
     """Time container startup phase by phase, and memory, against VM baselines."""
-    from virtprobe.bench.model import BenchOptions
+    from virtprobe.bench.docker_backend import DockerBackend
+    from virtprobe.bench.options import BenchOptions
     from virtprobe.bench.runner import run_bench
-    from virtprobe.report.document import dumps
+    from virtprobe.detect.run import detect
+    from virtprobe.machine.source import LiveSource
+    from virtprobe.report.document import dumps, new_report, to_document
     from virtprobe.report.write import check_writable
 
     # Refuse before a minute of measuring, not after.
@@ -148,22 +151,24 @@ def bench(
         hwvirt=hwvirt,
     )
     with _progress_bar() as progress:
-        doc = run_bench(options, progress)
+        # TEMPORARY: until the package rename, virtprobe.bench is shadowed by the subpackage.
+        result = run_bench(options, DockerBackend(), detect(LiveSource(), kvm_probe=True), progress=progress)
+    report = new_report(result)
     if anonymize:
-        from virtprobe.report.anonymize import anonymize as anonymize_doc
+        from virtprobe.report.anonymize import anonymize as anonymize_report
 
-        doc = anonymize_doc(doc)
+        report = anonymize_report(report)
     # The report is written before the gates are judged: a failing CI run keeps its evidence.
     if json_out is not None:
-        _write_or_salvage(dumps(doc), json_out, force, doc.get("run_id"))
+        _write_or_salvage(dumps(to_document(report)), json_out, force, result.run_id)
     if json_out != "-":
         from virtprobe.cli.console import stdout_console
         from virtprobe.report.bench_table import render_bench
 
-        stdout_console().print(render_bench(doc))
+        stdout_console().print(render_bench(report.result))
     from virtprobe.report.gates import check_gates
 
-    failures = check_gates(doc, max_startup_ms, max_memory_mib)
+    failures = check_gates(report.result, max_startup_ms, max_memory_mib)
     if failures:
         raise GateFailed("gate exceeded: " + "; ".join(failures))
 
@@ -176,9 +181,10 @@ def clean(
     ] = False,
 ) -> None:
     """Remove containers and images left by crashed virtprobe runs (only virtprobe's own)."""
-    from virtprobe.bench.runner import clean as run_clean
+    from virtprobe.bench.clean import clean as run_clean
+    from virtprobe.bench.docker_backend import DockerBackend
 
-    removed, running, removed_images = run_clean(images=images, include_running=include_running)
+    removed, running, removed_images = run_clean(DockerBackend(), images=images, include_running=include_running)
     message = f"removed {len(removed)} container(s) labelled io.virtprobe.run" + (
         f" and {len(removed_images)} probe image(s)" if images else ""
     )

@@ -46,7 +46,7 @@ class Spec:
 
 
 # The files detect reads, by probe. Keep in step with the probes: the coverage
-# test in tests/test_detect_env.py fails when a probe reads a path not listed here.
+# test in tests/test_detect_capture.py fails when a probe reads a path not listed here.
 PATHS: tuple[Spec, ...] = (
     # host (run.py)
     Spec("proc/sys/kernel/osrelease", FILE),
@@ -56,6 +56,8 @@ PATHS: tuple[Spec, ...] = (
     # cpu.py, kvm.py
     Spec("proc/cpuinfo", FILE),
     Spec("dev/kvm", EXISTS),
+    # /dev itself: a snapshot without it cannot say whether /dev/kvm exists.
+    Spec("dev/null", EXISTS),
     Spec("sys/module/kvm", DIR),
     Spec("sys/module/kvm_*", DIR),
     Spec("sys/module/kvm*/parameters/*", FILE),
@@ -90,6 +92,23 @@ PATHS: tuple[Spec, ...] = (
     Spec("proc/device-tree/model", FILE),
     Spec("proc/device-tree/hypervisor/compatible", FILE),
     Spec("sys/bus/vmbus/devices", DIR),
+    # hv_readers.py: more firmware trails (sysfs entries there are symlinks, so files name them)
+    Spec("sys/bus/vmbus/devices/*/class_id", FILE),
+    Spec("sys/firmware", DIR),  # an empty /sys/firmware is a container's mask
+    Spec("sys/firmware/qemu_fw_cfg/rev", FILE),
+    Spec("sys/firmware/dmi/entries/0-0/raw", FILE),  # SMBIOS type 0 (root only): the VM bit
+    Spec("sys/bus/acpi/devices/*/hid", FILE),
+    Spec("sys/bus/pci/devices/*/vendor", FILE),
+    Spec("sys/bus/pci/devices/*/device", FILE),
+    Spec("sys/bus/pci/devices/*/subsystem_vendor", FILE),
+    Spec("sys/bus/pci/devices/*/subsystem_device", FILE),
+    Spec("proc/bus/pci/devices", FILE),
+    Spec("proc/sysinfo", FILE),  # s390
+    Spec("proc/ppc64/lparcfg", FILE),  # POWER
+    Spec("proc/device-tree", DIR),
+    Spec("proc/device-tree/ibm,partition-name", FILE),
+    Spec("proc/device-tree/hmc-managed[?]", FILE),  # the property's name ends in "?"
+    Spec("proc/device-tree/chosen/qemu,graphic-width", EXISTS),
     # container.py
     Spec(".dockerenv", FILE),
     Spec("run/.containerenv", FILE),
@@ -107,6 +126,36 @@ PATHS: tuple[Spec, ...] = (
     Spec("run/secrets/kubernetes.io/serviceaccount/token", EXISTS),
     Spec("sys/fs/cgroup", DIR),
     Spec("sys/fs/cgroup/cgroup.controllers", FILE),
+    # cvm.py, checks.py
+    Spec("dev", DIR),  # whether /dev was captured at all: a missing device proves nothing otherwise
+    Spec("sys/firmware/uv/prot_virt_guest", FILE),
+    Spec("sys/devices/platform", DIR),
+    Spec("sys/devices/platform/arm-cca-dev", EXISTS),
+    Spec("dev/sev", EXISTS),
+    Spec("dev/sev-guest", EXISTS),
+    Spec("dev/tdx_guest", EXISTS),
+    Spec("dev/vhost-net", EXISTS),
+    Spec("dev/vhost-vsock", EXISTS),
+    Spec("dev/vsock", EXISTS),
+    Spec("dev/net/tun", EXISTS),
+    Spec("sys/module/tun", DIR),
+    Spec("sys/module/vhost_net", DIR),
+    Spec("sys/module/vhost_vsock", DIR),
+    Spec("lib/modules/*", DIR),  # only whether the running kernel has a module tree
+    Spec("sys/kernel/iommu_groups", DIR),
+    Spec("sys/kernel/mm/ksm/run", FILE),
+    Spec("sys/kernel/mm/ksm/pages_sharing", FILE),
+    Spec("sys/kernel/mm/hugepages", DIR),
+    Spec("sys/kernel/mm/transparent_hugepage/enabled", FILE),
+    Spec("proc/meminfo", FILE),
+    *(
+        Spec(f"{d}/{b}", EXISTS)
+        for d in ("usr/bin", "usr/sbin", "usr/local/bin", "bin", "sbin")
+        for b in ("runsc", "qemu-system-x86_64", "qemu-system-aarch64", "qemu-system-s390x", "qemu-system-ppc64")
+    ),
+    Spec("usr/bin/kata-runtime", EXISTS),
+    Spec("usr/local/bin/kata-runtime", EXISTS),
+    Spec("opt/kata/bin/kata-runtime", EXISTS),
     # wsl.py
     Spec("run/WSL", DIR),
     Spec("proc/sys/fs/binfmt_misc/WSLInterop", FILE),
@@ -131,6 +180,12 @@ class _RecordingSource(LiveSource):
         self.leaves: dict[tuple[int, int], Lookup] = {}
         self.commands: dict[str, Lookup] = {}
         self.kvm: Lookup | None = None
+        self.msrs: dict[int, Lookup] = {}
+
+    def msr(self, index: int) -> Lookup:
+        got = super().msr(index)
+        self.msrs[index] = got
+        return got
 
     def cpuid(self, leaf: int, subleaf: int = 0) -> Lookup:
         got = super().cpuid(leaf, subleaf)
@@ -250,6 +305,7 @@ def _meta(src: _RecordingSource) -> SnapshotMeta:
         cpuid_reason=None if cpuid else (reasons[0] if reasons else None),
         commands=commands,
         kvm_probe=kvm,
+        msr={f"0x{i:08x}": int(got.value) for i, got in sorted(src.msrs.items()) if got.ok},
     )
 
 

@@ -33,7 +33,8 @@ CPUID hypervisor bit clear, False when the bit is set.
 
 from __future__ import annotations
 
-from virtprobe.detect.hypervisor import dmi_text, hypervisor_bit, read_dmi
+from virtprobe.detect.cpu import read_hypervisor_bit
+from virtprobe.detect.hv_readers import dmi_text, read_dmi
 from virtprobe.detect.model import CONSIDERED, DECISIVE, NONE, SUPPORTING, UNKNOWN, CloudResult, Evidence
 from virtprobe.machine.source import Source
 
@@ -115,7 +116,8 @@ def probe_cloud(src: Source) -> tuple[CloudResult, list[Evidence]]:
 
     instance_type: str | None = None
     bare_metal: bool | None = None
-    bit, bit_src, bit_val = hypervisor_bit(src)
+    hb = read_hypervisor_bit(src)
+    bit, bit_src, bit_val = hb.on, hb.source, hb.value
     if cloud == "amazon" and dmi.get("sys_vendor", "").startswith("Amazon EC2"):
         # On Nitro and metal instances product_name is the instance type (AWS docs).
         instance_type = dmi.get("product_name")

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import re
 import weakref
+from dataclasses import dataclass
 
-from virtprobe.detect.model import CONSIDERED, DECISIVE, NONE, SUPPORTING, UNKNOWN, CpuResult, Evidence
+from virtprobe.detect.model import CONSIDERED, DECISIVE, NONE, OVERRULED, SUPPORTING, UNKNOWN, CpuResult, Evidence
 from virtprobe.machine.source import FileRead, Lookup, Source
 
 TOPIC = "cpu"
@@ -109,6 +110,79 @@ def firmware_disable_line(dmesg: str) -> str | None:
     return None
 
 
+# X86_FEATURE_HYPERVISOR appeared in Linux 2.6.28 (arch/x86/include/asm/cpufeature.h,
+# "x86: add X86_FEATURE_HYPERVISOR feature bit"); an older kernel never prints the flag.
+_FIRST_KERNEL_WITH_FLAG = (2, 6, 28)
+
+
+def kernel_version(text: str | None) -> tuple[int, int, int] | None:
+    """(major, minor, patch) of an osrelease string such as "2.6.18-419.el5", or None."""
+    m = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", text or "")
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)) if m else None
+
+
+@dataclass(frozen=True)
+class HypervisorBit:
+    """CPUID.1:ECX[31], from raw CPUID where readable, else the kernel's `hypervisor` flag."""
+
+    on: bool | None
+    source: str  # "cpuid 0x00000001" or "/proc/cpuinfo: flags"
+    value: str  # "ECX[31]=1", "hypervisor", "no hypervisor flag", ""
+    note: str = ""  # for on=None: why it could not be read
+    overruled: tuple[str, str, str] | None = None  # (source, value, why) of a cpuinfo flag raw CPUID contradicts
+
+    def rows(self, topic: str) -> list[Evidence]:
+        out = []
+        if self.on is None:
+            out.append(Evidence(topic, self.source, self.value, UNKNOWN, note=self.note))
+        else:
+            out.append(Evidence(topic, self.source, self.value, DECISIVE, note=self.note or "hypervisor bit"))
+        if self.overruled is not None:
+            out.append(Evidence(topic, self.overruled[0], self.overruled[1], OVERRULED, note=self.overruled[2]))
+        return out
+
+
+def read_hypervisor_bit(src: Source) -> HypervisorBit:
+    """Raw CPUID leaf 1 (live, /dev/cpu, or the snapshot's registers) first; cpuinfo flags as fallback.
+
+    A kernel older than 2.6.28 has no `hypervisor` flag, so there a missing flag proves nothing.
+    Raw CPUID costs one fork on a live x86 machine, shared with every other leaf detect reads.
+    """
+    read, fields = read_cpuinfo(src)
+    flag: bool | None = None
+    if "flags" in fields:
+        flag = "hypervisor" in parse_flags(fields["flags"])
+    flag_src = f"{read.path}: flags"
+    flag_val = "hypervisor" if flag else "no hypervisor flag"
+    leaf = src.cpuid(0x1)
+    if leaf.ok:
+        raw = bool(leaf.value.ecx & (1 << 31))
+        raw_val = f"ECX[31]={int(raw)}"
+        if flag and not raw:
+            # A Xen PV kernel runs CPUID natively (bit clear) and sets the flag itself: it knows.
+            why = "raw CPUID has the bit clear, but the kernel set the flag itself (a Xen PV guest does)"
+            return HypervisorBit(True, flag_src, flag_val, "the kernel's flag", ("cpuid 0x00000001", raw_val, why))
+        contra = None
+        if flag is False and raw:
+            why = "this kernel does not print the flag (it predates it, or hides it); raw CPUID decides"
+            contra = (flag_src, flag_val, why)
+        return HypervisorBit(raw, "cpuid 0x00000001", raw_val, "hypervisor bit, raw CPUID", contra)
+    if flag is None:
+        return HypervisorBit(None, "cpuid 0x00000001", "", f"{leaf.reason or 'unreadable'}; and no x86 flags line")
+    if not flag:
+        osrel = src.read("proc/sys/kernel/osrelease", limit=256)
+        version = kernel_version(osrel.text)
+        if version is not None and version < _FIRST_KERNEL_WITH_FLAG:
+            why = (
+                f"kernel {osrel.text.strip() if osrel.text else ''} predates the `hypervisor` flag "
+                f"(Linux 2.6.28), so its absence proves nothing; raw CPUID: {leaf.reason or 'unreadable'}"
+            )
+            return HypervisorBit(None, flag_src, flag_val, why)
+    return HypervisorBit(
+        flag, flag_src, flag_val, f"CPUID.1:ECX[31] as the kernel reports it (raw CPUID: {leaf.reason})"
+    )
+
+
 def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:
     ev: list[Evidence] = []
     read, fields = read_cpuinfo(src)
@@ -139,26 +213,10 @@ def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:
             if vendor:
                 ev.append(Evidence(TOPIC, "cpuid 0x00000000", vendor, SUPPORTING, note="vendor string"))
 
-    # Hypervisor bit.
-    hypervisor_bit: bool | None
-    if has_flags_line:
-        hypervisor_bit = "hypervisor" in flags
-        ev.append(
-            Evidence(
-                TOPIC,
-                f"{path}: flags",
-                "hypervisor" if hypervisor_bit else "no hypervisor flag",
-                DECISIVE,
-                note="CPUID.1:ECX[31] as the kernel reports it",
-            )
-        )
-    elif raw_leaf1().ok:
-        hypervisor_bit = bool(raw_leaf1().value.ecx & (1 << 31))
-        value = f"ECX[31]={int(hypervisor_bit)}"
-        ev.append(Evidence(TOPIC, "cpuid 0x00000001", value, DECISIVE, note="hypervisor bit"))
-    else:
-        hypervisor_bit = None
-        ev.append(Evidence(TOPIC, "cpuid 0x00000001", "", UNKNOWN, note=raw_leaf1().reason or "unreadable"))
+    # Hypervisor bit: raw CPUID first, the cpuinfo flag as the fallback.
+    bit = read_hypervisor_bit(src)
+    hypervisor_bit = bit.on
+    ev.extend(bit.rows(TOPIC))
 
     # Virtualization technology and sub-features.
     virt_tech: str | None

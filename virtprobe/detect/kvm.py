@@ -61,8 +61,47 @@ def _pick_module(present: list[str], flags: frozenset[str]) -> str | None:
     return "kvm_pvm" if "kvm_pvm" in present else present[0]
 
 
+def dev_fstype(mountinfo: str) -> str | None:
+    """The filesystem type mounted on /dev, from /proc/self/mountinfo (proc(5)), or None."""
+    fstype = None
+    for line in mountinfo.splitlines():
+        left, sep, right = line.partition(" - ")
+        parts = left.split()
+        if sep and len(parts) >= 5 and parts[4] == "/dev":
+            fstype = right.split()[0] if right.split() else None  # the last mount on /dev wins
+    return fstype
+
+
+def _where_dev_is(src: Source) -> str:
+    """Why /dev/kvm can be missing although the kernel has KVM: whose /dev this is."""
+    read = src.read("proc/self/mountinfo")
+    fstype = dev_fstype(read.text) if read.text else None
+    if fstype == "tmpfs":
+        return "in this container"  # engines mount a tmpfs on /dev; the host has devtmpfs
+    return "here (this /dev is not the host's devtmpfs)"
+
+
+def _dev_known(src: Source) -> bool:
+    """Does this source show /dev, so that a missing /dev/kvm means absent?
+
+    Snapshots hold dev/null since /dev is captured; older ones only held dev/kvm when it
+    existed, and they are trusted when they captured /sys too (a root with neither /dev
+    nor /sys is a partial copy).
+    """
+    if src.exists("dev"):
+        return True
+    return not src.is_live and src.exists("sys")
+
+
 def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evidence]]:
     ev: list[Evidence] = []
+    if not _dev_known(src):
+        # A partial snapshot or a bare chroot: absence of /dev/kvm proves nothing.
+        why = "cannot tell: /dev is not in this snapshot" if not src.is_live else "cannot tell: there is no /dev"
+        ev.append(Evidence(TOPIC, src.path("dev/kvm"), "", UNKNOWN, note=why))
+        present = [m for m in BACKENDS if src.exists(f"sys/module/{m}")]
+        module = present[0] if len(present) == 1 else None
+        return KvmResult(device_present=None, openable=None, usable=None, module=module, nested=None, reason=why), ev
     device = src.exists("dev/kvm")
     ev.append(
         Evidence(
@@ -149,7 +188,8 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
             usable = ok
             error = probe.get("error")
             value = f"stage {stage}" + (f", {guest_exit}" if guest_exit else "") + (f": {error}" if error else "")
-            ev.append(Evidence(TOPIC, "KVM ioctl probe (/dev/kvm)", value, DECISIVE, note="a guest really ran"))
+            said = "a guest really ran" if ok else "the probe guest did not run"
+            ev.append(Evidence(TOPIC, "KVM ioctl probe (/dev/kvm)", value, DECISIVE, note=said))
             if not ok and not device:
                 reason = f"no /dev/kvm ({error or 'the probe could not open it'})"
             elif not ok:
@@ -171,6 +211,13 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
         # error ... emulation failure" on a `lock cmpxchg16b`, and QEMU hung.
         reason = (reason + "; " if reason else "") + PVM_GUEST_NOTE
         ev.append(Evidence(TOPIC, src.path("sys/module/kvm_pvm"), "present", CONSIDERED, "kvm", PVM_GUEST_NOTE))
+    elif device is False and present:
+        # The kernel has a KVM backend, so it made /dev/kvm; this /dev just does not show it.
+        where = _where_dev_is(src)
+        loaded = ", ".join(present)
+        reason = f"/dev/kvm is not present {where}; the host has {loaded} loaded; pass --device /dev/kvm"
+        usable, openable = False, False
+        ev.append(Evidence(TOPIC, src.path("sys/module"), loaded, DECISIVE, module, reason))
     elif usable is False and device is False and virt_flag is not None:
         reason = f"the CPU has {virt_flag}, but /dev/kvm is absent: the kvm module is not loaded"
     return (

@@ -35,7 +35,7 @@ def show_value(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Evidence:
-    topic: str  # "cpu" | "kvm" | "hypervisor" | "cloud" | "container" | "wsl" | "host"
+    topic: str  # "cpu" | "kvm" | "hypervisor" | "cloud" | "container" | "wsl" | "host" | "cvm"
     source: str  # "/proc/cpuinfo: flags", "cpuid 0x40000000", "command: systeminfo", ...
     value: str  # what was observed, short and verbatim where possible
     weight: str  # one of WEIGHTS
@@ -180,13 +180,26 @@ class ContainerResult:
     id: str | None  # "docker", "podman", "lxc", "systemd-nspawn", "cri-o", ..., "none", None
     orchestrator: str | None = None  # "kubernetes" or "none" or None
     cgroup_version: int | None = None  # 1 or 2 (hybrid counts as 1)
+    # The runtime where a source inside names it: "runsc" (gVisor). Added in schema 1.x
+    # without a version bump: older reports lack it and load as None.
+    runtime: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "orchestrator": self.orchestrator, "cgroup_version": self.cgroup_version}
+        return {
+            "id": self.id,
+            "orchestrator": self.orchestrator,
+            "cgroup_version": self.cgroup_version,
+            "runtime": self.runtime,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ContainerResult:
-        return cls(id=d.get("id"), orchestrator=d.get("orchestrator"), cgroup_version=d.get("cgroup_version"))
+        return cls(
+            id=d.get("id"),
+            orchestrator=d.get("orchestrator"),
+            cgroup_version=d.get("cgroup_version"),
+            runtime=d.get("runtime"),
+        )
 
 
 @dataclass(frozen=True)
@@ -232,6 +245,64 @@ class WslResult:
 
 
 @dataclass(frozen=True)
+class CvmResult:
+    """Confidential VM: is this a guest whose memory the hypervisor cannot read?"""
+
+    # systemd-detect-virt --cvm ids: "sev", "sev-es", "sev-snp", "tdx", "protvirt", "cca";
+    # "none" when the sources that would show one were read and showed none; None when unknown.
+    id: str | None
+    reason: str | None = None  # why id is None, in words (e.g. "needs root to read the SEV MSR")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CvmResult:
+        return cls(id=d.get("id"), reason=d.get("reason"))
+
+
+CVM_NOT_PROBED = CvmResult(id=None, reason="confidential VMs are probed on Linux only")
+
+# Check outcomes, as libvirt's virt-host-validate prints them; UNKNOWN when the
+# sources needed were not there (a snapshot without the live KVM probe, --no-kvm-probe).
+PASS = "pass"
+WARN = "warn"
+FAIL = "fail"
+CHECK_UNKNOWN = "unknown"
+CHECK_STATUSES = (PASS, WARN, FAIL, CHECK_UNKNOWN)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One "can this host run X?" answer (virtprobe detect --check)."""
+
+    target: str  # "kvm", "firecracker", "gvisor", ... (detect.checks.TARGETS)
+    status: str  # one of CHECK_STATUSES
+    reason: str  # what was seen, in words
+    fix: str | None = None  # what to do about a WARN or FAIL
+    sources: tuple[str, ...] = ()  # where it was seen: paths, "KVM_CHECK_EXTENSION", ...
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "status": self.status,
+            "reason": self.reason,
+            "fix": self.fix,
+            "sources": list(self.sources),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CheckResult:
+        return cls(
+            target=d["target"],
+            status=d["status"],
+            reason=d.get("reason", ""),
+            fix=d.get("fix"),
+            sources=tuple(d.get("sources") or ()),
+        )
+
+
+@dataclass(frozen=True)
 class HostInfo:
     platform: str  # "linux" | "win32" | "darwin" | "unknown"
     machine: str
@@ -269,6 +340,8 @@ class DetectResult:
     container: ContainerResult
     wsl: WslResult
     evidence: tuple[Evidence, ...] = field(default=())
+    cvm: CvmResult = CVM_NOT_PROBED
+    checks: tuple[CheckResult, ...] = ()  # computed on Linux for every target (detect.checks)
 
     def sections(self) -> dict[str, Any]:
         return {
@@ -279,6 +352,8 @@ class DetectResult:
             "cloud": self.cloud.to_dict(),
             "container": self.container.to_dict(),
             "wsl": self.wsl.to_dict(),
+            "cvm": self.cvm.to_dict(),
+            "checks": [c.to_dict() for c in self.checks],
             "evidence": [e.to_dict() for e in self.evidence],
         }
 
@@ -293,4 +368,7 @@ class DetectResult:
             container=ContainerResult.from_dict(d["container"]),
             wsl=WslResult.from_dict(d["wsl"]),
             evidence=tuple(Evidence.from_dict(e) for e in d.get("evidence") or ()),
+            # Absent in 1.0 documents (report.load upgrades them to null and []).
+            cvm=CvmResult.from_dict(d["cvm"]) if isinstance(d.get("cvm"), dict) else CVM_NOT_PROBED,
+            checks=tuple(CheckResult.from_dict(c) for c in d.get("checks") or ()),
         )

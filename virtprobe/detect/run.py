@@ -1,9 +1,9 @@
 """`detect(src)`: dispatch on the source's platform once, run every probe, assemble the result.
 
 Linux runs the file-based probes (cpu, kvm, hypervisor, cloud, container,
-wsl); Windows and macOS have their own whole-machine probes; any other platform
-gets a result whose every id is None, with evidence saying why. Probes never
-raise; neither does this.
+wsl, cvm) and the --check targets (detect.checks); Windows and macOS have
+their own whole-machine probes; any other platform gets a result whose every
+id is None, with evidence saying why. Probes never raise; neither does this.
 """
 
 from __future__ import annotations
@@ -64,9 +64,11 @@ def host_info(src: Source) -> tuple[HostInfo, list[Evidence]]:
 
 def detect_linux(src: Source, kvm_probe: bool = True) -> DetectResult:
     # Imported here, not at the top: Windows and macOS never load the Linux probes.
+    from virtprobe.detect.checks import run_checks
     from virtprobe.detect.cloud import probe_cloud
     from virtprobe.detect.container import probe_container
     from virtprobe.detect.cpu import probe_cpu
+    from virtprobe.detect.cvm import probe_cvm
     from virtprobe.detect.hypervisor import probe_hypervisor
     from virtprobe.detect.kvm import probe_kvm
     from virtprobe.detect.wsl import probe_wsl
@@ -86,6 +88,9 @@ def detect_linux(src: Source, kvm_probe: bool = True) -> DetectResult:
     evidence.extend(ev)
     wsl, ev = probe_wsl(src)
     evidence.extend(ev)
+    cvm, ev = probe_cvm(src)
+    evidence.extend(ev)
+    checks = run_checks(src, cpu, kvm, hypervisor, host.kernel, kvm_probe=kvm_probe)
     return DetectResult(
         host=host,
         cpu=cpu,
@@ -95,6 +100,8 @@ def detect_linux(src: Source, kvm_probe: bool = True) -> DetectResult:
         container=container,
         wsl=wsl,
         evidence=tuple(evidence),
+        cvm=cvm,
+        checks=checks,
     )
 
 

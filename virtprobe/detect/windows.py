@@ -13,7 +13,6 @@ a VM: only the model "Virtual Machine" means a Hyper-V guest.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from virtprobe.detect.model import (
@@ -33,7 +32,7 @@ from virtprobe.detect.model import (
     Layer,
     WslResult,
 )
-from virtprobe.detect.wsl import parse_wsl_list
+from virtprobe.detect.wsl_list import parse_wsl_list
 from virtprobe.machine.source import Source
 
 COMMANDS = ("systeminfo", "wsl.exe -l -v", "wmic computersystem", "sc.exe query cexecsvc")
@@ -154,160 +153,81 @@ def _sig(b: int, c: int, d: int) -> str:
     return raw.decode("latin-1").rstrip("\0")
 
 
-def probe_windows(src: Source) -> DetectResult:
-    """The whole detect result of a Windows host, from its own sources. Never raises."""
-    ev: list[Evidence] = []
+@dataclass(frozen=True)
+class WindowsFacts:
+    """What the Windows sources said, before anything is decided."""
 
-    def add(
-        topic: str, source: str, value: str, weight: str, points_to: str | None = None, note: str = ""
-    ) -> None:
-        ev.append(Evidence(topic, source, value, weight, points_to, note))
+    si: dict[str, str]  # systeminfo, parsed; empty when it gave no output
+    si_reason: str | None  # why systeminfo gave nothing
+    req: HyperVRequirements | None
+    wm: dict[str, str]  # wmic computersystem, parsed
+    manufacturer: str | None
+    model: str | None
+    vendor: str | None  # CPUID 0 vendor, or PROCESSOR_IDENTIFIER's last field
+    model_name: str | None
+    vmx: bool | None
+    svm: bool | None
+    hv_bit: bool | None
+    leaf1_reason: str | None
+    present: bool | None  # a hypervisor runs: CPUID bit, then systeminfo, then wmic
+    sig: str | None  # the CPUID 0x40000000 signature, read only when a hypervisor is present
+    root_partition: bool | None  # Hyper-V's CreatePartitions privilege (CPUID 0x40000003 EBX bit 0)
 
+
+def read_windows(src: Source) -> WindowsFacts:
+    """Run the readers: systeminfo, wmic, CPUID and the environment. Decides nothing."""
     si_l = src.command("systeminfo")
     si = parse_systeminfo(decode_console(si_l.value)) if si_l.ok else {}
-    if not si_l.ok:
-        add("host", "command: systeminfo", "", UNKNOWN, None, si_l.reason or "no output")
     req = parse_hyperv_requirements(si.get("Hyper-V Requirements", ""))
     wm_l = src.command("wmic computersystem")
     wm = parse_wmic_list(decode_console(wm_l.value)) if wm_l.ok else {}
-    manufacturer = si.get("System Manufacturer") or wm.get("Manufacturer")
-    model = si.get("System Model") or wm.get("Model")
-
-    # --- CPU --------------------------------------------------------------------
-    leaf0 = src.cpuid(0)
-    leaf1 = src.cpuid(1)
-    ext1 = src.cpuid(0x80000001)
-    vendor = None
-    if leaf0.ok:
-        vendor = _sig(leaf0.value.ebx, leaf0.value.edx, leaf0.value.ecx)
+    leaf0, leaf1, ext1 = src.cpuid(0), src.cpuid(1), src.cpuid(0x80000001)
+    vendor = _sig(leaf0.value.ebx, leaf0.value.edx, leaf0.value.ecx) if leaf0.ok else None
     ident = src.env.get("PROCESSOR_IDENTIFIER")
     if vendor is None and ident and "," in ident:
         vendor = ident.rsplit(",", 1)[1].strip()
-    model_name = _processor_from_systeminfo(si.get("Processor(s)", "")) or ident
-    vmx = bool(leaf1.value.ecx >> 5 & 1) if leaf1.ok else None
-    svm = bool(ext1.value.ecx >> 2 & 1) if ext1.ok else None
     hv_bit = bool(leaf1.value.ecx >> 31 & 1) if leaf1.ok else None
-    virt_tech: str | None
-    disabled: bool | None = None
-    if vmx or svm:
-        virt_tech = "vt-x" if vmx else "amd-v"
-        add("cpu", "cpuid 0x1/0x80000001", "vmx" if vmx else "svm", DECISIVE, virt_tech)
-    elif req is not None and not req.hypervisor_detected and req.vm_monitor_mode is not None:
-        virt_tech = _tech_for(vendor) if req.vm_monitor_mode else "none"
-        disabled = req.enabled_in_firmware is False if req.vm_monitor_mode else None
-        add(
-            "cpu",
-            "command: systeminfo: Hyper-V Requirements",
-            f"VM Monitor Mode Extensions: {'Yes' if req.vm_monitor_mode else 'No'}; "
-            f"Virtualization Enabled In Firmware: {_yn(req.enabled_in_firmware)}",
-            DECISIVE,
-            virt_tech,
-        )
-    elif req is not None and req.hypervisor_detected:
-        # Hyper-V hides VMX/SVM from the root partition: the CPU has it (Hyper-V runs), but we cannot see it.
-        virt_tech = _tech_for(vendor)
-        add(
-            "cpu",
-            "command: systeminfo: Hyper-V Requirements",
-            "A hypervisor has been detected",
-            SUPPORTING,
-            virt_tech,
-            "a running hypervisor hides VT-x/AMD-V from Windows' own CPUID",
-        )
-    else:
-        virt_tech = None
-        add("cpu", "cpuid 0x1", "", UNKNOWN, None, leaf1.reason or "no systeminfo Hyper-V block")
-    cpu = CpuResult(
-        vendor=vendor,
-        model_name=model_name,
-        virt_tech=virt_tech,
-        disabled_in_firmware=disabled,
-        hypervisor_bit=hv_bit if hv_bit is not None else (req.hypervisor_detected if req else None),
-    )
-
-    # --- hypervisor ----------------------------------------------------------------
     present = hv_bit
     if present is None and req is not None:
         present = req.hypervisor_detected
     if present is None and wm.get("HypervisorPresent"):
         present = wm["HypervisorPresent"].upper() == "TRUE"
-    layers: list[Layer] = []
+    sig = None
     leaf_hv = src.cpuid(0x40000000)
-    sig_id = None
     if leaf_hv.ok and present:
         sig = _sig(leaf_hv.value.ebx, leaf_hv.value.ecx, leaf_hv.value.edx)
-        sig_id = SIGNATURES.get(sig)
-        if sig_id:
-            layers.append(Layer(sig_id, "cpuid 0x40000000", sig))
     root_partition = None
     l3 = src.cpuid(0x40000003)
-    if l3.ok and sig_id == "microsoft":
+    if l3.ok and SIGNATURES.get(sig or "") == "microsoft":
         root_partition = bool(l3.value.ebx & 1)
-    vm_from_dmi = _vm_from_model(manufacturer, model)
-    hyp_id: str | None
-    role: str | None
-    if vm_from_dmi and vm_from_dmi != "amazon":
-        hyp_id, role = vm_from_dmi, "guest"
-        add(
-            "hypervisor",
-            "command: systeminfo: System Manufacturer/Model",
-            f"{manufacturer} / {model}",
-            DECISIVE,
-            vm_from_dmi,
-        )
-    elif vm_from_dmi == "amazon":
-        hyp_id, role = sig_id or "amazon", "guest"
-        add(
-            "hypervisor",
-            "command: systeminfo: System Manufacturer/Model",
-            f"{manufacturer} / {model}",
-            DECISIVE,
-            hyp_id,
-            "EC2: Nitro (KVM-based) or Xen",
-        )
-    elif present and (root_partition or (root_partition is None and manufacturer)):
-        # Hyper-V (or VBS) runs under this Windows, which is its root partition: a host, not a guest.
-        # Like Xen dom0 (hypervisor.py): the hypervisor is there, and this OS is its host.
-        hyp_id, role = "microsoft", "host"
-        if not layers:
-            layers.append(Layer("microsoft", "command: systeminfo", None))
-        add(
-            "hypervisor",
-            "command: systeminfo: Hyper-V Requirements",
-            "A hypervisor has been detected",
-            DECISIVE,
-            "microsoft",
-            f"Windows is Hyper-V's root partition on {manufacturer} {model} hardware"
-            + (" (CPUID 0x40000003 EBX CreatePartitions set)" if root_partition else ""),
-        )
-    elif present is False:
-        hyp_id, role = NONE, None
-        add(
-            "hypervisor",
-            "command: systeminfo: Hyper-V Requirements",
-            "requirements listed: no hypervisor",
-            DECISIVE,
-            NONE,
-        )
-    elif present and sig_id:
-        hyp_id, role = sig_id, "guest"
-        add("hypervisor", "cpuid 0x40000000", sig_id, DECISIVE, sig_id)
-    else:
-        hyp_id, role = None, None
-        add("hypervisor", "command: systeminfo", "", UNKNOWN, None, "no hypervisor facts")
-    if present is not None and req is None and wm.get("HypervisorPresent"):
-        add(
-            "hypervisor",
-            "command: wmic computersystem: HypervisorPresent",
-            wm["HypervisorPresent"],
-            SUPPORTING,
-        )
-    hypervisor = HypervisorResult(id=hyp_id, vmm=None, layers=tuple(layers), role=role)
+    return WindowsFacts(
+        si=si,
+        si_reason=None if si_l.ok else (si_l.reason or "no output"),
+        req=req,
+        wm=wm,
+        manufacturer=si.get("System Manufacturer") or wm.get("Manufacturer"),
+        model=si.get("System Model") or wm.get("Model"),
+        vendor=vendor,
+        model_name=_processor_from_systeminfo(si.get("Processor(s)", "")) or ident,
+        vmx=bool(leaf1.value.ecx >> 5 & 1) if leaf1.ok else None,
+        svm=bool(ext1.value.ecx >> 2 & 1) if ext1.ok else None,
+        hv_bit=hv_bit,
+        leaf1_reason=leaf1.reason,
+        present=present,
+        sig=sig,
+        root_partition=root_partition,
+    )
 
-    # --- cloud -----------------------------------------------------------------------
-    cloud = _cloud(manufacturer, model, add)
 
-    # --- KVM, container, WSL ---------------------------------------------------------
+def probe_windows(src: Source) -> DetectResult:
+    """The whole detect result of a Windows host, from its own sources. Never raises."""
+    f = read_windows(src)
+    ev: list[Evidence] = []
+    if f.si_reason is not None:
+        ev.append(Evidence("host", "command: systeminfo", "", UNKNOWN, None, f.si_reason))
+    cpu = decide_cpu(f, ev)
+    hypervisor = decide_hypervisor(f, ev)
+    cloud = _cloud(f.manufacturer, f.model, ev)
     kvm = KvmResult(
         device_present=False,
         openable=False,
@@ -316,27 +236,15 @@ def probe_windows(src: Source) -> DetectResult:
         nested=None,
         reason="no /dev/kvm on Windows (Hyper-V/WHPX is Windows' hypervisor API)",
     )
-    add("kvm", "/dev/kvm", "", CONSIDERED, None, "no /dev/kvm on Windows")
-    container = _container(src, add)
-    wsl_l = src.command("wsl.exe -l -v")
-    distros = parse_wsl_list(wsl_l.value) if wsl_l.ok else ()
-    if wsl_l.ok:
-        add(
-            "wsl",
-            "command: wsl.exe -l -v",
-            ", ".join(f"{d.name} (WSL{d.version})" for d in distros) or "none",
-            DECISIVE,
-            NONE,
-            "this is the Windows host; its WSL distributions are listed",
-        )
-    else:
-        add("wsl", "command: wsl.exe -l -v", "", CONSIDERED, NONE, wsl_l.reason or "no output")
-    wsl = WslResult(version=0, distributions=distros)
-
-    os_name = si.get("OS Name")
-    kernel = si.get("OS Version")
+    ev.append(Evidence("kvm", "/dev/kvm", "", CONSIDERED, None, "no /dev/kvm on Windows"))
+    container = _container(src, ev)
+    wsl = _wsl_host(src, ev)
     host = HostInfo(
-        platform="win32", machine=src.machine, kernel=kernel, os_name=os_name, source=src.describe()
+        platform="win32",
+        machine=src.machine,
+        kernel=f.si.get("OS Version"),
+        os_name=f.si.get("OS Name"),
+        source=src.describe(),
     )
     return DetectResult(
         host=host,
@@ -350,21 +258,109 @@ def probe_windows(src: Source) -> DetectResult:
     )
 
 
-def _container(src: Source, add: Callable[..., None]) -> ContainerResult:
+def decide_cpu(f: WindowsFacts, ev: list[Evidence]) -> CpuResult:
+    """CPUID's VMX/SVM bits first, then systeminfo's requirement lines; a running Hyper-V hides both."""
+    req = f.req
+    virt_tech: str | None
+    disabled: bool | None = None
+    if f.vmx or f.svm:
+        virt_tech = "vt-x" if f.vmx else "amd-v"
+        ev.append(Evidence("cpu", "cpuid 0x1/0x80000001", "vmx" if f.vmx else "svm", DECISIVE, virt_tech))
+    elif req is not None and not req.hypervisor_detected and req.vm_monitor_mode is not None:
+        virt_tech = _tech_for(f.vendor) if req.vm_monitor_mode else "none"
+        disabled = req.enabled_in_firmware is False if req.vm_monitor_mode else None
+        value = (
+            f"VM Monitor Mode Extensions: {'Yes' if req.vm_monitor_mode else 'No'}; "
+            f"Virtualization Enabled In Firmware: {_yn(req.enabled_in_firmware)}"
+        )
+        ev.append(Evidence("cpu", "command: systeminfo: Hyper-V Requirements", value, DECISIVE, virt_tech))
+    elif req is not None and req.hypervisor_detected:
+        # Hyper-V hides VMX/SVM from the root partition: the CPU has it (Hyper-V runs), but we cannot see it.
+        virt_tech = _tech_for(f.vendor)
+        note = "a running hypervisor hides VT-x/AMD-V from Windows' own CPUID"
+        source = "command: systeminfo: Hyper-V Requirements"
+        ev.append(Evidence("cpu", source, "A hypervisor has been detected", SUPPORTING, virt_tech, note))
+    else:
+        virt_tech = None
+        ev.append(Evidence("cpu", "cpuid 0x1", "", UNKNOWN, None, f.leaf1_reason or "no systeminfo Hyper-V block"))
+    return CpuResult(
+        vendor=f.vendor,
+        model_name=f.model_name,
+        virt_tech=virt_tech,
+        disabled_in_firmware=disabled,
+        hypervisor_bit=f.hv_bit if f.hv_bit is not None else (req.hypervisor_detected if req else None),
+    )
+
+
+def decide_hypervisor(f: WindowsFacts, ev: list[Evidence]) -> HypervisorResult:
+    """DMI's VM models first, then a running Hyper-V as this host's root partition, then CPUID's signature."""
+    sig_id = SIGNATURES.get(f.sig) if f.sig else None
+    layers = [Layer(sig_id, "cpuid 0x40000000", f.sig)] if sig_id else []
+    vm_from_dmi = _vm_from_model(f.manufacturer, f.model)
+    dmi = ("command: systeminfo: System Manufacturer/Model", f"{f.manufacturer} / {f.model}")
+    hyp_id: str | None
+    role: str | None
+    if vm_from_dmi and vm_from_dmi != "amazon":
+        hyp_id, role = vm_from_dmi, "guest"
+        ev.append(Evidence("hypervisor", *dmi, DECISIVE, vm_from_dmi))
+    elif vm_from_dmi == "amazon":
+        hyp_id, role = sig_id or "amazon", "guest"
+        ev.append(Evidence("hypervisor", *dmi, DECISIVE, hyp_id, "EC2: Nitro (KVM-based) or Xen"))
+    elif f.present and (f.root_partition or (f.root_partition is None and f.manufacturer)):
+        # Hyper-V (or VBS) runs under this Windows, which is its root partition: a host, not a guest.
+        # Like Xen dom0 (hypervisor.py): the hypervisor is there, and this OS is its host.
+        hyp_id, role = "microsoft", "host"
+        if not layers:
+            layers.append(Layer("microsoft", "command: systeminfo", None))
+        note = f"Windows is Hyper-V's root partition on {f.manufacturer} {f.model} hardware" + (
+            " (CPUID 0x40000003 EBX CreatePartitions set)" if f.root_partition else ""
+        )
+        source = "command: systeminfo: Hyper-V Requirements"
+        ev.append(Evidence("hypervisor", source, "A hypervisor has been detected", DECISIVE, "microsoft", note))
+    elif f.present is False:
+        hyp_id, role = NONE, None
+        source = "command: systeminfo: Hyper-V Requirements"
+        ev.append(Evidence("hypervisor", source, "requirements listed: no hypervisor", DECISIVE, NONE))
+    elif f.present and sig_id:
+        hyp_id, role = sig_id, "guest"
+        ev.append(Evidence("hypervisor", "cpuid 0x40000000", sig_id, DECISIVE, sig_id))
+    else:
+        hyp_id, role = None, None
+        ev.append(Evidence("hypervisor", "command: systeminfo", "", UNKNOWN, None, "no hypervisor facts"))
+    if f.present is not None and f.req is None and f.wm.get("HypervisorPresent"):
+        source = "command: wmic computersystem: HypervisorPresent"
+        ev.append(Evidence("hypervisor", source, f.wm["HypervisorPresent"], SUPPORTING))
+    return HypervisorResult(id=hyp_id, vmm=None, layers=tuple(layers), role=role)
+
+
+def _wsl_host(src: Source, ev: list[Evidence]) -> WslResult:
+    """On the Windows host WSL is never "inside"; its distributions are listed."""
+    wsl_l = src.command("wsl.exe -l -v")
+    distros = parse_wsl_list(wsl_l.value) if wsl_l.ok else ()
+    if wsl_l.ok:
+        value = ", ".join(f"{d.name} (WSL{d.version})" for d in distros) or "none"
+        note = "this is the Windows host; its WSL distributions are listed"
+        ev.append(Evidence("wsl", "command: wsl.exe -l -v", value, DECISIVE, NONE, note))
+    else:
+        ev.append(Evidence("wsl", "command: wsl.exe -l -v", "", CONSIDERED, NONE, wsl_l.reason or "no output"))
+    return WslResult(version=0, distributions=distros)
+
+
+def _container(src: Source, ev: list[Evidence]) -> ContainerResult:
     """A Windows container runs the Container Execution Agent; a Windows host has no such service."""
     source = f"command: sc.exe query {CONTAINER_AGENT}"
     got = src.command(f"sc.exe query {CONTAINER_AGENT}")
     state = parse_sc_query(decode_console(got.value)) if got.ok else None
     if state == "RUNNING":
-        add("container", source, "RUNNING", DECISIVE, "container-other",
-            "CExecSvc, the Container Execution Agent, runs only inside a Windows container")  # fmt: skip
+        note = "CExecSvc, the Container Execution Agent, runs only inside a Windows container"
+        ev.append(Evidence("container", source, "RUNNING", DECISIVE, "container-other", note))
         return ContainerResult(id="container-other", orchestrator=None, cgroup_version=None)
     if state == "absent":
-        add("container", source, "no such service (1060)", DECISIVE, NONE,
-            "no Container Execution Agent: not a Windows container")  # fmt: skip
+        note = "no Container Execution Agent: not a Windows container"
+        ev.append(Evidence("container", source, "no such service (1060)", DECISIVE, NONE, note))
         return ContainerResult(id=NONE, orchestrator=NONE, cgroup_version=None)
     why = f"service state {state}" if state else (got.reason or "output not understood")
-    add("container", source, state or "", UNKNOWN, None, why)
+    ev.append(Evidence("container", source, state or "", UNKNOWN, None, why))
     return ContainerResult(id=None, orchestrator=None, cgroup_version=None)
 
 
@@ -394,34 +390,33 @@ def _vm_from_model(manufacturer: str | None, model: str | None) -> str | None:
     return None
 
 
-def _cloud(manufacturer: str | None, model: str | None, add: Callable[..., None]) -> CloudResult:
+def _cloud(manufacturer: str | None, model: str | None, ev: list[Evidence]) -> CloudResult:
+    def add(source: str, value: str, weight: str, points_to: str | None = None, note: str = "") -> None:
+        ev.append(Evidence("cloud", source, value, weight, points_to, note))
+
     man = (manufacturer or "").lower()
     mod = (model or "").lower()
     if not man:
-        add("cloud", "command: systeminfo: System Manufacturer", "", UNKNOWN, None, "no manufacturer")
+        add("command: systeminfo: System Manufacturer", "", UNKNOWN, None, "no manufacturer")
         return CloudResult(id=None)
     if "amazon ec2" in man:
         add(
-            "cloud",
             "command: systeminfo: System Manufacturer/Model",
             f"{manufacturer} / {model}",
             DECISIVE,
             "amazon",
         )
-        return CloudResult(
-            id="amazon", instance_type=model or None, bare_metal=(".metal" in mod) if mod else None
-        )
+        return CloudResult(id="amazon", instance_type=model or None, bare_metal=(".metal" in mod) if mod else None)
     if "google" in man:
-        add("cloud", "command: systeminfo: System Manufacturer", manufacturer or "", DECISIVE, "google")
+        add("command: systeminfo: System Manufacturer", manufacturer or "", DECISIVE, "google")
         return CloudResult(id="google", bare_metal=False)
     if "alibaba" in man:
-        add("cloud", "command: systeminfo: System Manufacturer", manufacturer or "", DECISIVE, "alibaba")
+        add("command: systeminfo: System Manufacturer", manufacturer or "", DECISIVE, "alibaba")
         return CloudResult(id="alibaba")
     if "microsoft corporation" in man and "virtual machine" in mod:
         # Azure and plain Hyper-V share these strings; Azure's chassis asset tag
         # (7783-7084-3265-9085-8269-3286-77) is not in systeminfo.
         add(
-            "cloud",
             "command: systeminfo: System Manufacturer/Model",
             f"{manufacturer} / {model}",
             UNKNOWN,
@@ -430,7 +425,6 @@ def _cloud(manufacturer: str | None, model: str | None, add: Callable[..., None]
         )
         return CloudResult(id=None)
     add(
-        "cloud",
         "command: systeminfo: System Manufacturer/Model",
         f"{manufacturer} / {model}",
         CONSIDERED,

@@ -1,4 +1,4 @@
-"""WSL detection from the Linux side, and the parser of `wsl.exe -l -v` for Windows hosts.
+"""WSL detection from the Linux side (the Windows side, `wsl.exe -l -v`, is in wsl_list.py).
 
 WSL2 runs a real Linux kernel in a Hyper-V utility VM and has no DMI, so DMI
 cannot tell it apart; the kernel names itself instead:
@@ -23,7 +23,6 @@ from virtprobe.detect.model import (
     SUPPORTING,
     UNKNOWN,
     Evidence,
-    WslDistribution,
     WslResult,
 )
 from virtprobe.machine.source import Source
@@ -61,74 +60,84 @@ def root_fstype(mounts: str) -> tuple[str, str] | None:
     return found
 
 
-def probe_wsl(src: Source) -> tuple[WslResult, list[Evidence]]:
-    """Is this Linux running under WSL, and which version? Never raises."""
-    evidence: list[Evidence] = []
-    votes: list[tuple[int, Evidence]] = []  # (version 1/2, or 3 for "WSL, version unknown")
+# A vote: (1 or 2 for a version, 3 for "WSL, version unknown"), and the row that says so.
+Vote = tuple[int, Evidence]
 
-    def ev(source: str, value: str, weight: str, points_to: str | None = None, note: str = "") -> Evidence:
-        return Evidence(TOPIC, source, value, weight, points_to, note)
 
+def _ev(source: str, value: str, weight: str, points_to: str | None = None, note: str = "") -> Evidence:
+    return Evidence(TOPIC, source, value, weight, points_to, note)
+
+
+def read_kernel_strings(src: Source) -> tuple[int | None, list[Vote], list[Evidence]]:
+    """(what the first readable kernel string says, votes, rows) from osrelease and /proc/version."""
     kernel_says: int | None = None
+    votes: list[Vote] = []
+    rows: list[Evidence] = []
     for rel in ("proc/sys/kernel/osrelease", "proc/version"):
         read = src.read(rel, limit=4096)
         if read.text is None or not read.text.strip():
-            evidence.append(ev(src.path(rel), "", UNKNOWN, None, read.reason or "empty"))
+            rows.append(_ev(src.path(rel), "", UNKNOWN, None, read.reason or "empty"))
             continue
         v = wsl_version_from_kernel(read.text)
         value = read.text.strip()[:160]
         if v:
-            votes.append((v, ev(src.path(rel), value, CONSIDERED, "wsl", f"WSL{v} kernel string")))
+            votes.append((v, _ev(src.path(rel), value, CONSIDERED, "wsl", f"WSL{v} kernel string")))
         elif v == 0:
-            evidence.append(ev(src.path(rel), value, CONSIDERED, None, "not a WSL kernel"))
+            rows.append(_ev(src.path(rel), value, CONSIDERED, None, "not a WSL kernel"))
         if kernel_says is None and v is not None:
             kernel_says = v
+    return kernel_says, votes, rows
 
+
+def read_markers(src: Source) -> list[Vote]:
+    """What WSL's init leaves: /run/WSL, its variables, the WSLInterop binfmt_misc entry."""
+    votes: list[Vote] = []
     if src.exists("run/WSL"):
-        votes.append((3, ev(src.path("run/WSL"), "exists", CONSIDERED, "wsl", "WSL's init creates it")))
+        votes.append((3, _ev(src.path("run/WSL"), "exists", CONSIDERED, "wsl", "WSL's init creates it")))
     interop = src.env.get("WSL_INTEROP")
     if interop:
-        votes.append((3, ev("env WSL_INTEROP", interop, CONSIDERED, "wsl", "interop socket of WSL's init")))
+        votes.append((3, _ev("env WSL_INTEROP", interop, CONSIDERED, "wsl", "interop socket of WSL's init")))
     distro = src.env.get("WSL_DISTRO_NAME")
     if distro:
-        votes.append((3, ev("env WSL_DISTRO_NAME", distro, CONSIDERED, "wsl")))
-    if src.exists("proc/sys/fs/binfmt_misc/WSLInterop"):
-        votes.append(
-            (
-                2,
-                ev(
-                    src.path("proc/sys/fs/binfmt_misc/WSLInterop"),
-                    "exists",
-                    CONSIDERED,
-                    "wsl",
-                    "WSL2 registers Windows interop through binfmt_misc",
-                ),
-            )
-        )
+        votes.append((3, _ev("env WSL_DISTRO_NAME", distro, CONSIDERED, "wsl")))
+    rel = "proc/sys/fs/binfmt_misc/WSLInterop"
+    if src.exists(rel):
+        note = "WSL2 registers Windows interop through binfmt_misc"
+        votes.append((2, _ev(src.path(rel), "exists", CONSIDERED, "wsl", note)))
+    return votes
+
+
+def read_root_fs(src: Source) -> tuple[tuple[str, str] | None, list[Vote], list[Evidence]]:
+    """The root filesystem: WSL1's lxfs/wslfs is a vote, anything else a plain row."""
     mounts = src.read("proc/mounts", limit=1024 * 1024)
     fs = root_fstype(mounts.text) if mounts.text else None
-    if fs is not None:
-        if fs[0] in ("lxfs", "wslfs"):
-            votes.append(
-                (
-                    1,
-                    ev(
-                        src.path("proc/mounts"),
-                        f"/ is {fs[0]}",
-                        CONSIDERED,
-                        "wsl",
-                        "WSL1's own root filesystem",
-                    ),
-                )
-            )
-        else:
-            evidence.append(ev(src.path("proc/mounts"), f"/ is {fs[0]} on {fs[1]}", CONSIDERED))
+    if fs is None:
+        return None, [], []
+    if fs[0] in ("lxfs", "wslfs"):
+        return (
+            fs,
+            [(1, _ev(src.path("proc/mounts"), f"/ is {fs[0]}", CONSIDERED, "wsl", "WSL1's own root filesystem"))],
+            [],
+        )
+    return fs, [], [_ev(src.path("proc/mounts"), f"/ is {fs[0]} on {fs[1]}", CONSIDERED)]
 
+
+def probe_wsl(src: Source) -> tuple[WslResult, list[Evidence]]:
+    """Is this Linux running under WSL, and which version? Never raises."""
+    kernel_says, votes, rows = read_kernel_strings(src)
+    votes += read_markers(src)
+    fs, fs_votes, fs_rows = read_root_fs(src)
+    return decide_wsl(kernel_says, votes + fs_votes, fs, rows + fs_rows)
+
+
+def decide_wsl(
+    kernel_says: int | None, votes: list[Vote], fs: tuple[str, str] | None, rows: list[Evidence]
+) -> tuple[WslResult, list[Evidence]]:
+    """The kernel string names the version; markers only say "WSL"; a WSL root that is not lxfs/wslfs is WSL2."""
     if not votes:
         if kernel_says == 0:
-            return WslResult(version=0), _decide_not_wsl(evidence)
-        return WslResult(version=None), evidence
-    # The kernel string is the strongest sign of the version; the rest say "WSL".
+            return WslResult(version=0), _decide_not_wsl(rows)
+        return WslResult(version=None), rows
     version_votes = [v for v, _ in votes if v in (1, 2)]
     if kernel_says in (1, 2):
         version: int | None = kernel_says
@@ -139,17 +148,14 @@ def probe_wsl(src: Source) -> tuple[WslResult, list[Evidence]]:
         version = 2
     else:
         version = None
-    out: list[Evidence] = []
-    decided = False
-    for _v, e in votes:
-        weight = SUPPORTING if decided else DECISIVE
-        decided = True
-        out.append(Evidence(e.topic, e.source, e.value, weight, e.points_to, e.note))
+    out = [
+        Evidence(e.topic, e.source, e.value, SUPPORTING if i else DECISIVE, e.points_to, e.note)
+        for i, (_v, e) in enumerate(votes)
+    ]
     if version is None:
-        # Sure it is WSL, not which version: report the id through version None
-        # would say "unknown"; the model has no "WSL of unknown version", so say so.
-        out.append(ev("wsl", "", UNKNOWN, "wsl", "WSL markers found but no sign of the version"))
-    return WslResult(version=version), out + evidence
+        # Sure it is WSL, not which version; the model has no "WSL of unknown version", so say so.
+        out.append(_ev("wsl", "", UNKNOWN, "wsl", "WSL markers found but no sign of the version"))
+    return WslResult(version=version), out + rows
 
 
 def _decide_not_wsl(evidence: list[Evidence]) -> list[Evidence]:
@@ -162,42 +168,3 @@ def _decide_not_wsl(evidence: list[Evidence]) -> list[Evidence]:
         else:
             out.append(e)
     return out
-
-
-def decode_wsl_output(raw: bytes) -> str:
-    """wsl.exe writes UTF-16LE (with or without a BOM); some builds honour WSL_UTF8=1 and write UTF-8."""
-    if raw.startswith(b"\xff\xfe"):
-        return raw[2:].decode("utf-16-le", errors="replace")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8", errors="replace")
-    # Without a BOM, UTF-16LE text of ASCII letters has a NUL every other byte.
-    sample = raw[:200]
-    if len(sample) >= 2 and sample[1::2].count(0) >= len(sample[1::2]) // 2:
-        return raw[: len(raw) // 2 * 2].decode("utf-16-le", errors="replace")
-    return raw.decode("utf-8", errors="replace")
-
-
-def parse_wsl_list(raw: bytes) -> tuple[WslDistribution, ...]:
-    """Parse `wsl.exe -l -v`: a header (localized), then "* NAME STATE VERSION" rows.
-
-    The header words are translated ("NAME STATE VERSION", "NOM ÉTAT VERSION"), so
-    rows are split by columns: the last two are state and version; the name is
-    everything before them (names may not hold spaces in WSL, but be lenient).
-    """
-    text = decode_wsl_output(raw).replace("\x00", "")
-    out: list[WslDistribution] = []
-    lines = [ln.rstrip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    lines = [ln for ln in lines if ln.strip()]
-    for line in lines:
-        default = line.lstrip().startswith("*")
-        body = line.lstrip().lstrip("*").strip()
-        parts = body.split()
-        if len(parts) < 3:
-            continue
-        ver_s = parts[-1]
-        if not ver_s.isdigit():
-            # The header row ("NAME STATE VERSION") or prose; skip it.
-            continue
-        name = " ".join(parts[:-2])
-        out.append(WslDistribution(name=name, state=parts[-2], version=int(ver_s), default=default))
-    return tuple(out)

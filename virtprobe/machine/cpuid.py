@@ -19,6 +19,7 @@ per-leaf calls cost one fork in total.
 from __future__ import annotations
 
 import contextlib
+import errno
 import faulthandler
 import os
 import platform
@@ -34,7 +35,10 @@ from virtprobe.machine.facts import CpuidRegs, Lookup
 # may publish a second interface at 0x40000100, e.g. KVM under Hyper-V
 # enlightenments), and the extended-leaf maximum and features (svm = 0x80000001 ECX[2]).
 HYPERVISOR_LEAVES = tuple(range(0x40000000, 0x40010000, 0x100))
-WANTED_LEAVES: tuple[int, ...] = (0x0, 0x1, *HYPERVISOR_LEAVES, 0x80000000, 0x80000001)
+# detect.cvm adds Intel TDX (0x21), AMD memory encryption (0x8000001F) and the
+# Hyper-V feature and isolation leaves (0x40000003, 0x4000000C).
+CVM_LEAVES = (0x21, 0x40000003, 0x4000000C, 0x8000001F)
+WANTED_LEAVES: tuple[int, ...] = (0x0, 0x1, *HYPERVISOR_LEAVES, 0x80000000, 0x80000001, *CVM_LEAVES)
 
 CHILD_TIMEOUT_S = 2.0
 
@@ -193,3 +197,32 @@ def live_cpuid(leaf: int, subleaf: int = 0) -> Lookup:
     if key not in _cache:
         _cache.update(live_cpuid_many([leaf], subleaf))
     return _cache[key]
+
+
+def live_msr(index: int, cpu: int = 0) -> Lookup:
+    """A model-specific register through /dev/cpu/N/msr (the `msr` module, root only).
+
+    The device is read at the register number as the offset, 8 bytes
+    (arch/x86/kernel/msr.c); an MSR the CPU does not implement answers EIO.
+    """
+    path = f"/dev/cpu/{cpu}/msr"
+    if not is_x86():
+        return Lookup(None, "MSRs are read only on x86")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as err:
+        if err.errno == errno.ENOENT:
+            return Lookup(None, f"{path} not found (needs root and the msr module: modprobe msr)")
+        if err.errno in (errno.EACCES, errno.EPERM):
+            return Lookup(None, f"{path}: permission denied (needs root)")
+        return Lookup(None, f"{path}: {err.strerror}")
+    try:
+        raw = os.pread(fd, 8, index)
+    except OSError as err:
+        return Lookup(None, f"{path} at 0x{index:x}: {err.strerror}")
+    finally:
+        os.close(fd)
+    if len(raw) != 8:
+        return Lookup(None, f"{path} returned a short read")
+    value: int = struct.unpack("<Q", raw)[0]
+    return Lookup(value)

@@ -172,6 +172,32 @@ KVM_SET_SREGS = _ioc(_IOC_WRITE, 0x84, ctypes.sizeof(KvmSregs))
 
 KVM_CAP_USER_MEMORY = 3
 
+# KVM_CHECK_EXTENSION capability numbers (include/uapi/linux/kvm.h) that the VMMs
+# virtprobe checks for require; detect.checks says which VMM needs which.
+KVM_CAPS: dict[str, int] = {
+    "KVM_CAP_IRQCHIP": 0,
+    "KVM_CAP_USER_MEMORY": 3,
+    "KVM_CAP_SET_TSS_ADDR": 4,
+    "KVM_CAP_EXT_CPUID": 7,
+    "KVM_CAP_MP_STATE": 14,
+    "KVM_CAP_DESTROY_MEMORY_REGION_WORKS": 21,
+    "KVM_CAP_IRQ_ROUTING": 25,
+    "KVM_CAP_JOIN_MEMORY_REGIONS_WORKS": 30,
+    "KVM_CAP_IRQFD": 32,
+    "KVM_CAP_PIT2": 33,
+    "KVM_CAP_PIT_STATE2": 35,
+    "KVM_CAP_IOEVENTFD": 36,
+    "KVM_CAP_ADJUST_CLOCK": 39,
+    "KVM_CAP_VCPU_EVENTS": 41,
+    "KVM_CAP_DEBUGREGS": 50,
+    "KVM_CAP_XSAVE": 55,
+    "KVM_CAP_XCRS": 56,
+    "KVM_CAP_TSC_DEADLINE_TIMER": 72,
+    "KVM_CAP_SIGNAL_MSI": 77,
+    "KVM_CAP_SPLIT_IRQCHIP": 121,
+    "KVM_CAP_IMMEDIATE_EXIT": 136,
+}
+
 # Control register bits (Intel SDM vol. 3A, 2.5) for the long-mode setup.
 CR0_PE = 1 << 0
 CR0_ET = 1 << 4
@@ -474,6 +500,20 @@ def api_version(kvm_fd: int) -> int:
     return _ioctl_int(kvm_fd, KVM_GET_API_VERSION, 0, "api_version")
 
 
+def check_extensions(kvm_fd: int, caps: dict[str, int] | None = None) -> dict[str, int | None]:
+    """KVM_CHECK_EXTENSION on the system fd for each named capability: 0 = absent, >0 = present
+    (some return a count or a bit mask), None = the ioctl itself failed. Never raises."""
+    import fcntl
+
+    out: dict[str, int | None] = {}
+    for name, cap in (KVM_CAPS if caps is None else caps).items():
+        try:
+            out[name] = fcntl.ioctl(kvm_fd, KVM_CHECK_EXTENSION, cap)
+        except OSError:
+            out[name] = None
+    return out
+
+
 # mov al, 'K' ; mov dx, 0x3f8 ; out dx, al ; hlt  (16-bit real mode)
 PROBE_CODE = bytes([0xB0, ord("K"), 0xBA, 0xF8, 0x03, 0xEE, 0xF4])
 PROBE_CODE_ADDR = 0x0  # one 4 KiB page; code at its start
@@ -490,6 +530,7 @@ def _result(stage: str, **kw: Any) -> dict[str, Any]:
         "elapsed_s": None,
         "guest_output": None,
         "error": None,
+        "capabilities": None,  # {"KVM_CAP_...": KVM_CHECK_EXTENSION answer}, once /dev/kvm opened
     }
     out.update(kw)
     return out
@@ -532,13 +573,14 @@ def probe_guest(path: str = KVM_DEVICE) -> Lookup:
     """Run a 4-instruction real-mode guest on /dev/kvm; never raises.
 
     The value is {"ok", "stage", "api_version", "exit_reason", "elapsed_s",
-    "guest_output", "error"}; elapsed_s is KVM_CREATE_VM to the guest's first
+    "guest_output", "error", "capabilities"}; elapsed_s is KVM_CREATE_VM to the guest's first
     byte on the serial port. ok is True only when the guest wrote "K" and halted.
     """
     if not sys.platform.startswith("linux"):
         r = _result("open", error=f"KVM is a Linux interface; this is {sys.platform}")
         return Lookup(r, r["error"])
     version: int | None = None
+    caps: dict[str, int | None] | None = None
     try:
         with open_kvm(path) as fd:
             version = api_version(fd)
@@ -549,9 +591,10 @@ def probe_guest(path: str = KVM_DEVICE) -> Lookup:
                     error=f"KVM_GET_API_VERSION returned {version}, expected {KVM_API_VERSION}",
                 )
                 return Lookup(r, r["error"])
+            caps = check_extensions(fd)
             stage, elapsed, output, last = run_probe_guest(fd)
     except KvmError as err:
-        r = _result(err.stage, api_version=version, error=_hint(err))
+        r = _result(err.stage, api_version=version, error=_hint(err), capabilities=caps)
         return Lookup(r, r["error"])
     ok = stage == "done" and output == "K"
     error = None
@@ -567,5 +610,6 @@ def probe_guest(path: str = KVM_DEVICE) -> Lookup:
         elapsed_s=elapsed,
         guest_output=output,
         error=error,
+        capabilities=caps,
     )
     return Lookup(r, error)

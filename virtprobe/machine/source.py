@@ -124,6 +124,14 @@ class Source:
         """The result dict of the live KVM probe (see detect.kvm)."""
         raise NotImplementedError
 
+    def msr(self, index: int) -> Lookup:
+        """The 64-bit value of a model-specific register of CPU 0 (int), or None and why.
+
+        Only detect.cvm asks, for the SEV status MSR; it is not a file read because
+        /dev/cpu/0/msr is read at the register's number as the offset (arch/x86/kernel/msr.c).
+        """
+        return Lookup(None, "this source has no model-specific registers")
+
     def describe(self) -> str:
         raise NotImplementedError
 
@@ -226,6 +234,11 @@ class LiveSource(Source):
             self._kvm_cache = self._kvm_fn()
         return self._kvm_cache
 
+    def msr(self, index: int) -> Lookup:
+        from virtprobe.machine.cpuid import live_msr
+
+        return live_msr(index)
+
 
 def _run_command(name: str) -> Lookup:
     import shutil
@@ -279,6 +292,8 @@ class RootSource(Source):
         self._commands = meta.get("commands") if isinstance(meta.get("commands"), dict) else {}
         self._kvm = meta.get("kvm_probe")
         self._cpuid_reason = meta.get("cpuid_reason")
+        msr = meta.get("msr")
+        self._msr: dict[str, Any] = msr if isinstance(msr, dict) else {}
 
     def _load_meta(self) -> dict[str, Any]:
         path = self.root / SNAPSHOT_META
@@ -367,6 +382,14 @@ class RootSource(Source):
             return Lookup(self._kvm)
         return Lookup(None, "no live KVM probe result in the snapshot")
 
+    def msr(self, index: int) -> Lookup:
+        raw = self._msr.get(f"0x{index:08x}")
+        if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < 2**64:
+            return Lookup(raw)
+        if raw is not None:
+            return Lookup(None, f"MSR 0x{index:x} in the snapshot is malformed")
+        return Lookup(None, f"MSR 0x{index:x} not in the snapshot")
+
 
 @dataclass
 class SnapshotMeta:
@@ -379,6 +402,7 @@ class SnapshotMeta:
     cpuid_reason: str | None = None
     commands: dict[str, str] = field(default_factory=dict)  # name -> base64 stdout
     kvm_probe: dict[str, Any] | None = None
+    msr: dict[str, int] = field(default_factory=dict)  # "0xc0010131" -> value, only those detect read
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -394,9 +418,19 @@ class SnapshotMeta:
             out["cpuid_reason"] = self.cpuid_reason
         if self.kvm_probe is not None:
             out["kvm_probe"] = self.kvm_probe
+        if self.msr:
+            out["msr"] = dict(sorted(self.msr.items()))
         return out
 
 
 def open_source(root: str | os.PathLike[str] | None) -> Source:
-    """The live machine when root is None, else the captured root (never both)."""
-    return LiveSource() if root is None else RootSource(root)
+    """The live machine when root is None, else the captured root (never both).
+
+    root may be a folder or a snapshot archive (.tar.gz, as written by
+    `virtprobe snapshot OUT.tar.gz` or the shell script), unpacked safely to a
+    temporary folder by machine.archive."""
+    if root is None:
+        return LiveSource()
+    from virtprobe.machine.archive import ArchiveSource, is_archive
+
+    return ArchiveSource(root) if is_archive(root) else RootSource(root)

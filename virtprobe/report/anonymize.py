@@ -9,9 +9,11 @@ a report needs to carry (hostname, machine ID).
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import hashlib
-from typing import Any
+from typing import TypeVar
+
+from virtprobe.report.document import BenchReport, DetectReport
 
 # Fixed, public salt: it stops lookups in generic hostname hash tables; it is
 # not a secret (a secret salt would break comparing reports across machines).
@@ -25,23 +27,19 @@ def stable_hash(value: str) -> str:
     return PREFIX + digest[:HASH_CHARS]
 
 
-def _hash_or_keep(value: Any) -> Any:
-    if isinstance(value, str) and value and not value.startswith(PREFIX):
+def _hash_or_keep(value: str | None) -> str | None:
+    if value and not value.startswith(PREFIX):
         return stable_hash(value)
     return value
 
 
-def anonymize(doc: dict[str, Any]) -> dict[str, Any]:
-    """A copy of `doc` with hostname and machine IDs hashed. Idempotent."""
-    out = copy.deepcopy(doc)
-    env = out.get("environment")
-    if isinstance(env, dict):
-        for key in ("hostname", "machine_id", "boot_id", "product_uuid"):
-            if key in env:
-                env[key] = _hash_or_keep(env[key])
-    host = out.get("host")  # detect documents
-    if isinstance(host, dict):
-        for key in ("hostname", "machine_id"):
-            if key in host:
-                host[key] = _hash_or_keep(host[key])
-    return out
+R = TypeVar("R", DetectReport, BenchReport)
+
+
+def anonymize(report: R) -> R:
+    """The report with hostname and machine ID hashed. Idempotent. Detect reports hold neither."""
+    if not isinstance(report, BenchReport):
+        return report
+    env = report.result.environment
+    env = dataclasses.replace(env, hostname=_hash_or_keep(env.hostname), machine_id=_hash_or_keep(env.machine_id))
+    return dataclasses.replace(report, result=dataclasses.replace(report.result, environment=env))

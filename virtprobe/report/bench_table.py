@@ -6,37 +6,37 @@ report renders the same whatever produced it. Warmup samples are excluded.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from virtprobe import stats
-from virtprobe.bench.model import measured
+from virtprobe.bench.result import (
+    BenchResult,
+    ContainerSection,
+    ExitRoundTrip,
+    FloorSection,
+    HwvirtSection,
+    MemorySection,
+    ParallelSection,
+    VmBaseline,
+)
+from virtprobe.report.labels import (
+    ENGINE_CYCLE_LABEL,
+    ENGINE_START_LABEL,
+    FLOOR_LABELS,
+    FLOOR_ORDER,
+    PHASE_LABELS,
+    baseline_kind,
+    phase_label,
+)
 from virtprobe.report.metrics import (
     container_memory_per_instance,
     container_startup_phase,
+    outlier_lines,
     source_text,
     vm_memory,
-)
-
-PHASE_ROWS = (
-    ("create_s", "create"),
-    ("start_s", "start (API call)"),
-    ("first_instruction_s", "first instruction"),
-    ("first_output_s", "first output"),
-    ("run_to_exit_s", "running to exit"),
-    ("remove_s", "remove"),
-    ("cycle_s", "whole cycle"),
-)
-
-FLOOR_ROWS = (
-    ("fork_exec_s", "fork + exec"),
-    ("unshare_s", "unshare (pid, mount, net, uts, ipc)"),
-    ("crun_s", "crun run"),
-    ("runc_s", "runc run"),
 )
 
 
@@ -52,15 +52,14 @@ def mib(x: float | None) -> str:
     return "-" if x is None else f"{x / (1024 * 1024):.2f}"
 
 
-def phase_table(container: dict[str, Any]) -> Table:
-    samples = container.get("samples") or []
-    image = container.get("image") or {}
+def phase_table(container: ContainerSection) -> Table:
+    image_name = container.image.name if container.image is not None else None
     title = "Container start, phase by phase (ms)"
     # Compact (no vertical rules, one decimal) so that it fits 80 columns.
     table = Table(
         title=title,
         title_justify="left",
-        caption=f"image {image.get('name') or '?'}, {container.get('timing_basis') or '?'} basis",
+        caption=f"image {image_name or '?'}, {container.timing_basis or '?'} basis",
         caption_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -69,64 +68,60 @@ def phase_table(container: dict[str, Any]) -> Table:
     table.add_column("phase", no_wrap=True)
     for name in ("median", "MAD", "p95", "p99", "min", "max", "CV%", "n"):
         table.add_column(name, justify="right", no_wrap=True)
-    for key, label in PHASE_ROWS:
-        s = stats.summarize(measured(samples, key))
+    for key, label in PHASE_LABELS.items():
+        s = container.summary(key)
         if s.n == 0:
             continue
         cv = "-" if s.cv is None else f"{s.cv * 100:.0f}" + ("!" if s.noisy else "")
-        table.add_row(
-            label, ms1(s.median), ms1(s.mad), ms1(s.p95), ms1(s.p99), ms1(s.min), ms1(s.max), cv, str(s.n)
-        )
+        table.add_row(label, ms1(s.median), ms1(s.mad), ms1(s.p95), ms1(s.p99), ms1(s.min), ms1(s.max), cv, str(s.n))
     return table
 
 
-def memory_table(memory: dict[str, Any]) -> Table:
-    table = Table(
-        title=f"Memory of one idle container ({memory.get('n')} running, MiB)", title_justify="left"
-    )
+def memory_table(memory: MemorySection) -> Table:
+    table = Table(title=f"Memory of one idle container ({memory.n} running, MiB)", title_justify="left")
     table.add_column("measure")
     for name in ("median", "min", "max", "n"):
         table.add_column(name, justify="right")
-    for key, label in (("cgroup_bytes", "cgroup memory usage"), ("shim_pss_bytes", "containerd-shim PSS")):
-        s = stats.summarize(memory.get(key) or [])
+    for values, label in ((memory.cgroup_bytes, "cgroup memory usage"), (memory.shim_pss_bytes, "containerd-shim PSS")):
+        s = stats.summarize(values or ())
         if s.n:
             table.add_row(label, mib(s.median), mib(s.min), mib(s.max), str(s.n))
-    for key, label in (
-        ("host_available_drop_bytes_per_container", "host MemAvailable drop / container"),
-        ("host_kernel_anon_growth_bytes_per_container", "host kernel+anon growth / container"),
+    for value, label in (
+        (memory.host_available_drop_bytes_per_container, "host MemAvailable drop / container"),
+        (memory.host_kernel_anon_growth_bytes_per_container, "host kernel+anon growth / container"),
     ):
-        if memory.get(key) is not None:
-            table.add_row(label, mib(memory[key]), "", "", "")
+        if value is not None:
+            table.add_row(label, mib(value), "", "", "")
     return table
 
 
-def parallel_table(par: dict[str, Any], serial_cycle_median_s: float | None) -> Table:
-    table = Table(title=f"Density: {par.get('parallel')} starts at a time", title_justify="left")
+def parallel_table(par: ParallelSection, serial_cycle_median_s: float | None) -> Table:
+    table = Table(title=f"Density: {par.parallel} starts at a time", title_justify="left")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    rate = par.get("containers_per_s")
+    rate = par.containers_per_s
     table.add_row("containers/s", "-" if rate is None else f"{rate:.2f}")
     if serial_cycle_median_s:
         table.add_row("containers/s serially (1 / cycle median)", f"{1 / serial_cycle_median_s:.2f}")
-    s = stats.summarize(par.get("cycle_s") or [])
+    s = stats.summarize(par.cycle_s)
     table.add_row("cycle under load, median ms", ms(s.median))
     table.add_row("cycle under load, p95 ms", ms(s.p95))
-    table.add_row("containers", str(par.get("n")))
+    table.add_row("containers", str(par.n))
     return table
 
 
-def floor_table(floor: dict[str, Any], docker_start_s: float | None, docker_cycle_s: float | None) -> Table:
+def floor_table(floor: FloorSection, docker_start_s: float | None, docker_cycle_s: float | None) -> Table:
     table = Table(title="Where Docker's time goes (median ms)", title_justify="left")
     table.add_column("what starts the probe")
     table.add_column("median", justify="right")
     table.add_column("n", justify="right")
-    for key, label in FLOOR_ROWS:
-        s = stats.summarize(floor.get(key) or [])
-        table.add_row(label, ms(s.median) if s.n else "not measured", str(s.n))
+    for key in FLOOR_ORDER:
+        s = stats.summarize(floor.samples(key))
+        table.add_row(FLOOR_LABELS[key], ms(s.median) if s.n else "not measured", str(s.n))
     if docker_start_s is not None:
-        table.add_row("Docker start (API call)", ms(docker_start_s), "")
+        table.add_row(ENGINE_START_LABEL, ms(docker_start_s), "")
     if docker_cycle_s is not None:
-        table.add_row("Docker whole cycle", ms(docker_cycle_s), "")
+        table.add_row(ENGINE_CYCLE_LABEL, ms(docker_cycle_s), "")
     return table
 
 
@@ -137,14 +132,7 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{r:.0f}x" if r >= 100 else f"{r:.1f}x" if r >= 10 else f"{r:.2f}x"
 
 
-def _kind(b: dict[str, Any]) -> str:
-    if b.get("kind") == "simulated":
-        return "simulated"
-    accel = b.get("accel") or "?"
-    return f"measured here ({accel})"
-
-
-def vm_table(container: dict[str, Any] | None, baselines: list[dict[str, Any]]) -> tuple[Table, list[str]]:
+def vm_table(container: ContainerSection | None, baselines: tuple[VmBaseline, ...]) -> tuple[Table, list[str]]:
     """Containers against each VM baseline, with ratios; the sources as numbered notes."""
     table = Table(
         title="Containers vs VMs (startup ms; memory MiB per instance; ratio = VM / container)",
@@ -166,13 +154,13 @@ def vm_table(container: dict[str, Any] | None, baselines: list[dict[str, Any]]) 
         table.add_column(name, justify=justify, no_wrap=name != "instance")  # type: ignore[arg-type]
     cont_start: float | None = None
     cont_mem: float | None = None
-    if container:
+    if container is not None:
         phase = container_startup_phase(container)
-        s = stats.summarize(measured(container.get("samples") or [], phase))
+        s = container.summary(phase)
         cont_start = s.median
         cont_mem, _basis = container_memory_per_instance(container)
         table.add_row(
-            f"container ({phase.removesuffix('_s').replace('_', ' ')})",
+            f"container ({phase_label(phase)})",
             "measured here",
             ms1(s.median),
             ms1(s.p99),
@@ -191,15 +179,15 @@ def vm_table(container: dict[str, Any] | None, baselines: list[dict[str, Any]]) 
         return f"[{refs[text]}]"
 
     for b in baselines:
-        s = stats.summarize(b.get("boot_samples_s") or [])
+        s = b.boot_summary()
         mem, _what = vm_memory(b)
-        if b.get("kind") == "simulated":
+        if b.simulated:
             ref = ref_for("simulated from: " + (source_text(b) or "no source given"))
         else:
-            ref = ref_for(f"{b.get('label') or b.get('name')}: " + " | ".join(b.get("notes") or ["measured here"]))
+            ref = ref_for(f"{b.label}: " + " | ".join(b.notes or ("measured here",)))
         table.add_row(
-            str(b.get("label") or b.get("name")),
-            _kind(b),
+            b.label,
+            baseline_kind(b),
             ms1(s.median),
             ms1(s.p99),
             _ratio(s.median, cont_start),
@@ -214,12 +202,21 @@ def _us(x: float | None) -> str:
     return "-" if x is None else f"{x * 1e6:.2f}"
 
 
-def hwvirt_table(hw: dict[str, Any]) -> list[RenderableType]:
+def _exit_rows(table: Table, ex: ExitRoundTrip, label: str) -> None:
+    raw = stats.summarize(ex.raw_per_exit_s)
+    null = stats.summarize(ex.null_ioctl_per_call_s)
+    net = stats.summarize(ex.net_per_exit_s)
+    table.add_row(f"VM exit round trip, {label}, raw (us)", _us(raw.median), _us(raw.p99), str(raw.n))
+    table.add_row("  Python null ioctl (us)", _us(null.median), _us(null.p99), str(null.n))
+    table.add_row("  net per exit (us)", _us(net.median), _us(net.p99), str(net.n))
+
+
+def hwvirt_table(hw: HwvirtSection) -> list[RenderableType]:
     """/dev/kvm driven directly: the floor, the exit cost, near-native speed, each with its meaning."""
-    if not hw.get("available"):
-        return [Text(f"hardware virtualization (--hwvirt): not available: {hw.get('reason') or 'unknown reason'}")]
+    if not hw.available:
+        return [Text(f"hardware virtualization (--hwvirt): not available: {hw.reason or 'unknown reason'}")]
     table = Table(
-        title=f"Hardware virtualization itself (/dev/kvm via {hw.get('kvm_module') or '?'}, no VMM)",
+        title=f"Hardware virtualization itself (/dev/kvm via {hw.kvm_module or '?'}, no VMM)",
         title_justify="left",
     )
     table.add_column("measure")
@@ -227,65 +224,55 @@ def hwvirt_table(hw: dict[str, Any]) -> list[RenderableType]:
     table.add_column("p99", justify="right")
     table.add_column("n", justify="right")
     meanings: list[RenderableType] = []
-    floor = hw.get("vm_floor") or {}
-    if floor:
-        s = stats.summarize(floor.get("samples_s") or [])
+    if hw.vm_floor is not None:
+        s = stats.summarize(hw.vm_floor.samples_s)
         table.add_row("VM floor: KVM_CREATE_VM to first guest output (ms)", ms(s.median), ms(s.p99), str(s.n))
-        meanings.append(Text(f"VM floor: {floor.get('meaning', '')}"))
-    for key, label in (("exit_round_trip", "64-bit user mode"), ("exit_round_trip_real_mode", "real mode")):
-        ex = hw.get(key) or {}
-        if not ex:
-            continue
-        raw = stats.summarize(ex.get("raw_per_exit_s") or [])
-        null = stats.summarize(ex.get("null_ioctl_per_call_s") or [])
-        net = stats.summarize(ex.get("net_per_exit_s") or [])
-        table.add_row(f"VM exit round trip, {label}, raw (us)", _us(raw.median), _us(raw.p99), str(raw.n))
-        table.add_row("  Python null ioctl (us)", _us(null.median), _us(null.p99), str(null.n))
-        table.add_row("  net per exit (us)", _us(net.median), _us(net.p99), str(net.n))
-        if key == "exit_round_trip":
-            meanings.append(Text(f"VM exit: {ex.get('meaning', '')}"))
-    nn = hw.get("near_native") or {}
-    if nn:
-        for key, label in (("ratio_user", "guest user mode / native"), ("ratio_kernel", "guest kernel mode / native")):
-            if nn.get(key) is not None:
-                table.add_row(f"Same compute loop, {label}", f"{nn[key]:.2f}x", "", "")
-        meanings.append(Text(f"Near-native: {nn.get('meaning', '')}"))
-        if nn.get("verdict"):
-            meanings.append(Text(f"Verdict: {nn['verdict']}"))
-    notes = [Text(f"note: {n}") for n in hw.get("notes") or []]
+        meanings.append(Text(f"VM floor: {hw.vm_floor.meaning}"))
+    if hw.exit_round_trip is not None:
+        _exit_rows(table, hw.exit_round_trip, "64-bit user mode")
+        meanings.append(Text(f"VM exit: {hw.exit_round_trip.meaning}"))
+    if hw.exit_round_trip_real_mode is not None:
+        _exit_rows(table, hw.exit_round_trip_real_mode, "real mode")
+    nn = hw.near_native
+    if nn is not None:
+        for value, label in (
+            (nn.ratio_user, "guest user mode / native"),
+            (nn.ratio_kernel, "guest kernel mode / native"),
+        ):
+            if value is not None:
+                table.add_row(f"Same compute loop, {label}", f"{value:.2f}x", "", "")
+        meanings.append(Text(f"Near-native: {nn.meaning}"))
+        if nn.verdict:
+            meanings.append(Text(f"Verdict: {nn.verdict}"))
+    notes = [Text(f"note: {n}") for n in hw.notes]
     return [table, *meanings, *notes]
 
 
-def render_bench(doc: dict[str, Any]) -> RenderableType:
-    """The bench report: phases, memory, density, floor ladder, then warnings and notes."""
+def render_bench(result: BenchResult) -> RenderableType:
+    """The bench report: phases, memory, density, floor ladder, then outliers, warnings and notes."""
     parts: list[RenderableType] = []
-    container = doc.get("container")
-    if container:
-        samples = container.get("samples") or []
+    container = result.container
+    if container is not None:
         parts.append(phase_table(container))
-        basis = container.get("timing_basis")
-        if basis == "first_output":
+        if container.timing_basis == "first_output":
             parts.append(Text("Timing basis: first byte of output (not the probe image)."))
-        cycle = stats.summarize(measured(samples, "cycle_s")).median
-        start = stats.summarize(measured(samples, "start_s")).median
-        if container.get("memory"):
-            parts.append(memory_table(container["memory"]))
-        if container.get("parallel"):
-            parts.append(parallel_table(container["parallel"], cycle))
-        floor = container.get("floor")
-        if floor:
-            parts.append(floor_table(floor, start, cycle))
-            for note in floor.get("notes") or []:
-                parts.append(Text(f"floor note: {note}"))
-    baselines = (doc.get("vm") or {}).get("baselines") or []
-    if baselines:
-        table, notes = vm_table(container, baselines)
+        cycle = container.summary("cycle_s").median
+        start = container.summary("start_s").median
+        if container.memory is not None:
+            parts.append(memory_table(container.memory))
+        if container.parallel is not None:
+            parts.append(parallel_table(container.parallel, cycle))
+        if container.floor is not None:
+            parts.append(floor_table(container.floor, start, cycle))
+            parts.extend(Text(f"floor note: {note}") for note in container.floor.notes)
+    if result.baselines:
+        table, notes = vm_table(container, result.baselines)
         parts.append(table)
         parts.extend(Text(n) for n in notes)
-    if doc.get("hwvirt"):
-        parts.extend(hwvirt_table(doc["hwvirt"]))
-    for warning in doc.get("warnings") or []:
-        parts.append(Text(f"warning: {warning}"))
+    if result.hwvirt is not None:
+        parts.extend(hwvirt_table(result.hwvirt))
+    parts.extend(Text(f"outliers: {line}") for line in outlier_lines(container))
+    parts.extend(Text(f"warning: {w}") for w in result.warnings)
     if not parts:
         parts.append(Text("no container measurements in this report"))
     return Group(*parts)

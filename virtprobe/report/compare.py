@@ -18,129 +18,46 @@ changes the figures more than the thing under test.
 from __future__ import annotations
 
 import difflib
-import math
-import random
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from virtprobe.bench.model import measured
-from virtprobe.detect.model import show_value
+from virtprobe.bench.result import PHASES, BenchResult, Environment, VmBaseline
+from virtprobe.detect.model import DetectResult, show_value
 from virtprobe.errors import InputError
-from virtprobe.report.document import KIND_BENCH, KIND_DETECT
-from virtprobe.report.load import PHASES
+from virtprobe.report.document import KIND_BENCH, KIND_DETECT, BenchReport, DetectReport, Report
+from virtprobe.stats import CONFIDENCE, bootstrap_ci, mann_whitney_u
 
 ALPHA = 0.05
-BOOTSTRAP_RESAMPLES = 2000
-BOOTSTRAP_SEED = 20261125
-CONFIDENCE = 0.95
 
-# environment field -> its label in "what differs" messages
-ENV_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("cpu_model", ("cpu_model",)),
-    ("kernel", ("kernel",)),
-    ("docker engine", ("docker", "engine_version")),
-    ("containerd", ("docker", "containerd_version")),
-    ("runc", ("docker", "runc_version")),
-    ("cgroup version", ("docker", "cgroup_version")),
-    ("hypervisor", ("detect", "hypervisor")),
+# environment field -> how to read it from a bench result's environment
+ENV_FIELDS: tuple[tuple[str, Callable[[Environment], Any]], ...] = (
+    ("cpu_model", lambda e: e.cpu_model),
+    ("kernel", lambda e: e.kernel),
+    ("docker engine", lambda e: e.docker and e.docker.engine_version),
+    ("containerd", lambda e: e.docker and e.docker.containerd_version),
+    ("runc", lambda e: e.docker and e.docker.runc_version),
+    ("cgroup version", lambda e: e.docker and e.docker.cgroup_version),
+    ("hypervisor", lambda e: e.detect and e.detect.hypervisor),
 )
 
-# detect verdicts shown in a diff: label -> (section, field)
-DETECT_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("hypervisor", "hypervisor", "id"),
-    ("vmm", "hypervisor", "vmm"),
-    ("hypervisor role", "hypervisor", "role"),
-    ("cloud", "cloud", "id"),
-    ("instance type", "cloud", "instance_type"),
-    ("container", "container", "id"),
-    ("orchestrator", "container", "orchestrator"),
-    ("cgroup version", "container", "cgroup_version"),
-    ("wsl", "wsl", "id"),
-    ("cpu virtualization", "cpu", "virt_tech"),
-    ("kvm usable", "kvm", "usable"),
-    ("kvm module", "kvm", "module"),
+# detect verdicts shown in a diff: label -> how to read it
+DETECT_FIELDS: tuple[tuple[str, Callable[[DetectResult], Any]], ...] = (
+    ("hypervisor", lambda r: r.hypervisor.id),
+    ("vmm", lambda r: r.hypervisor.vmm),
+    ("hypervisor role", lambda r: r.hypervisor.role),
+    ("cloud", lambda r: r.cloud.id),
+    ("instance type", lambda r: r.cloud.instance_type),
+    ("container", lambda r: r.container.id),
+    ("orchestrator", lambda r: r.container.orchestrator),
+    ("cgroup version", lambda r: r.container.cgroup_version),
+    ("wsl", lambda r: r.wsl.id),
+    ("cpu virtualization", lambda r: r.cpu.virt_tech),
+    ("kvm usable", lambda r: r.kvm.usable),
+    ("kvm module", lambda r: r.kvm.module),
 )
-
-
-# --- statistics (pure) -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MannWhitney:
-    u: float  # U of the first sample (scipy's `statistic`)
-    p_value: float  # two-sided
-
-
-def _ranks(values: Sequence[float]) -> tuple[list[float], list[int]]:
-    """Ranks from 1 with ties averaged, and the size of each tie group."""
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    ranks = [0.0] * len(values)
-    ties: list[int] = []
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        avg = (i + j) / 2 + 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = avg
-        ties.append(j - i + 1)
-        i = j + 1
-    return ranks, ties
-
-
-def mann_whitney_u(x: Sequence[float], y: Sequence[float]) -> MannWhitney:
-    """Two-sided Mann-Whitney U, normal approximation, tie and continuity corrected."""
-    n1, n2 = len(x), len(y)
-    if n1 == 0 or n2 == 0:
-        raise ValueError("Mann-Whitney U needs samples on both sides")
-    ranks, ties = _ranks([*x, *y])
-    r1 = sum(ranks[:n1])
-    u1 = r1 - n1 * (n1 + 1) / 2
-    u = max(u1, n1 * n2 - u1)
-    n = n1 + n2
-    mu = n1 * n2 / 2
-    tie_term = sum(t**3 - t for t in ties) / (n * (n - 1)) if n > 1 else 0.0
-    var = n1 * n2 / 12 * ((n + 1) - tie_term)
-    if var <= 0:  # every value equal: no evidence of any difference
-        return MannWhitney(u=u1, p_value=1.0)
-    z = (u - mu - 0.5) / math.sqrt(var)
-    p = min(1.0, math.erfc(z / math.sqrt(2)))  # 2 * sf(z)
-    return MannWhitney(u=u1, p_value=p)
-
-
-def _quantile(sorted_xs: Sequence[float], q: float) -> float:
-    pos = (len(sorted_xs) - 1) * q
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return sorted_xs[lo] + (sorted_xs[hi] - sorted_xs[lo]) * (pos - lo)
-
-
-def bootstrap_ci(
-    base: Sequence[float],
-    new: Sequence[float],
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    seed: int = BOOTSTRAP_SEED,
-    confidence: float = CONFIDENCE,
-) -> tuple[float, float] | None:
-    """Percentile bootstrap CI of median(new) / median(base) - 1; None when undefined."""
-    if not base or not new:
-        return None
-    rng = random.Random(seed)
-    changes: list[float] = []
-    nb, nn = len(base), len(new)
-    for _ in range(resamples):
-        mb = statistics.median(rng.choices(base, k=nb))
-        mn = statistics.median(rng.choices(new, k=nn))
-        if mb > 0:
-            changes.append(mn / mb - 1)
-    if len(changes) < resamples // 2:
-        return None
-    changes.sort()
-    tail = (1 - confidence) / 2
-    return _quantile(changes, tail), _quantile(changes, 1 - tail)
 
 
 # --- results -----------------------------------------------------------------
@@ -222,10 +139,6 @@ class Comparison:
 # --- comparing ---------------------------------------------------------------
 
 
-def _numbers(values: Any) -> list[float]:
-    return [float(v) for v in values or () if isinstance(v, int | float) and not isinstance(v, bool)]
-
-
 def metric_change(
     name: str,
     unit: str,
@@ -268,30 +181,21 @@ def metric_change(
     )
 
 
-def _get(doc: Any, path: Sequence[str]) -> Any:
-    for key in path:
-        if not isinstance(doc, dict):
-            return None
-        doc = doc.get(key)
-    return doc
-
-
-def environment_differences(base: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """What differs between the environments of two bench reports, as "field: base -> new"."""
+def environment_differences(base: BenchResult, new: BenchResult) -> list[str]:
+    """What differs between the environments of two bench results, as "field: base -> new"."""
     out = []
-    for label, path in ENV_FIELDS:
-        b = _get(base, ("environment", *path))
-        n = _get(new, ("environment", *path))
+    for label, get in ENV_FIELDS:
+        b, n = get(base.environment), get(new.environment)
         if b != n:
             out.append(f"{label}: {show_value(b)} -> {show_value(n)}")
     return out
 
 
-def _command(baseline: dict[str, Any]) -> list[str] | None:
-    """The QEMU command line a measured baseline records in its notes (vm_qemu.baseline)."""
-    for note in baseline.get("notes") or ():
-        if isinstance(note, str) and note.startswith("command: "):
-            # vm_qemu writes placeholders such as "<kernel vmlinuz-6.1>": one token each.
+def _command(baseline: VmBaseline) -> list[str] | None:
+    """The QEMU command line a measured baseline records in its notes (vm/qemu.baseline)."""
+    for note in baseline.notes:
+        if note.startswith("command: "):
+            # vm/qemu writes placeholders such as "<kernel vmlinuz-6.1>": one token each.
             return re.findall(r"<[^>]*>|\S+", note.removeprefix("command: "))
     return None
 
@@ -305,48 +209,55 @@ def _token_changes(base: list[str], new: list[str]) -> list[str]:
     return out
 
 
-def setup_differences(base: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def setup_differences(base: BenchResult, new: BenchResult) -> list[str]:
     """What was measured differently: the image, the timing basis, a measured VM's command line."""
     out = []
-    for label, path in (("image", ("container", "image", "name")), ("timing basis", ("container", "timing_basis"))):
-        b, n = _get(base, path), _get(new, path)
-        if b != n:
-            out.append(f"{label}: {show_value(b)} -> {show_value(n)}")
-    new_vms = {b.get("name"): b for b in _get(new, ("vm", "baselines")) or () if b.get("kind") == "measured"}
-    for b in _get(base, ("vm", "baselines")) or ():
-        other = new_vms.get(b.get("name"))
-        if b.get("kind") != "measured" or other is None:
+
+    def image(r: BenchResult) -> str | None:
+        return r.container.image.name if r.container is not None and r.container.image is not None else None
+
+    def basis(r: BenchResult) -> str | None:
+        return r.container.timing_basis if r.container is not None else None
+
+    for label, get in (("image", image), ("timing basis", basis)):
+        before, after = get(base), get(new)
+        if before != after:
+            out.append(f"{label}: {show_value(before)} -> {show_value(after)}")
+    new_vms = {b.name: b for b in new.baselines if not b.simulated}
+    for b in base.baselines:
+        other = new_vms.get(b.name)
+        if b.simulated or other is None:
             continue
         cb, cn = _command(b), _command(other)
         if cb is not None and cn is not None and cb != cn:
-            out.append(f"vm {b.get('name')} command: " + "; ".join(_token_changes(cb, cn)))
+            out.append(f"vm {b.name} command: " + "; ".join(_token_changes(cb, cn)))
     return out
 
 
-def _bench_series(doc: dict[str, Any]) -> list[tuple[str, str, bool, list[float]]]:
-    """(name, unit, higher_is_better, samples) for every comparable metric in a bench doc."""
+def bench_series(result: BenchResult) -> list[tuple[str, str, bool, list[float]]]:
+    """(name, unit, higher_is_better, samples) for every comparable metric of a bench result."""
     series: list[tuple[str, str, bool, list[float]]] = []
-    container = doc.get("container") or {}
-    samples = container.get("samples") or []
+    container = result.container
     for phase in PHASES:
-        series.append((f"container {phase}", "s", False, _numbers(measured(samples, phase))))
-    memory = container.get("memory") or {}
-    for key in ("cgroup_bytes", "shim_pss_bytes"):
-        series.append((f"memory {key}", "bytes", False, _numbers(memory.get(key))))
-    drop = memory.get("host_available_drop_bytes_per_container")
-    series.append(("memory host_drop_bytes_per_container", "bytes", False, _numbers([drop])))
-    parallel = container.get("parallel") or {}
-    series.append(("parallel cycle_s", "s", False, _numbers(parallel.get("cycle_s"))))
-    series.append(("parallel containers_per_s", "1/s", True, _numbers([parallel.get("containers_per_s")])))
-    for baseline in _get(doc, ("vm", "baselines")) or ():
-        if baseline.get("kind") == "measured":
-            series.append((f"vm {baseline.get('name')} boot_s", "s", False, _numbers(baseline.get("boot_samples_s"))))
+        series.append((f"container {phase}", "s", False, container.measured(phase) if container else []))
+    memory = container.memory if container is not None else None
+    series.append(("memory cgroup_bytes", "bytes", False, list(memory.cgroup_bytes) if memory else []))
+    series.append(("memory shim_pss_bytes", "bytes", False, list(memory.shim_pss_bytes or ()) if memory else []))
+    drop = memory.host_available_drop_bytes_per_container if memory is not None else None
+    series.append(("memory host_drop_bytes_per_container", "bytes", False, [] if drop is None else [drop]))
+    parallel = container.parallel if container is not None else None
+    series.append(("parallel cycle_s", "s", False, list(parallel.cycle_s) if parallel else []))
+    rate = parallel.containers_per_s if parallel is not None else None
+    series.append(("parallel containers_per_s", "1/s", True, [] if rate is None else [rate]))
+    for baseline in result.baselines:
+        if not baseline.simulated:
+            series.append((f"vm {baseline.name} boot_s", "s", False, list(baseline.boot_samples_s)))
     return series
 
 
 def compare_bench(
-    base: dict[str, Any],
-    new: dict[str, Any],
+    base: BenchResult,
+    new: BenchResult,
     threshold: float = 0.10,
     force: bool = False,
     base_name: str = "base",
@@ -358,9 +269,9 @@ def compare_bench(
             f"{base_name} and {new_name} come from different environments ({'; '.join(diffs)}); "
             "their figures are not comparable. Pass --force to compare anyway"
         )
-    new_series = {name: (unit, hib, xs) for name, unit, hib, xs in _bench_series(new)}
+    new_series = {name: (unit, hib, xs) for name, unit, hib, xs in bench_series(new)}
     metrics = []
-    for name, unit, hib, base_xs in _bench_series(base):
+    for name, unit, hib, base_xs in bench_series(base):
         _, _, new_xs = new_series.pop(name, (unit, hib, []))
         if base_xs or new_xs:
             metrics.append(metric_change(name, unit, base_xs, new_xs, threshold, hib))
@@ -371,171 +282,30 @@ def compare_bench(
     return Comparison(KIND_BENCH, base_name, new_name, threshold, tuple(metrics), (), tuple(diffs), setup)
 
 
-def compare_detect(
-    base: dict[str, Any], new: dict[str, Any], base_name: str = "base", new_name: str = "new"
-) -> Comparison:
+def compare_detect(base: DetectResult, new: DetectResult, base_name: str = "base", new_name: str = "new") -> Comparison:
     changes = []
-    for label, section, key in DETECT_FIELDS:
-        b, n = _get(base, (section, key)), _get(new, (section, key))
+    for label, get in DETECT_FIELDS:
+        b, n = get(base), get(new)
         if b != n:
             changes.append((label, show_value(b), show_value(n)))
     return Comparison(KIND_DETECT, base_name, new_name, 0.0, (), tuple(changes), ())
 
 
 def compare(
-    base: dict[str, Any],
-    new: dict[str, Any],
+    base: Report,
+    new: Report,
     threshold: float = 0.10,
     force: bool = False,
     base_name: str = "base",
     new_name: str = "new",
 ) -> Comparison:
     """Compare two loaded reports of the same kind (see load.load_report)."""
-    if base.get("kind") != new.get("kind"):
-        raise InputError(
-            f"cannot compare a {base.get('kind')} report ({base_name}) with a {new.get('kind')} report ({new_name})"
-        )
     if threshold < 0:
         raise InputError(f"threshold {threshold:g} is negative; give a percentage such as 10")
-    if base.get("kind") == KIND_DETECT:
-        return compare_detect(base, new, base_name, new_name)
-    return compare_bench(base, new, threshold, force, base_name, new_name)
-
-
-# --- rendering (pure) --------------------------------------------------------
-
-SETUP_WARNING = "measured differently, so a change may come from the setup, not the machine: "
-
-
-def format_value(value: float | None, unit: str) -> str:
-    if value is None:
-        return "–"
-    if unit == "s":
-        if value < 1:
-            return f"{value * 1000:.3g} ms" if value < 0.01 else f"{value * 1000:.1f} ms"
-        return f"{value:.3f} s"
-    if unit == "bytes":
-        if value >= 1024 * 1024:
-            return f"{value / (1024 * 1024):.1f} MiB"
-        return f"{value / 1024:.0f} KiB"
-    if unit == "1/s":
-        return f"{value:.2f}/s"
-    return f"{value:g}"
-
-
-def format_change(m: MetricChange) -> str:
-    if m.change is None:
-        return "–"
-    text = f"{m.change * 100:+.1f}%"
-    if m.ci_low is not None and m.ci_high is not None:
-        text += f" [{m.ci_low * 100:+.1f}%, {m.ci_high * 100:+.1f}%]"
-    return text
-
-
-def format_p(p: float | None) -> str:
-    if p is None:
-        return "–"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def verdict(m: MetricChange) -> str:
-    if m.regression:
-        return "REGRESSION"
-    if m.improvement:
-        return "improvement"
-    if m.note:
-        return m.note
-    if m.significant:
-        return "significant, within threshold"
-    return "no significant change"
-
-
-def summary_line(c: Comparison) -> str:
-    if c.kind == KIND_DETECT:
-        n = len(c.verdict_changes)
-        return "no verdict changed" if n == 0 else f"{n} verdict{'s' if n != 1 else ''} changed"
-    regs = c.regressions
-    if regs:
-        return (
-            f"{len(regs)} regression{'s' if len(regs) != 1 else ''} "
-            f"(significant at p < {ALPHA} and worse than "
-            f"{c.threshold * 100:g}%): " + ", ".join(m.name for m in regs)
-        )
-    return f"no regression (threshold {c.threshold * 100:g}%, p < {ALPHA})"
-
-
-def render_comparison_table(c: Comparison) -> Any:
-    """A Rich renderable of the comparison."""
-    from rich.console import Group
-    from rich.table import Table
-    from rich.text import Text
-
-    parts: list[Any] = []
-    if c.env_differences:
-        parts.append(
-            Text("environments differ (compared with --force): " + "; ".join(c.env_differences), style="yellow")
-        )
-    if c.setup_differences:
-        parts.append(Text(SETUP_WARNING + "; ".join(c.setup_differences), style="yellow"))
-    if c.kind == KIND_DETECT:
-        parts.append(Text(f"detect: {c.base_name} -> {c.new_name}", style="bold"))
-        table = Table()
-        table.add_column("verdict")
-        table.add_column("base")
-        table.add_column("new")
-        for label, b, n in c.verdict_changes:
-            table.add_row(label, b, n)
-        if c.verdict_changes:
-            parts.append(table)
-    else:
-        parts.append(Text(f"bench: {c.base_name} -> {c.new_name}", style="bold"))
-        table = Table()
-        for col, justify in (
-            ("metric", "left"),
-            ("base", "right"),
-            ("new", "right"),
-            ("change [95% CI]", "right"),
-            ("p", "right"),
-            ("verdict", "left"),
-        ):
-            table.add_column(col, justify=justify)  # type: ignore[arg-type]
-        for m in c.metrics:
-            style = "bold red" if m.regression else ("green" if m.improvement else "")
-            table.add_row(
-                m.name,
-                format_value(m.base_median, m.unit),
-                format_value(m.new_median, m.unit),
-                format_change(m),
-                format_p(m.p_value),
-                Text(verdict(m), style=style),
-            )
-        parts.append(table)
-    parts.append(Text(summary_line(c), style="bold red" if c.regressions else "bold"))
-    return Group(*parts)
-
-
-def render_comparison_markdown(c: Comparison) -> str:
-    lines = [f"### virtprobe compare: `{c.base_name}` → `{c.new_name}`", ""]
-    if c.env_differences:
-        lines += [f"> **Environments differ** (compared with --force): {'; '.join(c.env_differences)}", ""]
-    if c.setup_differences:
-        from virtprobe.report.markdown import cell  # markdown imports this module
-
-        lines += [f"> **{SETUP_WARNING.rstrip(': ')}**: {cell('; '.join(c.setup_differences))}", ""]
-    if c.kind == KIND_DETECT:
-        for label, b, n in c.verdict_changes:
-            lines.append(f"- {label}: {b} -> {n}")
-        if c.verdict_changes:
-            lines.append("")
-    else:
-        lines += ["| metric | base | new | change [95% CI] | p | verdict |", "|---|---:|---:|---:|---:|---|"]
-        for m in c.metrics:
-            v = verdict(m)
-            lines.append(
-                f"| {m.name} | {format_value(m.base_median, m.unit)} | "
-                f"{format_value(m.new_median, m.unit)} | "
-                f"{format_change(m)} | {format_p(m.p_value)} | {'**' + v + '**' if m.regression else v} |"
-            )
-        lines.append("")
-    lines += [f"**{summary_line(c)}**", ""]
-    return "\n".join(lines)
+    if isinstance(base, DetectReport) and isinstance(new, DetectReport):
+        return compare_detect(base.result, new.result, base_name, new_name)
+    if isinstance(base, BenchReport) and isinstance(new, BenchReport):
+        return compare_bench(base.result, new.result, threshold, force, base_name, new_name)
+    raise InputError(
+        f"cannot compare a {base.header.kind} report ({base_name}) with a {new.header.kind} report ({new_name})"
+    )

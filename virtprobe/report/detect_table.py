@@ -48,10 +48,17 @@ NAMES = {
     "systemd-nspawn": "systemd-nspawn",
     "cri-o": "CRI-O",
     "containerd": "containerd",
+    "gvisor": "gVisor",
     "kubernetes": "Kubernetes",
     "container-other": "a container (engine unknown)",
     "vt-x": "VT-x",
     "amd-v": "AMD-V",
+    "sev": "AMD SEV",
+    "sev-es": "AMD SEV-ES",
+    "sev-snp": "AMD SEV-SNP",
+    "tdx": "Intel TDX",
+    "protvirt": "IBM Secure Execution",
+    "cca": "Arm CCA realm",
 }
 
 
@@ -153,7 +160,8 @@ def summary_lines(result: DetectResult) -> list[str]:
         else:
             lines.append("Container: none")
     elif ct.id is None:
-        lines.append("Container: unknown")
+        why = next((e.note for e in ct_ev if e.source == "container" and e.weight == UNKNOWN), "")
+        lines.append("Container: unknown" + (f" — {why}" if why else ""))
     else:
         orch = f" in {_name(ct.orchestrator)}" if ct.orchestrator not in (None, NONE) else ""
         cg = f", cgroup v{ct.cgroup_version}" if ct.cgroup_version else ""
@@ -161,7 +169,10 @@ def summary_lines(result: DetectResult) -> list[str]:
         what = _name(ct.id)
         if result.host.platform == "win32" and ct.id == "container-other":
             what = "a Windows container (engine unknown)"
-        lines.append(f"Container: {what}{orch}{cg}" + (f" — seen in {seen}" if seen else ""))
+        rt = f" (runtime {ct.runtime})" if ct.runtime else ""
+        stale = [e.source for e in ct_ev if e.weight == OVERRULED and e.note.startswith("stale marker")]
+        tail = f"; {', '.join(stale)} is a stale marker" if stale else ""
+        lines.append(f"Container: {what}{rt}{orch}{cg}" + (f" — seen in {seen}" if seen else "") + tail)
 
     wsl = result.wsl
     if wsl.version:
@@ -176,6 +187,15 @@ def summary_lines(result: DetectResult) -> list[str]:
             lines.append("WSL: none")
     else:
         lines.append("WSL: unknown")
+
+    cvm = result.cvm
+    if cvm.id is None:
+        lines.append(f"Confidential VM: unknown{' — ' + cvm.reason if cvm.reason else ''}")
+    elif cvm.id == NONE:
+        lines.append("Confidential VM: none")
+    else:
+        seen = _seen(_topic(result, "cvm"))
+        lines.append(f"Confidential VM: {_name(cvm.id)}" + (f" — seen in {seen}" if seen else ""))
     return lines
 
 
@@ -216,7 +236,10 @@ def sections_table(result: DetectResult) -> Table:
     table.add_row("container", "id", _fmt(ct.id))
     table.add_row("", "orchestrator", _fmt(ct.orchestrator))
     table.add_row("", "cgroup version", _fmt(ct.cgroup_version))
+    if ct.runtime:
+        table.add_row("", "runtime", ct.runtime)
     table.add_row("wsl", "version", _fmt(result.wsl.version))
+    table.add_row("cvm", "id", _fmt(result.cvm.id))
     return table
 
 
@@ -233,6 +256,39 @@ def evidence_table(result: DetectResult, all_evidence: bool) -> Table:
         value = e.value if len(e.value) <= 60 else e.value[:57] + "..."
         table.add_row(e.topic, e.weight, e.source, value, e.note)
     return table
+
+
+def check_lines(result: DetectResult, targets: list[str] | None = None) -> list[str]:
+    """Lines as virt-host-validate prints them: STATUS, what, why; then the fix, indented."""
+    from virtprobe.detect.checks import TITLES
+
+    lines = []
+    for c in result.checks:
+        if targets is not None and c.target not in targets:
+            continue
+        lines.append(f"{c.status.upper():<7} {TITLES.get(c.target, c.target)}: {c.reason}")
+        if c.fix:
+            lines.append(f"{'':<7} fix: {c.fix}")
+    return lines
+
+
+def render_checks(result: DetectResult, targets: list[str] | None = None) -> RenderableType:
+    """`detect --check`: what this host can run (targets None: every check)."""
+    if not result.checks:
+        why = f"no checks: virtprobe checks Linux hosts only; this is {result.host.platform}"
+        return Text(why)
+    from virtprobe.detect.checks import TITLES
+
+    # A borderless grid: the status in its own column, so wrapped reasons keep their indent.
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for c in result.checks:
+        if targets is not None and c.target not in targets:
+            continue
+        body = f"{TITLES.get(c.target, c.target)}: {c.reason}" + (f"\nfix: {c.fix}" if c.fix else "")
+        grid.add_row(c.status.upper(), body)
+    return Group(Text(f"Can this host run it? ({result.host.source})"), Text(""), grid)
 
 
 def render_detect(result: DetectResult, all_evidence: bool = False) -> RenderableType:

@@ -1,58 +1,106 @@
-"""The report document family shared by `detect` and `bench`: the envelope, and results to documents and back.
+"""The report document family shared by `detect` and `bench`: the envelope, and typed reports to documents and back.
 
 Every report is one JSON object with `schema_version` ("MAJOR.MINOR"), `kind`
 ("detect" or "bench"), `tool` and `created_utc`, then the kind's own sections.
 The schema files live in report/schemas/; the version history is in
-report/load.py, which validates and upgrades on load.
+report/load.py, which validates and upgrades on load. This module is the only
+place that builds or reads the envelope: detect and bench produce typed results
+and know nothing of the file format around them.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from virtprobe import __version__
+from virtprobe.bench.result import BenchResult
 from virtprobe.detect.model import DetectResult
 from virtprobe.errors import ReportFormatError
+from virtprobe.report.envelope import (
+    KIND_BENCH,
+    KIND_DETECT,
+    SCHEMA_MAJOR,
+    SCHEMA_VERSION,
+    SCHEMA_VERSIONS,
+    Header,
+    detect_document,
+    dumps,
+    envelope,
+    utc_now,
+)
 
-SCHEMA_VERSION = "1.0"
-SCHEMA_MAJOR = 1
+__all__ = [
+    "KIND_BENCH",
+    "KIND_DETECT",
+    "SCHEMA_MAJOR",
+    "SCHEMA_VERSION",
+    "SCHEMA_VERSIONS",
+    "BenchReport",
+    "DetectReport",
+    "Header",
+    "Report",
+    "detect_document",
+    "detect_from_document",
+    "dumps",
+    "envelope",
+    "from_document",
+    "new_detect_report",
+    "new_report",
+    "to_document",
+    "utc_now",
+]
 
-KIND_DETECT = "detect"
-KIND_BENCH = "bench"
-
-
-def utc_now() -> str:
-    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def envelope(kind: str, sections: dict[str, Any], created_utc: str | None = None) -> dict[str, Any]:
-    """A complete report document: the common header, then the kind's sections."""
-    doc: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": kind,
-        "tool": {"name": "virtprobe", "version": __version__},
-        "created_utc": created_utc or utc_now(),
-    }
-    doc.update(sections)
-    return doc
-
-
-def dumps(doc: dict[str, Any]) -> str:
-    """Sorted keys and a trailing newline, so files diff cleanly."""
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+SCHEMA_FILE = "detect-1.1.schema.json"
 
 
-SCHEMA_FILE = "detect-1.0.schema.json"
+@dataclass(frozen=True)
+class DetectReport:
+    header: Header
+    result: DetectResult
 
 
-def detect_document(result: DetectResult, created_utc: str | None = None) -> dict[str, Any]:
-    return envelope(KIND_DETECT, result.sections(), created_utc=created_utc)
+@dataclass(frozen=True)
+class BenchReport:
+    header: Header
+    result: BenchResult
 
 
-def detect_from_document(doc: dict[str, Any]) -> DetectResult:
-    if not isinstance(doc, dict):
+Report = DetectReport | BenchReport
+
+
+def new_report(result: BenchResult, created_utc: str | None = None) -> BenchReport:
+    """The report of a bench result made now (the envelope's time is the time it is written)."""
+    return BenchReport(Header.new(KIND_BENCH, created_utc), result)
+
+
+def new_detect_report(result: DetectResult, created_utc: str | None = None) -> DetectReport:
+    """The report of a detect result made now."""
+    return DetectReport(Header.new(KIND_DETECT, created_utc), result)
+
+
+def to_document(report: Report) -> dict[str, Any]:
+    """The JSON document of a report."""
+    sections = report.result.sections() if isinstance(report, DetectReport) else report.result.to_dict()
+    return {**report.header.to_dict(), **sections}
+
+
+def from_document(doc: Mapping[str, Any]) -> Report:
+    """A typed report from a document that report/load.py has already checked and upgraded."""
+    header = Header.from_dict(doc)
+    try:
+        if header.kind == KIND_DETECT:
+            return DetectReport(header, DetectResult.from_sections(dict(doc)))
+        if header.kind == KIND_BENCH:
+            return BenchReport(header, BenchResult.from_dict(doc))
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise ReportFormatError(f"malformed {header.kind} report: {err}") from err
+    raise ReportFormatError(f"not a virtprobe report kind: {header.kind!r}")
+
+
+def detect_from_document(doc: Mapping[str, Any]) -> DetectResult:
+    """The detect result of a detect document; another kind or major version is refused."""
+    if not isinstance(doc, Mapping):
         raise ReportFormatError("not a virtprobe report: expected a JSON object")
     if doc.get("kind") != KIND_DETECT:
         raise ReportFormatError(f"not a detect report (kind {doc.get('kind')!r})")
@@ -62,7 +110,6 @@ def detect_from_document(doc: dict[str, Any]) -> DetectResult:
         raise ReportFormatError(
             f"detect report schema {version!r}; this virtprobe reads {SCHEMA_MAJOR}.x. Upgrade virtprobe."
         )
-    try:
-        return DetectResult.from_sections(doc)
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise ReportFormatError(f"malformed detect report: {err}") from err
+    report = from_document(doc)
+    assert isinstance(report, DetectReport)
+    return report.result

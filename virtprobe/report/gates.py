@@ -1,29 +1,26 @@
-"""CI gates on a bench document: --max-startup-ms and --max-memory-mib."""
+"""CI gates on a finished bench result: --max-startup-ms and --max-memory-mib."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from virtprobe.bench.result import BenchResult
+from virtprobe.report.labels import phase_label
 from virtprobe.report.metrics import container_memory_per_instance, container_startup_median_s, container_startup_phase
 
 MIB = 1024 * 1024
 
 
-def check_gates(doc: dict[str, Any], max_startup_ms: float | None, max_memory_mib: float | None) -> list[str]:
+def check_gates(result: BenchResult, max_startup_ms: float | None, max_memory_mib: float | None) -> list[str]:
     """One line per exceeded gate; empty when every gate holds. A gate on a figure
     the run did not measure fails too: a CI gate must never pass by default."""
-    container = doc.get("container") or {}
+    container = result.container
     failures: list[str] = []
     if max_startup_ms is not None:
-        phase = container_startup_phase(container)
-        median = container_startup_median_s(container)
-        if median is None:
+        median = container_startup_median_s(container) if container is not None else None
+        if container is None or median is None:
             failures.append(f"--max-startup-ms {max_startup_ms:g}: no startup figure was measured")
         elif median * 1000 > max_startup_ms:
-            failures.append(
-                f"startup median ({phase.removesuffix('_s').replace('_', ' ')}) {median * 1000:.1f} ms "
-                f"> --max-startup-ms {max_startup_ms:g}"
-            )
+            phase = phase_label(container_startup_phase(container))
+            failures.append(f"startup median ({phase}) {median * 1000:.1f} ms > --max-startup-ms {max_startup_ms:g}")
     if max_memory_mib is not None:
         value, basis = container_memory_per_instance(container)
         if value is None:

@@ -15,32 +15,22 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from virtprobe.bench.model import measured
-from virtprobe.report.compare import (
-    SETUP_WARNING,
-    Comparison,
-    format_change,
-    format_p,
-    format_value,
-    summary_line,
-    verdict,
-)
-from virtprobe.report.document import KIND_BENCH, KIND_DETECT
-from virtprobe.report.load import PHASES, recompute_summaries
-from virtprobe.report.markdown import (
-    PHASE_LABELS,
-    TCG_CAVEAT,
-    _detect_line_from_detect_doc,
-    detect_verdict_line,
-)
+from virtprobe.bench.environment import detect_summary
+from virtprobe.bench.result import PHASES, BenchResult, VmBaseline
+from virtprobe.report.compare import Comparison
+from virtprobe.report.compare_render import SETUP_WARNING, format_change, format_p, summary_line, verdict
+from virtprobe.report.document import KIND_DETECT, BenchReport, DetectReport, Report
+from virtprobe.report.labels import TCG_CAVEAT, baseline_name, phase_label
 from virtprobe.report.metrics import (
     container_memory_per_instance,
     container_startup_phase,
     floor_rows,
     hwvirt_rows,
+    outlier_lines,
     source_text,
     vm_memory,
 )
+from virtprobe.report.text import format_value, verdict_line
 
 MIB = 1024 * 1024
 _COMMENT_RE = re.compile(r"<!--.*?-->", re.S)
@@ -120,42 +110,40 @@ def _ms(values: Sequence[Any]) -> list[float]:
     return [float(v) * 1000 for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
 
 
-def startup_box_chart(doc: dict[str, Any]) -> str | None:
+def startup_box_chart(r: BenchResult) -> str | None:
     """Box plots (Tukey whiskers) of each container phase, in ms."""
     import pygal
 
-    container = doc.get("container") or {}
-    samples = container.get("samples") or []
+    if r.container is None:
+        return None
     chart = pygal.Box(**_config("Container startup by phase (ms, warmup excluded)", box_mode="tukey"))
     added = False
     for phase in PHASES:
-        values = _ms(measured(samples, phase))
+        values = _ms(r.container.measured(phase))
         if values:
-            chart.add(PHASE_LABELS[phase], values)
+            chart.add(phase_label(phase), values)
             added = True
     return _svg(chart) if added else None
 
 
-def baseline_box_chart(doc: dict[str, Any]) -> str | None:
+def baseline_box_chart(r: BenchResult) -> str | None:
     """The container's startup against each VM baseline's boot time, log scale, in ms."""
     import pygal
 
-    container = doc.get("container") or {}
-    baselines = (doc.get("vm") or {}).get("baselines") or []
-    if not baselines:
+    if not r.baselines:
         return None
-    phase = container_startup_phase(container)
-    samples = container.get("samples") or []
     chart = pygal.Box(**_config("Container startup vs VM boot (ms, log scale)", box_mode="tukey", logarithmic=True))
     everything: list[float] = []
-    values = [v for v in _ms(measured(samples, phase)) if v > 0]
-    if values:
-        chart.add(f"container: {PHASE_LABELS[phase]}", values)
-        everything += values
-    for b in baselines:
-        boot = [v for v in _ms(b.get("boot_samples_s") or ()) if v > 0]
+    if r.container is not None:
+        phase = container_startup_phase(r.container)
+        values = [v for v in _ms(r.container.measured(phase)) if v > 0]
+        if values:
+            chart.add(f"container: {phase_label(phase)}", values)
+            everything += values
+    for b in r.baselines:
+        boot = [v for v in _ms(b.boot_samples_s) if v > 0]
         if boot:
-            chart.add(_baseline_name(b), boot)
+            chart.add(baseline_name(b), boot)
             everything += boot
     if not everything:
         return None
@@ -163,21 +151,11 @@ def baseline_box_chart(doc: dict[str, Any]) -> str | None:
     return _svg(chart)
 
 
-def _baseline_name(b: dict[str, Any]) -> str:
-    name = str(b.get("label") or b.get("name"))
-    if b.get("kind") == "simulated" and "simulated" not in name.lower():
-        name += " (simulated)"
-    if b.get("kind") == "measured" and b.get("accel") and str(b.get("accel")).lower() not in name.lower():
-        name += f" [{b.get('accel')}]"
-    return name
-
-
-def memory_bar_chart(doc: dict[str, Any]) -> str | None:
+def memory_bar_chart(r: BenchResult) -> str | None:
     """Memory per instance in MiB: the container against each VM profile."""
     import pygal
 
-    container = doc.get("container") or {}
-    cont, basis = container_memory_per_instance(container)
+    cont, basis = container_memory_per_instance(r.container)
     chart = pygal.HorizontalBar(
         **_config("Memory per instance (MiB)", print_values=True, value_formatter=lambda v: f"{v:.1f} MiB")
     )
@@ -185,152 +163,172 @@ def memory_bar_chart(doc: dict[str, Any]) -> str | None:
     if cont is not None:
         chart.add(f"container ({basis})", [cont / MIB])
         added = True
-    for b in (doc.get("vm") or {}).get("baselines") or []:
+    for b in r.baselines:
         value, vbasis = vm_memory(b)
         if value is not None:
-            chart.add(f"{_baseline_name(b)} ({vbasis})", [value / MIB])
+            chart.add(f"{baseline_name(b)} ({vbasis})", [value / MIB])
             added = True
     return _svg(chart) if added else None
 
 
-def _bench_section(doc: dict[str, Any], name: str) -> str:
-    doc = recompute_summaries(doc)
-    env = doc.get("environment") or {}
-    det = env.get("detect") or {}
-    docker = env.get("docker") or {}
-    container = doc.get("container") or {}
-    summary = container.get("summary") or {}
-    out = [
-        f"<h2>bench: {_e(name)}</h2>",
-        '<p class="verdict">'
-        + _e(
-            detect_verdict_line(
-                det.get("hypervisor"),
-                det.get("vmm"),
-                det.get("container"),
-                det.get("cloud"),
-                det.get("wsl"),
-                det.get("kvm_usable"),
-                det.get("kvm_module"),
-            )
-        )
-        + "</p>",
-        f'<p class="meta">host {_e(env.get("hostname"))} · kernel {_e(env.get("kernel"))} · '
-        f"{_e(env.get('cpu_model'))} × {_e(env.get('cpu_count'))} · "
-        f"Docker {_e(docker.get('engine_version'))} "
-        f"(runc {_e(docker.get('runc_version'))}, cgroup v{_e(docker.get('cgroup_version'))}) · "
-        f"{_e(doc.get('created_utc'))} · run {_e(doc.get('run_id'))}</p>",
-        "<h3>Container startup</h3>",
-        "<table><tr><th>phase</th><th>median</th><th>p99</th><th>n</th></tr>",
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: frozenset[int] = frozenset()) -> str:
+    """An HTML table; every cell is already escaped; columns in `numeric` align right."""
+    head = "<tr>" + "".join(f"<th>{h}</th>" for h in headers) + "</tr>"
+    body = [
+        "<tr>"
+        + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row))
+        + "</tr>"
+        for row in rows
     ]
+    return "<table>" + head + "".join(body) + "</table>"
+
+
+def _bench_head(report: BenchReport, name: str) -> list[str]:
+    r = report.result
+    env = r.environment
+    engine = env.docker
+    docker = (
+        f"Docker {_e(engine.engine_version)} (runc {_e(engine.runc_version)}, cgroup v{_e(engine.cgroup_version)})"
+        if engine is not None
+        else "engine –"
+    )
+    return [
+        f"<h2>bench: {_e(name)}</h2>",
+        f'<p class="verdict">{_e(verdict_line(env.detect))}</p>',
+        f'<p class="meta">host {_e(env.hostname)} · kernel {_e(env.kernel)} · '
+        f"{_e(env.cpu_model)} × {_e(env.cpu_count)} · {docker} · "
+        f"{_e(report.header.created_utc)} · run {_e(r.run_id)}</p>",
+    ]
+
+
+def _startup_html(r: BenchResult) -> list[str]:
+    out = ["<h3>Container startup</h3>"]
+    rows = []
     for phase in PHASES:
-        s = summary.get(phase) or {}
-        if s.get("n"):
-            out.append(
-                f"<tr><td>{_e(PHASE_LABELS[phase])}{' (noisy)' if s.get('noisy') else ''}</td>"
-                f'<td class="num">{_e(format_value(s.get("median"), "s"))}</td>'
-                f'<td class="num">{_e(format_value(s.get("p99"), "s"))}</td>'
-                f'<td class="num">{_e(s["n"])}</td></tr>'
-            )
-    out.append("</table>")
-    for chart in (startup_box_chart(doc), baseline_box_chart(doc)):
-        if chart:
-            out.append(chart)
-    baselines = (doc.get("vm") or {}).get("baselines") or []
-    if baselines:
-        out.append(
-            "<h3>VM baselines</h3><table><tr><th>baseline</th><th>boot median</th><th>boot p99</th>"
-            "<th>memory</th><th>kind</th></tr>"
-        )
-        for b in baselines:
-            bs = b.get("boot_summary") or {}
-            value, vbasis = vm_memory(b)
-            out.append(
-                f"<tr><td>{_e(_baseline_name(b))}</td>"
-                f'<td class="num">{_e(format_value(bs.get("median"), "s"))}'
-                f'</td><td class="num">{_e(format_value(bs.get("p99"), "s"))}</td>'
-                f'<td class="num">{_e(format_value(value, "bytes"))} ({_e(vbasis)})</td>'
-                f"<td>{_baseline_kind_html(b)}</td></tr>"
-            )
-        out.append("</table>")
-    out.append("<h3>Memory per instance</h3>")
-    chart = memory_bar_chart(doc)
-    out.append(chart or "<p>No memory figures in this report.</p>")
-    ladder = floor_rows(container)
-    if ladder:
-        out.append(
-            "<h3>Where Docker's time goes</h3><table><tr><th>what starts the probe</th><th>median</th><th>n</th></tr>"
-        )
-        out += [
-            f'<tr><td>{_e(label)}</td><td class="num">{_e(format_value(med, "s") if n else "not measured")}</td>'
-            f'<td class="num">{n}</td></tr>'
-            for label, med, n in ladder
-        ]
-        out.append("</table>")
-        notes = (container.get("floor") or {}).get("notes") or []
-        if notes:
-            out.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
-    hw = doc.get("hwvirt") or {}
-    if hw:
-        out.append(f"<h3>Hardware virtualization itself (/dev/kvm via {_e(hw.get('kvm_module'))}, no VMM)</h3>")
-        rows = hwvirt_rows(hw)
-        if rows:
-            out.append("<table><tr><th>measure</th><th>median</th><th>what it shows</th></tr>")
-            out += [
-                f'<tr><td>{_e(label)}</td><td class="num">{_e(value)}</td><td>{_e(meaning)}</td></tr>'
-                for label, value, meaning in rows
+        s = r.container.summary(phase) if r.container is not None else None
+        if s is not None and s.n:
+            label = phase_label(phase) + (" (noisy)" if s.noisy else "")
+            rows.append([_e(label), _e(format_value(s.median, "s")), _e(format_value(s.p99, "s")), _e(s.n)])
+    out.append(_table(["phase", "median", "p99", "n"], rows, frozenset({1, 2, 3})))
+    outliers = outlier_lines(r.container)
+    if outliers:
+        out.append("<ul>" + "".join(f"<li>Outliers: {_e(line)}</li>" for line in outliers) + "</ul>")
+    return out
+
+
+def _baselines_html(r: BenchResult) -> list[str]:
+    if not r.baselines:
+        return []
+    rows = []
+    for b in r.baselines:
+        bs = b.boot_summary()
+        value, vbasis = vm_memory(b)
+        rows.append(
+            [
+                _e(baseline_name(b)),
+                _e(format_value(bs.median, "s")),
+                _e(format_value(bs.p99, "s")),
+                f"{_e(format_value(value, 'bytes'))} ({_e(vbasis)})",
+                _baseline_kind_html(b),
             ]
-            out.append("</table>")
-        else:
-            out.append(f"<p>Not available: {_e(hw.get('reason'))}</p>")
-    warnings = [w for w in doc.get("warnings") or () if isinstance(w, str)]
-    if warnings:
-        out.append("<h3>Warnings</h3><ul>" + "".join(f"<li>{_e(w)}</li>" for w in warnings) + "</ul>")
+        )
+    table = _table(["baseline", "boot median", "boot p99", "memory", "kind"], rows, frozenset({1, 2, 3}))
+    return ["<h3>VM baselines</h3>", table]
+
+
+def _floor_html(r: BenchResult) -> list[str]:
+    ladder = floor_rows(r.container)
+    if not ladder:
+        return []
+    rows = [[_e(label), _e(format_value(med, "s") if n else "not measured"), str(n)] for label, med, n in ladder]
+    out = [
+        "<h3>Where Docker's time goes</h3>",
+        _table(["what starts the probe", "median", "n"], rows, frozenset({1, 2})),
+    ]
+    notes = r.container.floor.notes if r.container is not None and r.container.floor is not None else ()
+    if notes:
+        out.append("<ul>" + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
+    return out
+
+
+def _hwvirt_html(r: BenchResult) -> list[str]:
+    hw = r.hwvirt
+    if hw is None:
+        return []
+    out = [f"<h3>Hardware virtualization itself (/dev/kvm via {_e(hw.kvm_module)}, no VMM)</h3>"]
+    rows = hwvirt_rows(hw)
+    if not rows:
+        return [*out, f"<p>Not available: {_e(hw.reason)}</p>"]
+    cells = [[_e(label), _e(value), _e(meaning)] for label, value, meaning in rows]
+    return [*out, _table(["measure", "median", "what it shows"], cells, frozenset({1}))]
+
+
+def _bench_section(report: BenchReport, name: str) -> str:
+    r = report.result
+    out = [*_bench_head(report, name), *_startup_html(r)]
+    out += [chart for chart in (startup_box_chart(r), baseline_box_chart(r)) if chart]
+    out += _baselines_html(r)
+    out.append("<h3>Memory per instance</h3>")
+    out.append(memory_bar_chart(r) or "<p>No memory figures in this report.</p>")
+    out += _floor_html(r)
+    out += _hwvirt_html(r)
+    if r.warnings:
+        out.append("<h3>Warnings</h3><ul>" + "".join(f"<li>{_e(w)}</li>" for w in r.warnings) + "</ul>")
     return "\n".join(out)
 
 
-def _baseline_kind_html(b: dict[str, Any]) -> str:
-    if b.get("kind") == "simulated":
+def _baseline_kind_html(b: VmBaseline) -> str:
+    if b.simulated:
         # The URL is plain text on purpose: the page must not link or load anything.
         text = source_text(b)
         return '<span class="sim">simulated</span>' + (f" — source: {_e(text)}" if text else "")
-    accel = b.get("accel")
-    text = f"measured, accel {_e(accel or 'unknown')}"
-    if accel == "tcg":
+    text = f"measured, accel {_e(b.accel or 'unknown')}"
+    if b.accel == "tcg":
         text += f' <span class="caveat">⚠ {_e(TCG_CAVEAT)}</span>'
     return text
 
 
-def _detect_section(doc: dict[str, Any], name: str) -> str:
+def _detect_section(report: DetectReport, name: str) -> str:
     rows = []
-    for section in ("host", "cpu", "kvm", "hypervisor", "cloud", "container", "wsl"):
-        data = doc.get(section)
+    sections = report.result.sections()
+    for section in ("host", "cpu", "kvm", "hypervisor", "cloud", "container", "wsl", "cvm"):
+        data = sections.get(section)
         if isinstance(data, dict):
             shown = ", ".join(f"{k}: {v}" for k, v in data.items() if v not in (None, [], "") and k != "layers")
+            if section == "cvm" and data.get("id") is None:
+                shown = "id: unknown" + (f", reason: {data['reason']}" if data.get("reason") else "")
             rows.append(f"<tr><th>{_e(section)}</th><td>{_e(shown)}</td></tr>")
+    checks = [
+        f'<tr><th>{_e(c.target)}</th><td class="check-{_e(c.status)}">{_e(c.status.upper())}</td>'
+        f"<td>{_e(c.reason)}</td><td>{_e(c.fix or '')}</td></tr>"
+        for c in report.result.checks
+    ]
+    head = "<tr><th>target</th><th>status</th><th>reason</th><th>fix</th></tr>"
+    check_table = ["<h3>Can this host run it?</h3>", "<table>", head, *checks, "</table>"] if checks else []
     return "\n".join(
         [
             f"<h2>detect: {_e(name)}</h2>",
-            f'<p class="verdict">{_e(_detect_line_from_detect_doc(doc))}</p>',
+            f'<p class="verdict">{_e(verdict_line(detect_summary(report.result)))}</p>',
             "<table>",
             *rows,
             "</table>",
+            *check_table,
         ]
     )
 
 
-def comparison_chart(base: dict[str, Any], new: dict[str, Any]) -> str | None:
+def comparison_chart(base: BenchResult, new: BenchResult) -> str | None:
     """Box plots of base against new for each container phase and measured VM boot, ms, log scale."""
     import pygal
 
     chart = pygal.Box(**_config("Base vs new (ms, log scale)", box_mode="tukey", logarithmic=True, height=480))
     everything: list[float] = []
     for phase in ("start_s", "cycle_s"):  # base and new side by side, phase by phase
-        for label, doc in (("base", base), ("new", new)):
-            samples = (doc.get("container") or {}).get("samples") or []
-            values = [v for v in _ms(measured(samples, phase)) if v > 0]
+        for label, result in (("base", base), ("new", new)):
+            measured = result.container.measured(phase) if result.container is not None else []
+            values = [v for v in _ms(measured) if v > 0]
             if values:
-                chart.add(f"{label}: {PHASE_LABELS[phase]}", values)
+                chart.add(f"{label}: {phase_label(phase)}", values)
                 everything += values
     if not everything:
         return None
@@ -361,7 +359,7 @@ def change_bar_chart(c: Comparison) -> str | None:
     return _svg(chart)
 
 
-def _comparison_section(c: Comparison, docs: Sequence[dict[str, Any]]) -> str:
+def _comparison_section(c: Comparison, reports: Sequence[Report]) -> str:
     out = [f"<h2>compare: {_e(c.base_name)} → {_e(c.new_name)}</h2>"]
     if c.env_differences:
         out.append(
@@ -389,9 +387,9 @@ def _comparison_section(c: Comparison, docs: Sequence[dict[str, Any]]) -> str:
             f"<td{klass}>{_e(verdict(m))}</td></tr>"
         )
     out.append("</table>")
-    # The comparison's base and new are the first two documents (compare passes exactly those).
-    if len(docs) >= 2 and docs[0].get("kind") == docs[1].get("kind") == KIND_BENCH:
-        chart = comparison_chart(docs[0], docs[1])
+    # The comparison's base and new are the first two reports (compare passes exactly those).
+    if len(reports) >= 2 and isinstance(reports[0], BenchReport) and isinstance(reports[1], BenchReport):
+        chart = comparison_chart(reports[0].result, reports[1].result)
         if chart:
             out.append(chart)
     chart = change_bar_chart(c)
@@ -401,18 +399,18 @@ def _comparison_section(c: Comparison, docs: Sequence[dict[str, Any]]) -> str:
 
 
 def render_html(
-    docs: Sequence[dict[str, Any]], names: Sequence[str] | None = None, comparison: Comparison | None = None
+    reports: Sequence[Report], names: Sequence[str] | None = None, comparison: Comparison | None = None
 ) -> str:
-    """A complete HTML page: one section per report, then the comparison if one is given."""
-    names = list(names) if names is not None else [f"report {i + 1}" for i in range(len(docs))]
+    """A complete HTML page: the comparison if one is given, then one section per report."""
+    names = list(names) if names is not None else [f"report {i + 1}" for i in range(len(reports))]
     body = []
     if comparison is not None:
-        body.append(_comparison_section(comparison, docs))
-    for doc, name in zip(docs, names, strict=True):
-        if doc.get("kind") == KIND_BENCH:
-            body.append(_bench_section(doc, name))
-        elif doc.get("kind") == KIND_DETECT:
-            body.append(_detect_section(doc, name))
+        body.append(_comparison_section(comparison, reports))
+    for report, name in zip(reports, names, strict=True):
+        if isinstance(report, BenchReport):
+            body.append(_bench_section(report, name))
+        else:
+            body.append(_detect_section(report, name))
     title = "virtprobe compare" if comparison is not None else "virtprobe report"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -3,6 +3,9 @@
 Format version history (schema_version, per kind; see docs/report-format.md):
 
 - 1.0 (2026-11-25): first version.
+- detect 1.1 (2026-12-01): `cvm` (confidential VM: id, reason) and `checks`
+  (detect --check: target, status, reason, fix, sources); evidence topic "cvm".
+  A 1.0 detect file is upgraded with cvm {id: null} and checks [].
 
 How to change the format: a new optional field is a new minor version (1.1):
 add a schema file for it and an upgrade function from the previous minor to
@@ -12,41 +15,46 @@ a new major version; older majors then either get an upgrade path or are
 refused with the message below. A file of a newer minor than we know is read
 with the newest schema of its major: minors only add fields.
 
-Summaries are derived data. Whatever a file says about medians is ignored and
-recomputed here from the raw samples (stats.summarize), into these keys:
-  container.summary[<phase>]              phases of the non-warmup samples
-  container.memory.summary[<list name>]   cgroup_bytes, shim_pss_bytes
-  container.parallel.summary["cycle_s"]
-  container.floor.summary[<list name>]
-  vm.baselines[i].boot_summary
+Summaries are derived data. Whatever a file says about medians is ignored: the
+typed result (bench/result.py) computes every summary from the raw samples.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from virtprobe.bench.model import PHASES, measured  # the sample fields summarized per phase
 from virtprobe.errors import ReportFormatError
-from virtprobe.report.document import KIND_BENCH, KIND_DETECT, SCHEMA_MAJOR
-from virtprobe.stats import summarize
+from virtprobe.report.document import KIND_BENCH, KIND_DETECT, SCHEMA_MAJOR, Report, from_document
 
 KINDS = (KIND_DETECT, KIND_BENCH)
 SCHEMA_FILES: dict[tuple[str, str], str] = {
     (KIND_DETECT, "1.0"): "detect-1.0.schema.json",
+    (KIND_DETECT, "1.1"): "detect-1.1.schema.json",
     (KIND_BENCH, "1.0"): "bench-1.0.schema.json",
 }
-LATEST_MINOR: dict[int, int] = {1: 0}
+# (kind, major) -> the newest minor this virtprobe knows; kinds move on their own.
+LATEST_MINOR: dict[tuple[str, int], int] = {(KIND_DETECT, 1): 1, (KIND_BENCH, 1): 0}
+
+
+def _detect_1_0_to_1_1(doc: dict[str, Any]) -> dict[str, Any]:
+    # 1.0 never looked for a confidential VM, so its answer is unknown, not "none".
+    doc.setdefault("cvm", {"id": None, "reason": "not probed: a detect 1.0 report"})
+    doc.setdefault("checks", [])
+    return doc
+
 
 # (kind, "MAJOR.MINOR") -> function turning that version into the next minor.
-UPGRADES: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+UPGRADES: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
+    (KIND_DETECT, "1.0"): _detect_1_0_to_1_1,
+}
 
-_FLOOR_LISTS = ("fork_exec_s", "unshare_s", "runc_s", "crun_s")
 _VERSION_RE = re.compile(r"^([0-9]{1,6})\.([0-9]{1,6})$")
 _MAX_DETAIL = 160
 
@@ -162,43 +170,15 @@ def _validate(name: str, doc: dict[str, Any], kind: str, version: str) -> None:
 
 
 def _upgrade(doc: dict[str, Any], kind: str, major: int, minor: int) -> dict[str, Any]:
-    while minor < LATEST_MINOR[major]:
+    while minor < LATEST_MINOR[(kind, major)]:
         doc = UPGRADES[(kind, f"{major}.{minor}")](doc)
         minor += 1
         doc["schema_version"] = f"{major}.{minor}"
     return doc
 
 
-def _summary(values: Any) -> dict[str, Any]:
-    return summarize([v for v in values or () if isinstance(v, int | float) and not isinstance(v, bool)]).to_dict()
-
-
-def recompute_summaries(doc: dict[str, Any]) -> dict[str, Any]:
-    """Fill the derived summary keys (see the module docstring) from raw samples, in place."""
-    if doc.get("kind") != KIND_BENCH:
-        return doc
-    container = doc.get("container")
-    if isinstance(container, dict):
-        samples = container.get("samples") or []
-        container["summary"] = {p: _summary(measured(samples, p)) for p in PHASES}
-        memory = container.get("memory")
-        if isinstance(memory, dict):
-            memory["summary"] = {k: _summary(memory.get(k)) for k in ("cgroup_bytes", "shim_pss_bytes")}
-        parallel = container.get("parallel")
-        if isinstance(parallel, dict):
-            parallel["summary"] = {"cycle_s": _summary(parallel.get("cycle_s"))}
-        floor = container.get("floor")
-        if isinstance(floor, dict):
-            floor["summary"] = {k: _summary(floor.get(k)) for k in _FLOOR_LISTS if floor.get(k) is not None}
-    vm = doc.get("vm")
-    if isinstance(vm, dict):
-        for baseline in vm.get("baselines") or ():
-            baseline["boot_summary"] = _summary(baseline.get("boot_samples_s"))
-    return doc
-
-
 def check_document(doc: Any, name: str) -> dict[str, Any]:
-    """Everything load_report does after parsing: version, upgrade, validate, summaries."""
+    """Everything load_report does after parsing: version, upgrade, validate. The checked document."""
     if not isinstance(doc, dict):
         raise ReportFormatError(
             f"{name}: top level is a JSON {_json_type(doc)}, expected an object; not a virtprobe report"
@@ -209,10 +189,10 @@ def check_document(doc: Any, name: str) -> dict[str, Any]:
             f"{name}: kind {_one_line(repr(kind), 40)} is not one of {', '.join(KINDS)}; not a virtprobe report"
         )
     major, minor = _version(name, doc)
-    minor_known = min(minor, LATEST_MINOR[major])
+    minor_known = min(minor, LATEST_MINOR[(kind, major)])
     doc = _upgrade(doc, kind, major, minor_known)
-    _validate(name, doc, kind, f"{major}.{LATEST_MINOR[major]}")
-    return recompute_summaries(doc)
+    _validate(name, doc, kind, f"{major}.{LATEST_MINOR[(kind, major)]}")
+    return doc
 
 
 def _json_type(value: Any) -> str:
@@ -227,7 +207,16 @@ def _json_type(value: Any) -> str:
     return "number"
 
 
-def load_report(path: str | Path) -> dict[str, Any]:
-    """Load one report file. Every problem is a ReportFormatError naming the file."""
+def load_document(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse, check and upgrade one report file to the newest known minor version."""
     p = Path(path)
     return check_document(_parse(str(p), _read_text(p)), str(p))
+
+
+def load_report(path: str | os.PathLike[str]) -> Report:
+    """Load one report file as a typed report. Every problem is a ReportFormatError naming the file."""
+    doc = load_document(path)
+    try:
+        return from_document(doc)
+    except ReportFormatError as err:
+        raise ReportFormatError(f"{path}: {err.message}") from err

@@ -38,3 +38,31 @@ def write_text(text: str, dest: str, force: bool = False) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise InputError(f"cannot write {dest}: {err.strerror or err}") from err
+
+
+def write_atomic(text: str, dest: str, force: bool = False) -> None:
+    """Write dest so that a reader sees the old file or the new one, never a part (fsync, then rename).
+
+    The temporary file is hidden (".name.tmp-PID") and in dest's own directory: a
+    rename is atomic only within one filesystem, and node-feature-discovery's
+    nfd-worker, which reads every file in features.d, skips names starting with ".".
+    """
+    check_writable(dest, force)
+    parent = os.path.dirname(os.path.abspath(dest))
+    tmp = os.path.join(parent, f".{os.path.basename(dest)}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, dest)
+        # The rename itself is durable only once the directory is synced.
+        dir_fd = os.open(parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise InputError(f"cannot write {dest}: {err.strerror or err}") from err

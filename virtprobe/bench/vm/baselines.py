@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
+from virtprobe.bench.result import HwvirtSection, VmBaseline
 from virtprobe.bench.vm import hwvirt
 from virtprobe.bench.vm import profiles as vm_profiles
 from virtprobe.bench.vm import qemu as vm_qemu
 from virtprobe.bench.vm import sim as vm_sim
+from virtprobe.detect.model import KvmResult
 from virtprobe.errors import InputError
 
 VM_KINDS = ("qemu",)
@@ -34,9 +35,10 @@ def vm_section(
     seed: int,
     kernel: str | None,
     profiles_file: str | None,
+    kvm: KvmResult | None = None,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """{"baselines": [...]}: every verified profile simulated with `seed`, then a measured QEMU row if asked.
+) -> tuple[VmBaseline, ...]:
+    """Every verified profile simulated with `seed`, then a measured QEMU row if asked.
 
     Raises InputError for a bad profile file or an unknown kind, and
     UnrunnableError when QEMU or a guest kernel is missing or the boot fails.
@@ -47,11 +49,13 @@ def vm_section(
     profiles = vm_profiles.select_profiles(profiles_file)
     baselines = vm_sim.simulate(profiles, runs, seed)
     if "qemu" in kinds:
-        run = vm_qemu.measure(runs, kernel, progress=progress)
+        run = vm_qemu.measure(runs, kernel, kvm=kvm, progress=progress)
         baselines.append(vm_qemu.baseline(run))
-    return {"baselines": baselines}
+    return tuple(baselines)
 
 
-def hwvirt_section(runs: int, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def hwvirt_section(
+    runs: int, kvm: KvmResult | None = None, progress: Callable[[str], None] | None = None
+) -> HwvirtSection:
     """The `hwvirt` section: VM floor, exit round trip, near-native ratio, each with its meaning."""
-    return hwvirt.hwvirt(runs, progress=progress)
+    return hwvirt.hwvirt(runs, kvm=kvm, progress=progress)

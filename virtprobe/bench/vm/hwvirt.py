@@ -23,9 +23,10 @@ import struct
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from virtprobe import stats
+from virtprobe.bench.result import ExitRoundTrip, HwvirtSection, NearNative, VmFloor
+from virtprobe.detect.model import KvmResult
 from virtprobe.machine import kvmapi
 
 EXIT_PORT = 0xE9  # the loop's trap port
@@ -233,11 +234,7 @@ def _exit_loops(vm: kvmapi.Vm, exits: int, clock: Callable[[], float]) -> tuple[
         del run  # a live ctypes view into kvm_run would stop its mmap from closing
 
 
-def _summary(xs: list[float]) -> dict[str, Any]:
-    return stats.summarize(xs).to_dict()
-
-
-def _exit_round_trip(kvm_fd: int, samples: int, real_mode: bool) -> dict[str, Any]:
+def _exit_round_trip(kvm_fd: int, samples: int, real_mode: bool) -> ExitRoundTrip:
     raw: list[float] = []
     null: list[float] = []
     for _ in range(samples):
@@ -250,20 +247,17 @@ def _exit_round_trip(kvm_fd: int, samples: int, real_mode: bool) -> dict[str, An
         if real_mode
         else "64-bit user mode (CPL 3, IOPL 3): out dx, al in a loop"
     )
-    return {
-        "exits_per_sample": EXITS_PER_SAMPLE,
-        "guest": guest,
-        "raw_per_exit_s": raw,
-        "null_ioctl_per_call_s": null,
-        "net_per_exit_s": net,
-        "summary_raw": _summary(raw),
-        "summary_null": _summary(null),
-        "summary_net": _summary(net),
-        "meaning": MEANINGS["exit_round_trip"],
-    }
+    return ExitRoundTrip(
+        exits_per_sample=EXITS_PER_SAMPLE,
+        guest=guest,
+        meaning=MEANINGS["exit_round_trip"],
+        raw_per_exit_s=tuple(raw),
+        null_ioctl_per_call_s=tuple(null),
+        net_per_exit_s=tuple(net),
+    )
 
 
-def _near_native(kvm_fd: int, samples: int) -> dict[str, Any]:
+def _near_native(kvm_fd: int, samples: int) -> NearNative:
     n_native = _calibrate(lambda n: time_native(n)[0])
     n_user = _calibrate(lambda n: time_guest(kvm_fd, n, user=True)[0])
     n_kernel = _calibrate(lambda n: time_guest(kvm_fd, n, user=False)[0])
@@ -284,17 +278,17 @@ def _near_native(kvm_fd: int, samples: int) -> dict[str, Any]:
     med_native = stats.summarize(native).median
     ratio_user = (stats.summarize(user).median or 0) / med_native if med_native else None
     ratio_kernel = (stats.summarize(kernel).median or 0) / med_native if med_native else None
-    return {
-        "iterations": {"native": n_native, "guest_user": n_user, "guest_kernel": n_kernel},
-        "native_per_iteration_s": native,
-        "guest_user_per_iteration_s": user,
-        "guest_kernel_per_iteration_s": kernel,
-        "ratio_user": ratio_user,
-        "ratio_kernel": ratio_kernel,
-        "same_result": checks == {True},
-        "meaning": MEANINGS["near_native"],
-        "verdict": _near_native_verdict(ratio_user, ratio_kernel),
-    }
+    return NearNative(
+        iterations={"native": n_native, "guest_user": n_user, "guest_kernel": n_kernel},
+        native_per_iteration_s=tuple(native),
+        guest_user_per_iteration_s=tuple(user),
+        guest_kernel_per_iteration_s=tuple(kernel),
+        ratio_user=ratio_user,
+        ratio_kernel=ratio_kernel,
+        same_result=checks == {True},
+        meaning=MEANINGS["near_native"],
+        verdict=_near_native_verdict(ratio_user, ratio_kernel),
+    )
 
 
 def expected_checksum_fast(iterations: int) -> int:
@@ -315,55 +309,64 @@ def _near_native_verdict(ratio_user: float | None, ratio_kernel: float | None) -
     return f"guest user mode {word(ratio_user)}; guest kernel mode {word(ratio_kernel)}"
 
 
+PVM_NOTE = (
+    "kvm_pvm (Pagetable-based Virtual Machine) provides /dev/kvm here, on a host that has no "
+    "VMX/SVM of its own: guest user mode runs on the CPU, while guest kernel-mode code not "
+    "written for PVM is emulated instruction by instruction; compare ratio_user and ratio_kernel, "
+    "and the exit cost from 64-bit user mode against that from (emulated) real mode"
+)
+
+
 def hwvirt(
-    samples: int, *, device: str = kvmapi.KVM_DEVICE, progress: Callable[[str], None] | None = None
-) -> dict[str, Any]:
-    """The `hwvirt` report section. A missing or broken KVM gives available False and a reason."""
+    samples: int,
+    *,
+    device: str = kvmapi.KVM_DEVICE,
+    kvm: KvmResult | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> HwvirtSection:
+    """The `hwvirt` report section. A missing or broken KVM gives available False and a reason.
+
+    `kvm` is detect's verdict when the caller has one (bench does): then /dev/kvm is not
+    probed a second time, and detect's module name is the one reported.
+    """
     say = progress or (lambda _m: None)
     samples = max(1, samples)
-    module = kvm_module()
-    out: dict[str, Any] = {
-        "available": False,
-        "reason": None,
-        "kvm_module": module,
-        "vm_floor": None,
-        "exit_round_trip": None,
-        "exit_round_trip_real_mode": None,
-        "near_native": None,
-        "notes": [],
-    }
-    probe = kvmapi.probe_guest(device)
-    if not probe.value["ok"]:
-        out["reason"] = f"/dev/kvm unusable at stage {probe.value['stage']}: {probe.value['error']}"
-        return out
+    module = kvm.module if kvm is not None else kvm_module()
+
+    def unavailable(reason: str) -> HwvirtSection:
+        return HwvirtSection(available=False, reason=reason, kvm_module=module)
+
+    if kvm is not None and not kvm.usable:
+        return unavailable(f"/dev/kvm unusable: {kvm.reason or 'detect could not run a guest'}")
+    if kvm is None:
+        probe = kvmapi.probe_guest(device)
+        if not probe.value["ok"]:
+            return unavailable(f"/dev/kvm unusable at stage {probe.value['stage']}: {probe.value['error']}")
     try:
         with kvmapi.open_kvm(device) as fd:
             say("hwvirt: VM floor")
             kvmapi.run_probe_guest(fd)  # warm-up: first-use costs (page faults, module paths)
-            floor = measure_floor(fd, samples)
-            out["vm_floor"] = {
-                "samples_s": floor,
-                "summary": _summary(floor),
-                "guest": "16-bit real mode, 4 KiB RAM: mov al,'K'; out 0x3f8,al; hlt",
-                "meaning": MEANINGS["vm_floor"],
-            }
+            floor = VmFloor(
+                samples_s=tuple(measure_floor(fd, samples)),
+                guest="16-bit real mode, 4 KiB RAM: mov al,'K'; out 0x3f8,al; hlt",
+                meaning=MEANINGS["vm_floor"],
+            )
             say("hwvirt: VM-exit round trip")
-            out["exit_round_trip"] = _exit_round_trip(fd, samples, real_mode=False)
-            out["exit_round_trip_real_mode"] = _exit_round_trip(fd, samples, real_mode=True)
+            exits = _exit_round_trip(fd, samples, real_mode=False)
+            exits_real = _exit_round_trip(fd, samples, real_mode=True)
             say("hwvirt: near-native speed")
-            out["near_native"] = _near_native(fd, samples)
+            near = _near_native(fd, samples)
     except kvmapi.KvmError as err:
-        out["reason"] = f"KVM failed at stage {err.stage}: {err}"
-        return out
+        return unavailable(f"KVM failed at stage {err.stage}: {err}")
     except OSError as err:  # PROT_EXEC mmap refused (a hardened kernel), or similar
-        out["reason"] = f"cannot run native code for the comparison: {err}"
-        return out
-    out["available"] = True
-    if module == "kvm_pvm":
-        out["notes"].append(
-            "kvm_pvm (Pagetable-based Virtual Machine) provides /dev/kvm here, on a host that has no "
-            "VMX/SVM of its own: guest user mode runs on the CPU, while guest kernel-mode code not "
-            "written for PVM is emulated instruction by instruction; compare ratio_user and ratio_kernel, "
-            "and the exit cost from 64-bit user mode against that from (emulated) real mode"
-        )
-    return out
+        return unavailable(f"cannot run native code for the comparison: {err}")
+    return HwvirtSection(
+        available=True,
+        reason=None,
+        kvm_module=module,
+        vm_floor=floor,
+        exit_round_trip=exits,
+        exit_round_trip_real_mode=exits_real,
+        near_native=near,
+        notes=(PVM_NOTE,) if module == "kvm_pvm" else (),
+    )

@@ -30,11 +30,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from virtprobe.bench.guest.initramfs import READY_MARKER, build_initramfs
+from virtprobe.bench.result import MEASURED, VmBaseline, VmMemory
 from virtprobe.bench.vm import kernel as vm_kernel
 from virtprobe.detect.kvm import PVM_GUEST_NOTE
+from virtprobe.detect.model import KvmResult
 from virtprobe.errors import UnrunnableError
 
 QEMU_BINARY = "qemu-system-x86_64"
@@ -280,6 +281,13 @@ def boot_once(
     return BootResult(ok, ready_s, exit_s, peak, rss, pss, returncode, killed, error, tail)
 
 
+def _unusable_reason(kvm: KvmResult) -> str | None:
+    """None when detect proved /dev/kvm runs a guest, else why QEMU will not try it."""
+    if kvm.usable:
+        return None
+    return f"detect found /dev/kvm unusable: {kvm.reason or 'no reason recorded'}"
+
+
 def kvm_usable(dev: str = "/dev/kvm") -> str | None:
     """None when /dev/kvm can be opened read-write, else the reason it cannot."""
     if not os.path.exists(dev):
@@ -309,9 +317,14 @@ def measure(
     kvm_timeout_s: float = KVM_TIMEOUT_S,
     boot_timeout_s: float = BOOT_TIMEOUT_S,
     try_kvm: bool = True,
+    kvm: KvmResult | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> QemuRun:
-    """Boot `runs` times (KVM if it works, else TCG) and return every boot."""
+    """Boot `runs` times (KVM if it works, else TCG) and return every boot.
+
+    `kvm` is detect's verdict on /dev/kvm when the caller has one (bench does): a KVM
+    that detect proved unusable is not tried again, and its reason is the fallback's.
+    """
     if runs < 1:
         raise ValueError("runs must be at least 1")
     say = progress or (lambda _msg: None)
@@ -328,7 +341,7 @@ def measure(
         reason: str | None = None
         first: BootResult | None = None
         if try_kvm:
-            reason = kvm_usable()
+            reason = kvm_usable() if kvm is None else _unusable_reason(kvm)
             if reason is None:
                 cmd = build_command(exe, kboot, initrd, "kvm", tsc_khz=tsc_khz)
                 say("qemu: trying KVM")
@@ -337,7 +350,8 @@ def measure(
                     accel = "kvm"
                 else:
                     reason = f"KVM boot failed: {first.error}" + (" (QEMU killed)" if first.killed else "")
-                    if os.path.isdir("/sys/module/kvm_pvm"):
+                    pvm = kvm.module == "kvm_pvm" if kvm is not None else os.path.isdir("/sys/module/kvm_pvm")
+                    if pvm:
                         reason += f"; /dev/kvm is kvm_pvm here: {PVM_GUEST_NOTE}"
                     first = None
                     say(f"qemu: {reason}; falling back to TCG")
@@ -388,7 +402,7 @@ def _median_int(xs: list[int]) -> int | None:
     return int(statistics.median(xs)) if xs else None
 
 
-def baseline(run: QemuRun, kernel_name: str | None = None) -> dict[str, Any]:
+def baseline(run: QemuRun, kernel_name: str | None = None) -> VmBaseline:
     """The measured `vm.baselines[]` entry (docs/report-format.md)."""
     peaks = [b.peak_rss_bytes for b in run.boots if b.peak_rss_bytes is not None]
     psses = [b.pss_at_ready_bytes for b in run.boots if b.pss_at_ready_bytes is not None]
@@ -411,25 +425,25 @@ def baseline(run: QemuRun, kernel_name: str | None = None) -> dict[str, Any]:
         notes.append(f"kernel: {kernel_name}")
     guest_ram = GUEST_RAM_MIB * 1024 * 1024
     peak = _median_int(peaks)
-    return {
-        "name": f"qemu-{machine}-{run.accel}",
-        "label": label,
-        "kind": "measured",
-        "boot_samples_s": [b.ready_s for b in run.boots],
-        "exit_samples_s": [b.exit_s for b in run.boots],
-        "memory": {
-            "guest_ram_bytes": guest_ram,
+    return VmBaseline(
+        name=f"qemu-{machine}-{run.accel}",
+        label=label,
+        kind=MEASURED,
+        boot_samples_s=tuple(b.ready_s for b in run.boots if b.ready_s is not None),
+        exit_samples_s=tuple(b.exit_s for b in run.boots if b.exit_s is not None),
+        memory=VmMemory(
+            guest_ram_bytes=guest_ram,
             # QEMU's RSS mixes its own memory with the guest pages it touched, so
             # the VMM overhead alone cannot be separated here.
-            "overhead_bytes": None,
-            "committed_bytes": peak,
-            "peak_rss_bytes": peak,
-            "pss_bytes": _median_int(psses),
-            "peak_rss_samples_bytes": peaks,
-            "pss_samples_bytes": psses,
-        },
-        "source": None,
-        "accel": run.accel,
-        "notes": notes,
-        "seed": None,
-    }
+            overhead_bytes=None,
+            committed_bytes=peak,
+            peak_rss_bytes=peak,
+            pss_bytes=_median_int(psses),
+            peak_rss_samples_bytes=tuple(float(x) for x in peaks),
+            pss_samples_bytes=tuple(float(x) for x in psses),
+        ),
+        source=None,
+        accel=run.accel,
+        notes=tuple(notes),
+        seed=None,
+    )

@@ -17,8 +17,8 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Any
 
+from virtprobe.bench.result import SIMULATED, Source, VmBaseline, VmMemory
 from virtprobe.bench.vm.profiles import VmProfile
 
 Z99 = 2.3263  # Phi^-1(0.99)
@@ -53,7 +53,7 @@ def rng_for(seed: int, name: str) -> random.Random:
     return random.Random(f"{seed}/{name}")
 
 
-def simulate_profile(profile: VmProfile, runs: int, seed: int) -> dict[str, Any]:
+def simulate_profile(profile: VmProfile, runs: int, seed: int) -> VmBaseline:
     """One `vm.baselines[]` entry (docs/report-format.md) with kind "simulated"."""
     if profile.unverified or profile.boot_median_s is None:
         raise ValueError(f"profile {profile.name!r} is unverified and has no figures to simulate")
@@ -78,25 +78,20 @@ def simulate_profile(profile: VmProfile, runs: int, seed: int) -> dict[str, Any]
         lo, hi = profile.overhead_range_bytes
         notes.append(f"published overhead range {lo / 1e6:.1f}-{hi / 1e6:.1f} MB")
     notes.extend(profile.notes)
-    return {
-        "name": profile.name,
-        "label": f"{profile.label} (simulated)",
-        "kind": "simulated",
-        "boot_samples_s": samples,
-        "memory": {
-            "guest_ram_bytes": ram,
-            "overhead_bytes": overhead,
-            "committed_bytes": ram + overhead,
-            "peak_rss_bytes": None,
-            "pss_bytes": None,
-        },
-        "source": None if profile.boot_source is None else profile.boot_source.to_dict(),
-        "accel": None,
-        "notes": notes,
-        "seed": seed,
-    }
+    source = profile.boot_source
+    return VmBaseline(
+        name=profile.name,
+        label=f"{profile.label} (simulated)",
+        kind=SIMULATED,
+        boot_samples_s=tuple(samples),
+        memory=VmMemory(guest_ram_bytes=ram, overhead_bytes=overhead, committed_bytes=ram + overhead),
+        source=None if source is None else Source(source.citation, source.url, source.host, source.method),
+        accel=None,
+        notes=tuple(notes),
+        seed=seed,
+    )
 
 
-def simulate(profiles: list[VmProfile], runs: int, seed: int) -> list[dict[str, Any]]:
+def simulate(profiles: list[VmProfile], runs: int, seed: int) -> list[VmBaseline]:
     """Baselines for every verified profile, in order; unverified ones are skipped."""
     return [simulate_profile(p, runs, seed) for p in profiles if not p.unverified]

@@ -1,0 +1,231 @@
+"""The live detect matrix: `virtprobe detect --json` inside real containers, namespaces, chroots and QEMU guests.
+
+scripts/envs.py builds every environment on this machine (cached under .cache/envs/) and runs
+detect inside it; each test here asserts that environment's WHOLE verdict. The host layers
+(hypervisor, VMM, cloud, KVM, cgroup version) are not hard-coded: they come from detect's verdict on
+the host itself, run in the same session, except where the environment changes them.
+
+The rules the expectations follow (issue 9):
+
+- Docker and Podman, in every variant (read-only, no capabilities, uid 1000, --pid/--ipc host,
+  --cgroupns host, --userns host, and all of them at once): the engine's id. Sharing the host's
+  namespaces does not make a process stop being in a container: its own root (overlay under the
+  engine's storage) and cgroup say so.
+- gVisor (`--runtime runsc`): `gvisor`, since the sandbox, not the engine, is what the program runs on.
+  gVisor emulates CPUID and /sys in its own kernel, so the host's hypervisor, VMM and cgroup version
+  may be unreadable there: then null, with an evidence row that says why.
+- systemd-nspawn: `systemd-nspawn`; lxc-execute: `lxc`.
+- unshare (PID, and user plus PID namespaces), on the host's root (which holds a stale zero-byte
+  /.dockerenv) and on the separate rootfs: `container-other` (namespaces, no runtime). The stale
+  marker is weak evidence and must not make it `docker`.
+- chroot. A chroot is not a container runtime: it changes the root directory only, no namespace
+  and no cgroup. Rule chosen: with /proc and /sys mounted (the Arch wiki recipe), the sources that
+  would show a container are readable and show none, so the answer is `none`. Without them (nothing
+  mounted), those sources cannot be read, so the answer is null, with evidence rows saying what could
+  not be read. The CPU still answers CPUID, so the hypervisor stays the host's.
+- QEMU under TCG (`-machine pc` and `-machine microvm`): hypervisor `qemu`, VMM `qemu`, container
+  `none`, no usable KVM (no nested virtualization under TCG). pc has SMBIOS (DMI readable, no cloud:
+  `none`); microvm has none (cloud unknown: null).
+- Inside any container the VMM may be unreadable (engines mask /sys/firmware): then the expectation
+  is the host's VMM OR null with an evidence row saying why. /dev/kvm is not passed into containers,
+  so KVM is not present there, and the reason must not blame a missing module the host has loaded.
+- Every null in the document has an evidence row of its topic with a reason.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.conftest import live_skip
+
+HERE = Path(__file__).resolve().parents[2]
+
+
+def _load_envs() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("virtprobe_envs", HERE / "scripts" / "envs.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+envs = _load_envs()
+
+HOST = object()  # "the host's own value"
+
+
+@dataclass(frozen=True)
+class Unknowable:
+    """The value, or null with an evidence row saying why: for a source the environment may mask."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Expect:
+    container: Any
+    hypervisor: Any = HOST
+    vmm: Any = Unknowable(HOST)
+    cloud: Any = HOST
+    cgroup: Any = HOST
+    wsl: Any = ("none", 0)
+    kvm: Any = (False, False)  # (device_present, usable)
+    orchestrator: Any = "none"
+    # What the KVM reason must say when /dev/kvm is absent. PASS_DEVICE: /sys/module is the host's, so
+    # the reason names /dev/kvm (not passed in) and never "module not loaded"; NO_SYS_MODULE: /sys/module
+    # cannot be read (nspawn mounts only parts of /sys), so it must not claim the module is not loaded.
+    kvm_reason: str | None = "PASS_DEVICE"
+
+
+ENGINE = {"docker": "docker", "podman": "podman"}
+HOST_KVM = object()
+
+EXPECTED: dict[str, Expect] = {
+    **{f"{engine}_{variant}": Expect(container=engine) for engine in ENGINE for variant in envs.DOCKER_VARIANTS},
+    "gvisor_runsc": Expect(container="gvisor", hypervisor=Unknowable(HOST), cloud=Unknowable(HOST),
+                           cgroup=Unknowable(HOST), kvm_reason=None),
+    "nspawn": Expect(container="systemd-nspawn", kvm_reason="NO_SYS_MODULE"),
+    "lxc_execute": Expect(container="lxc"),
+    "unshare_pid_hostroot": Expect(container="container-other", vmm=HOST, kvm=HOST_KVM),
+    "unshare_user_pid_hostroot": Expect(container="container-other", vmm=HOST, kvm=HOST_KVM),
+    "unshare_pid_rootfs": Expect(container="container-other", vmm=HOST, kvm=HOST_KVM),
+    "unshare_user_pid_rootfs": Expect(container="container-other", vmm=HOST, kvm=HOST_KVM),
+    "chroot_noproc": Expect(container=None, cgroup=None, orchestrator=Unknowable("none"), cloud=Unknowable(HOST),
+                            wsl=Unknowable(("none", 0)), kvm_reason="NO_SYS_MODULE"),
+    "chroot_proc": Expect(container="none", vmm=HOST, kvm=HOST_KVM),
+    "qemu_tcg_pc_guest": Expect(container="none", hypervisor="qemu", vmm="qemu", cloud="none", cgroup=2,
+                                kvm_reason=None),
+    "qemu_tcg_microvm_guest": Expect(container="none", hypervisor="qemu", vmm="qemu", cloud=None, cgroup=2,
+                                     kvm_reason=None),
+}
+
+# What each environment needs on the machine, beyond root and the build's tools.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "docker": ("docker",),
+    "podman": ("podman",),
+    "gvisor": ("docker", "runsc"),
+    "nspawn": ("systemd-nspawn",),
+    "lxc": ("lxc-execute",),
+    "unshare": ("unshare",),
+    "chroot": ("chroot", "unshare"),
+    "qemu": ("qemu-system-x86_64",),
+}
+
+
+def _marks(name: str) -> list[pytest.MarkDecorator]:
+    marks = [pytest.mark.live]
+    if name.startswith(("docker_", "gvisor_")):
+        marks.append(pytest.mark.docker)
+    if name.startswith("qemu_"):
+        marks.append(pytest.mark.qemu)
+    return marks
+
+
+NAMES = list(envs.environments())
+PARAMS = [pytest.param(n, marks=_marks(n), id=n) for n in NAMES]
+
+
+@pytest.fixture(scope="module")
+def built() -> None:
+    if os.geteuid() != 0:
+        live_skip("the live matrix needs root (chroot, unshare, nspawn, lxc)")
+    if not shutil.which("debootstrap"):
+        live_skip("debootstrap is not installed (scripts/setup.sh installs it)")
+    r = subprocess.run([str(HERE / "scripts/envs.sh"), "build"], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, f"scripts/envs.sh build failed:\n{r.stderr[-4000:]}"
+
+
+@pytest.fixture(scope="module")
+def host(built: None) -> dict[str, Any]:
+    r = subprocess.run([str(HERE / ".venv/bin/virtprobe"), "detect", "--json"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    doc: dict[str, Any] = json.loads(r.stdout)
+    return doc
+
+
+def test_every_environment_has_an_expectation() -> None:
+    assert sorted(EXPECTED) == sorted(NAMES)
+
+
+def _unknown_rows(doc: dict[str, Any], topic: str) -> list[dict[str, Any]]:
+    return [e for e in doc["evidence"] if e["topic"] == topic and e["weight"] == "unknown" and e["note"]]
+
+
+def _check(errors: list[str], doc: dict[str, Any], what: str, topic: str, got: Any, want: Any) -> None:
+    if isinstance(want, Unknowable):
+        if got is None or got == (None, None):
+            if not _unknown_rows(doc, topic):
+                errors.append(f"{what} is null, but no '{topic}' evidence row of weight unknown says why")
+            return
+        want = want.value
+    if got != want:
+        errors.append(f"{what}: expected {want!r}, detect says {got!r}")
+    elif got is None and not _unknown_rows(doc, topic):
+        errors.append(f"{what} is null, but no '{topic}' evidence row of weight unknown says why")
+
+
+def _nulls(value: Any, path: str = "") -> list[str]:
+    if value is None:
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _nulls(v, f"{path}.{k}" if path else k)]
+    return []
+
+
+SECTION_TOPIC = {"cloud": "cloud", "container": "container", "cpu": "cpu", "hypervisor": "hypervisor",
+                 "kvm": "kvm", "wsl": "wsl"}
+
+
+@pytest.mark.parametrize("name", PARAMS)
+def test_whole_verdict(name: str, built: None, host: dict[str, Any]) -> None:
+    kind = name.split("_")[0]
+    for tool in NEEDS.get(kind, ()):
+        if not shutil.which(tool):
+            live_skip(f"{tool} is not installed (scripts/setup.sh installs it)")
+    res = envs.run_env(name)
+    assert res.document is not None, f"no detect JSON from {name} ({res.seconds:.1f} s):\n{res.output[-4000:]}"
+    doc = res.document
+    exp = EXPECTED[name]
+
+    def resolve(want: Any, host_value: Any) -> Any:
+        if isinstance(want, Unknowable):
+            return Unknowable(resolve(want.value, host_value))
+        return host_value if want is HOST else want
+
+    hv, c, k, w = doc["hypervisor"], doc["container"], doc["kvm"], doc["wsl"]
+    errors: list[str] = []
+    _check(errors, doc, "container.id", "container", c["id"], exp.container)
+    _check(errors, doc, "container.orchestrator", "container", c["orchestrator"], exp.orchestrator)
+    _check(errors, doc, "container.cgroup_version", "container", c["cgroup_version"],
+           resolve(exp.cgroup, host["container"]["cgroup_version"]))
+    _check(errors, doc, "hypervisor.id", "hypervisor", hv["id"], resolve(exp.hypervisor, host["hypervisor"]["id"]))
+    _check(errors, doc, "hypervisor.vmm", "hypervisor", hv["vmm"], resolve(exp.vmm, host["hypervisor"]["vmm"]))
+    _check(errors, doc, "cloud.id", "cloud", doc["cloud"]["id"], resolve(exp.cloud, host["cloud"]["id"]))
+    _check(errors, doc, "wsl (id, version)", "wsl", (w["id"], w["version"]), exp.wsl)
+    host_kvm = (host["kvm"]["device_present"], host["kvm"]["usable"])
+    _check(errors, doc, "kvm (device_present, usable)", "kvm", (k["device_present"], k["usable"]),
+           host_kvm if exp.kvm is HOST_KVM else exp.kvm)
+    reason = k["reason"] or ""
+    if exp.kvm_reason and not k["device_present"] and host["kvm"]["module"]:
+        if "not loaded" in reason:
+            errors.append(f"kvm.reason blames a module the host has loaded ({host['kvm']['module']}): {reason!r}")
+        if exp.kvm_reason == "PASS_DEVICE" and "/dev/kvm" not in reason:
+            errors.append(f"kvm.reason should say /dev/kvm is not passed in, it says: {reason!r}")
+    for section, topic in SECTION_TOPIC.items():
+        nulls = _nulls(doc.get(section))
+        if nulls and not any(e["topic"] == topic and e["note"] for e in doc["evidence"]):
+            errors.append(f"{section} has nulls {nulls} but no '{topic}' evidence row with a reason")
+    assert not errors, f"{name} ({res.seconds:.1f} s):\n  " + "\n  ".join(errors)

@@ -1,0 +1,80 @@
+"""The envelope every report file has, and JSON text: cheap to import (the `detect --json` path uses it).
+
+`schema_version` ("MAJOR.MINOR"), `kind`, `tool` and `created_utc`, then the kind's
+own sections. report/document.py turns typed results into documents and back;
+report/load.py keeps the version history, validates and upgrades.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from virtprobe import __version__
+
+if TYPE_CHECKING:
+    from virtprobe.detect.model import DetectResult
+
+SCHEMA_MAJOR = 1
+KIND_DETECT = "detect"
+KIND_BENCH = "bench"
+# The version each kind is written with; report/load.py keeps the history.
+SCHEMA_VERSIONS: dict[str, str] = {KIND_DETECT: "1.1", KIND_BENCH: "1.0"}
+SCHEMA_VERSION = SCHEMA_VERSIONS[KIND_BENCH]  # kept for callers of 1.0 days
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Header:
+    """The envelope's common fields: which format, which kind, which tool wrote it, and when."""
+
+    schema_version: str
+    kind: str
+    tool_name: str
+    tool_version: str
+    created_utc: str
+
+    @classmethod
+    def new(cls, kind: str, created_utc: str | None = None) -> Header:
+        return cls(SCHEMA_VERSIONS[kind], kind, "virtprobe", __version__, created_utc or utc_now())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "kind": self.kind,
+            "tool": {"name": self.tool_name, "version": self.tool_version},
+            "created_utc": self.created_utc,
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Header:
+        raw = doc.get("tool")
+        tool: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        return cls(
+            schema_version=str(doc.get("schema_version") or ""),
+            kind=str(doc.get("kind") or ""),
+            tool_name=str(tool.get("name") or "virtprobe"),
+            tool_version=str(tool.get("version") or "unknown"),
+            created_utc=str(doc.get("created_utc") or ""),
+        )
+
+
+def envelope(kind: str, sections: dict[str, Any], created_utc: str | None = None) -> dict[str, Any]:
+    """A complete report document: the common header, then the kind's sections."""
+    return {**Header.new(kind, created_utc).to_dict(), **sections}
+
+
+def dumps(doc: Mapping[str, Any]) -> str:
+    """Sorted keys and a trailing newline, so files diff cleanly."""
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def detect_document(result: DetectResult, created_utc: str | None = None) -> dict[str, Any]:
+    """The JSON document of a detect result made now (the `detect --json` fast path uses this)."""
+    return envelope(KIND_DETECT, result.sections(), created_utc=created_utc)

@@ -1,0 +1,50 @@
+"""The one table of names people read for phases, floor rows and baselines, used by every renderer."""
+
+from __future__ import annotations
+
+from virtprobe.bench.result import FLOOR_LISTS, PHASES, VmBaseline
+
+PHASE_LABELS: dict[str, str] = {
+    "create_s": "create",
+    "start_s": "start (API call)",
+    "first_instruction_s": "start → first instruction",
+    "first_output_s": "start → first output",
+    "run_to_exit_s": "running to exit",
+    "remove_s": "remove",
+    "cycle_s": "whole cycle",
+}
+
+# Cheapest first: the order of the floor ladder in every format.
+FLOOR_ORDER = ("fork_exec_s", "unshare_s", "crun_s", "runc_s")
+FLOOR_LABELS: dict[str, str] = {
+    "fork_exec_s": "fork + exec",
+    "unshare_s": "unshare into new pid, mount, net, uts, ipc namespaces",
+    "crun_s": "crun run (the runtime alone)",
+    "runc_s": "runc run (the runtime alone)",
+}
+ENGINE_START_LABEL = "Docker start (API call)"
+ENGINE_CYCLE_LABEL = "Docker whole cycle"
+
+TCG_CAVEAT = "TCG is software emulation: not representative of hardware virtualization"
+
+assert set(PHASE_LABELS) == set(PHASES), "every phase needs a label"
+assert set(FLOOR_LABELS) == set(FLOOR_ORDER) == set(FLOOR_LISTS), "every floor row needs a label"
+
+
+def phase_label(phase: str) -> str:
+    return PHASE_LABELS[phase]
+
+
+def baseline_name(b: VmBaseline) -> str:
+    """A baseline's name that says what it is: "(simulated)", or the accelerator it was measured with."""
+    name = b.label or b.name
+    if b.simulated and "simulated" not in name.lower():
+        name += " (simulated)"
+    if not b.simulated and b.accel and b.accel.lower() not in name.lower():
+        name += f" [{b.accel}]"
+    return name
+
+
+def baseline_kind(b: VmBaseline) -> str:
+    """ "simulated" or "measured here (tcg)": never a bare number without its origin."""
+    return "simulated" if b.simulated else f"measured here ({b.accel or '?'})"
