@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from virtprobe.bench import vm_initramfs, vm_kernel, vm_qemu
+from virtprobe.benchmark import vm_initramfs, vm_kernel, vm_qemu
 from virtprobe.machine import kvmapi
 
 QEMU_TARGET = 1.05

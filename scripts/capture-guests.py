@@ -51,7 +51,7 @@ ROOTS = REPO / "tests" / "fixtures" / "roots"
 X86_KERNEL_DIR = REPO / ".cache" / "kernel"
 BEGIN = "VIRTPROBE-ARCHIVE-BEGIN"
 END = "VIRTPROBE-ARCHIVE-END"
-TIMEOUT_S = 600.0
+TIMEOUT_S = 180.0  # the slowest guest (aarch64 -cpu max) takes 10-30 s; a hung boot is retried
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ GUESTS = (
         None,
         "ttyS0",
         512,
-        "an x86_64 guest of QEMU `-machine microvm` (no PCI, no firmware tables but ACPI) under TCG",
+        "an x86_64 guest of QEMU `-machine microvm` (no PCI, no SMBIOS/DMI, ACPI tables only) under TCG",
     ),
 )
 
@@ -400,9 +400,10 @@ Command line (paths shortened):
 
 The guest's /init (scripts/capture-guests.py, INIT) mounts proc, sysfs,
 devtmpfs, cgroup2 on /sys/fs/cgroup and a tmpfs on /tmp, loads the modules
-named above, runs the capture script as a child of PID 1 (the /init shell, so
-proc/1/comm is "init" and proc/1/cmdline is the script), prints the archive and
-powers off. This is a minimal initramfs, not an installed system: there is no
+named above with insmod (on an installed system udev loads qemu_fw_cfg for the
+fw_cfg device's modalias), runs the capture script as a child of PID 1 (the
+/init shell: proc/1/comm is "init", proc/1/cmdline "/bin/busybox sh /init"),
+prints the archive and powers off. This is a minimal initramfs, not an installed system: there is no
 /etc/os-release, no systemd, no udev (so no other modules are loaded and
 /dev/kvm exists only if the kernel has KVM built in and the CPU supports it).
 

@@ -34,6 +34,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -308,7 +309,7 @@ def build_initramfs() -> Path:
     if out.exists():
         return out
     sys.path.insert(0, str(HERE))
-    from virtprobe.bench.guest.initramfs import S_IFCHR, S_IFDIR, S_IFREG, CpioEntry, write_newc
+    from virtprobe.benchmark.guest.initramfs import S_IFCHR, S_IFDIR, S_IFREG, CpioEntry, write_newc
 
     mods = HERE / ".cache/kernel/lib/modules" / kver / "kernel"
     entries = [CpioEntry(d, S_IFDIR | 0o755) for d in ("bin", "dev", "modules", "newroot", "proc", "sys")]
@@ -606,6 +607,35 @@ def _relevant(env: str, tool: str) -> bool:
     return tool in ("host kernel", "virtprobe", "rootfs") or tool in own.get(env.split("_")[0], ())
 
 
+SECRET_PATTERNS = {
+    "MAC address": r"\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b",
+    "IPv4 address": r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b",
+    "UUID": r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b",
+    "credential": r"\b\w*(?:token|secret|passwd|password|api_?key)\w*\s*[=:]\s*\S+",
+}
+HARMLESS = {"0.0.0.0", "127.0.0.1", "00000000-0000-0000-0000-000000000000"}
+
+
+def _secret_scan(root: Path) -> list[str]:
+    """What in a capture looks like an address, an identifier or a credential (command outputs decoded)."""
+    texts = [p.read_text(errors="replace") for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
+    meta = root / "virtprobe-snapshot.json"
+    if meta.exists():
+        for out in json.loads(meta.read_text()).get("commands", {}).values():
+            raw = out if isinstance(out, str) else json.dumps(out)
+            try:
+                texts.append(base64.b64decode(raw, validate=True).decode(errors="replace"))
+            except ValueError:
+                texts.append(raw)
+    blob = "\n".join(texts)
+    found = []
+    for what, pattern in SECRET_PATTERNS.items():
+        hits = sorted(set(re.findall(pattern, blob, re.IGNORECASE)) - HARMLESS)
+        if hits:
+            found.append(f"{what}: {', '.join(hits[:3])}")
+    return found
+
+
 def _keep_empty_dirs(root: Path) -> None:
     # git keeps no empty directory, and detect lists some (cgroup controllers, /sys/module/kvm*).
     for d, subdirs, files in os.walk(root):
@@ -631,6 +661,10 @@ def capture(name: str, out_dir: Path) -> Result:
             m.name = rel
             tf.extract(m, dest, filter="data")
     _keep_empty_dirs(dest)
+    found = _secret_scan(dest)
+    findings = "none found" if not found else "FOUND " + "; ".join(found)
+    if found:
+        log(f"{name}: check the capture by hand: {findings}")
     env = environments()[name]
     doc = res.document or {}
     v = versions()
@@ -652,7 +686,11 @@ def capture(name: str, out_dir: Path) -> Result:
         "",
         "Nothing was edited by hand; empty directories hold a `.keep` file so that git keeps them.",
         "The capture keeps only the files detect reads (see virtprobe/detect/capture.py: no DMI serials,",
-        "ACPI headers only, only detect's environment variables).",
+        "ACPI headers only, only detect's environment variables). virtprobe-snapshot.json also holds the",
+        "CPUID registers, the KVM probe's result and the output of the commands detect ran (`dmesg`, where",
+        "the environment lets it read the kernel log). envs.py scanned the capture, command outputs",
+        f"included, for MAC and IP addresses, UUIDs and token/secret/password assignments: {findings}.",
+        "PID 1's command line is the host's Firecracker init where the PID namespace is the host's.",
         "",
         "What detect said live at capture time (not an expectation; the verdict tests decide that):",
         f"container {(doc.get('container') or {}).get('id')!r}, "

@@ -22,6 +22,8 @@ trap stop_dockerd EXIT
 
 .venv/bin/ruff check virtprobe tests benchmarks
 .venv/bin/mypy
+# The layer and no-cycle contracts of pyproject.toml [tool.importlinter].
+.venv/bin/lint-imports --no-cache
 set +e
 .venv/bin/pytest "$@"
 rc=$?

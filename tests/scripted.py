@@ -1,6 +1,6 @@
 """A scripted engine and a fake clock: the runner and the bench CLI, tested without Docker.
 
-ScriptedBackend implements the whole Backend protocol (virtprobe/bench/backend.py):
+ScriptedBackend implements the whole Backend protocol (virtprobe/benchmark/backend.py):
 containers are dicts, and each call costs a fixed time on the fake clock, so every
 phase of a cycle has a known duration.
 """
@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any, ClassVar
 
-from virtprobe.bench.result import EngineInfo
+from virtprobe.benchmark.result import EngineInfo
 from virtprobe.errors import EngineError
 
 MS = 1_000_000

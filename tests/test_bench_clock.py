@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import FIXTURES, ROOTS, live_skip
-from virtprobe.bench import clock
-from virtprobe.bench.clock import CLIENT_ONLY, ENGINE_OFFSET, SAME_KERNEL, ClockOffset, ClockVerdict
-from virtprobe.bench.engine import EngineInfo, LocalMachine, parse_engine
-from virtprobe.bench.guest import probe_image
-from virtprobe.bench.guest.probe_image import ProbeReport
+from virtprobe.benchmark import clock
+from virtprobe.benchmark.clock import CLIENT_ONLY, ENGINE_OFFSET, SAME_KERNEL, ClockOffset, ClockVerdict
+from virtprobe.benchmark.engine import EngineInfo, LocalMachine, parse_engine
+from virtprobe.benchmark.guest import probe_image
+from virtprobe.benchmark.guest.probe_image import ProbeReport
 from virtprobe.errors import ReportFormatError
 from virtprobe.machine.source import LiveSource, RootSource
 
@@ -240,7 +240,7 @@ def test_live_runtimes(api: Any, runtime: str, mode: str) -> None:
     docker = pytest.importorskip("docker")
     local = LiveSource()
     info, version = api.info(), api.version()
-    from virtprobe.bench.engine import read_local_machine
+    from virtprobe.benchmark.engine import read_local_machine
 
     eng = parse_engine(version, info, local=read_local_machine(local))
     offer = eng.offers(runtime)

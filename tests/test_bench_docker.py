@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import live_skip
-from virtprobe.bench import runner
-from virtprobe.bench.docker_backend import DockerBackend
-from virtprobe.bench.interrupts import cleanup_guard
-from virtprobe.bench.options import BenchOptions
-from virtprobe.bench.ownership import RUN_LABEL, new_run_id, owner_alive
+from virtprobe.benchmark import runner
+from virtprobe.benchmark.docker_backend import DockerBackend
+from virtprobe.benchmark.interrupts import cleanup_guard
+from virtprobe.benchmark.options import BenchOptions
+from virtprobe.benchmark.ownership import RUN_LABEL, new_run_id, owner_alive
 from virtprobe.errors import EngineError
 
 pytestmark = pytest.mark.docker
@@ -157,7 +157,7 @@ def test_clean_removes_crashed_runs_keeps_running_ones_and_never_touches_unlabel
         [
             sys.executable,
             "-c",
-            "import sys; from virtprobe.bench.docker_backend import DockerBackend; "
+            "import sys; from virtprobe.benchmark.docker_backend import DockerBackend; "
             "print(DockerBackend().create(sys.argv[1], 'vp-leftover-from-a-crash'))",
             probe_tag,
         ],

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import FIXTURES, ROOTS
-from virtprobe.bench import engine
-from virtprobe.bench.engine import EngineInfo, LocalMachine, parse_engine
+from virtprobe.benchmark import engine
+from virtprobe.benchmark.engine import EngineInfo, LocalMachine, parse_engine
 from virtprobe.errors import ReportFormatError
 from virtprobe.machine.source import RootSource
 

@@ -13,9 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import FIXTURES, live_skip
-from virtprobe.bench import hostmem
-from virtprobe.bench.engine import LocalMachine, parse_engine
-from virtprobe.bench.guest import probe_image
+from virtprobe.benchmark import hostmem
+from virtprobe.benchmark.engine import LocalMachine, parse_engine
+from virtprobe.benchmark.guest import probe_image
 from virtprobe.errors import ReportFormatError
 from virtprobe.machine.source import LiveSource, RootSource
 

@@ -10,9 +10,9 @@ import pytest
 
 from tests.conftest import ROOTS
 from tests.scripted import FakeClock, RealClock, ScriptedBackend
-from virtprobe.bench import memory
-from virtprobe.bench.options import BenchOptions
-from virtprobe.bench.runner import run_bench
+from virtprobe.benchmark import memory
+from virtprobe.benchmark.options import BenchOptions
+from virtprobe.benchmark.runner import run_bench
 from virtprobe.detect.run import detect
 from virtprobe.machine.source import RootSource
 from virtprobe.report.document import dumps, from_document, new_report, to_document
@@ -34,7 +34,7 @@ def _run(**kw: object) -> tuple[ScriptedBackend, object]:
 
 def test_run_bench_returns_a_typed_result_and_leaves_nothing() -> None:
     backend, result = _run()
-    from virtprobe.bench.result import BenchResult
+    from virtprobe.benchmark.result import BenchResult
 
     assert isinstance(result, BenchResult)
     assert backend.containers == {}
@@ -86,7 +86,7 @@ def test_user_image_is_checked_and_timed_by_first_output() -> None:
 @pytest.fixture
 def scripted_engine(monkeypatch: pytest.MonkeyPatch) -> ScriptedBackend:
     backend = ScriptedBackend(RealClock())  # the CLI's runner reads the real monotonic clock
-    monkeypatch.setattr("virtprobe.bench.docker_backend.DockerBackend", lambda: backend)
+    monkeypatch.setattr("virtprobe.benchmark.docker_backend.DockerBackend", lambda: backend)
     monkeypatch.setattr("virtprobe.detect.run.detect", lambda src, kvm_probe=True: DETECTED)
     monkeypatch.setattr(memory, "MEMORY_SETTLE_S", 0.0)
     return backend

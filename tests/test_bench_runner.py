@@ -11,12 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.scripted import FakeClock, ScriptedBackend
-from virtprobe.bench import floor as floor_mod
-from virtprobe.bench import interrupts, runner
-from virtprobe.bench.docker_backend import parse_engine_info, parse_meminfo, parse_proc_cgroup
-from virtprobe.bench.noise import noise_warnings
-from virtprobe.bench.options import BenchOptions
-from virtprobe.bench.result import ContainerSection, CycleSample
+from virtprobe.benchmark import floor as floor_mod
+from virtprobe.benchmark import interrupts, runner
+from virtprobe.benchmark.docker_backend import parse_engine_info, parse_meminfo, parse_proc_cgroup
+from virtprobe.benchmark.noise import noise_warnings
+from virtprobe.benchmark.options import BenchOptions
+from virtprobe.benchmark.result import ContainerSection, CycleSample
 from virtprobe.errors import EngineError, Interrupted, UnrunnableError
 
 
@@ -260,7 +260,7 @@ def test_error_translation() -> None:
     import docker.errors
     import requests.exceptions
 
-    from virtprobe.bench.docker_backend import DockerBackend, translate_connect_error
+    from virtprobe.benchmark.docker_backend import DockerBackend, translate_connect_error
 
     refused = docker.errors.DockerException(
         "Error while fetching server API version: "
@@ -291,7 +291,7 @@ def test_error_translation() -> None:
 
 
 def test_busy_warning_judges_the_load_before_the_run() -> None:
-    from virtprobe.bench.environment import busy_warning
+    from virtprobe.benchmark.environment import busy_warning
 
     assert busy_warning((0.4, 0.5, 0.6), 2) is None  # the run's own load does not count
     assert busy_warning(None, 2) is None
@@ -331,7 +331,7 @@ class ScriptedApi:
 
 
 def _backend(api: ScriptedApi) -> Any:
-    from virtprobe.bench.docker_backend import DockerBackend
+    from virtprobe.benchmark.docker_backend import DockerBackend
 
     be = object.__new__(DockerBackend)
     be.api = api
@@ -384,7 +384,7 @@ def test_interrupted_floor_run_lets_the_child_finish(tmp_path: Any) -> None:
 
 
 def test_parse_stat_starttime_counts_fields_after_the_last_parenthesis() -> None:
-    from virtprobe.bench.ownership import parse_stat_starttime
+    from virtprobe.benchmark.ownership import parse_stat_starttime
 
     # /proc/self/stat of a real process, with its comm replaced by one holding ") (".
     real = open("/proc/self/stat").read()  # noqa: SIM115
@@ -399,7 +399,7 @@ def test_owner_alive_only_for_this_boot_this_pid_this_start() -> None:
     import subprocess
     import sys
 
-    from virtprobe.bench.ownership import owner_alive, owner_label
+    from virtprobe.benchmark.ownership import owner_alive, owner_label
 
     me = owner_label()
     boot, pid, start = me.split(":")

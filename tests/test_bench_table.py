@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.console import Console
 
-from virtprobe.bench.result import BenchResult
+from virtprobe.benchmark.result import BenchResult
 from virtprobe.report.bench_table import render_bench
 
 GOLDEN = Path(__file__).parent / "fixtures" / "bench_table.txt"

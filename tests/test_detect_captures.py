@@ -12,6 +12,7 @@ Two fields allow a second answer, and say why:
   show no EL2 / no SIE), but `null` ("cannot tell from cpuinfo here") is
   an honest answer too. Never vt-x or amd-v.
 - cloud.id where the machine has no DMI: `none`, or `null` with a reason.
+- cvm.id: `none`, or `null` with a reason (x86 without CPUID cannot rule SEV/TDX out).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ _COMMON: dict[str, Any] = {
     "container.id": "none",
     "container.orchestrator": "none",
     "wsl.version": 0,
+    # Not a confidential VM; without CPUID (x86) or a kernel file that says so, null is honest.
+    "cvm.id": ("none", None),
 }
 NOT_X86_VIRT = (None, "none")
 NO_DMI_CLOUD = ("none", None)
@@ -68,6 +71,7 @@ def _verdict(sections: dict[str, Any]) -> dict[str, Any]:
         "container.id": sections["container"]["id"],
         "container.orchestrator": sections["container"]["orchestrator"],
         "wsl.version": sections["wsl"]["version"],
+        "cvm.id": sections["cvm"]["id"],
     }
 
 
@@ -76,7 +80,10 @@ def _matches(want: Any, got: Any) -> bool:
 
 
 def test_every_capture_is_listed() -> None:
-    captured = sorted(p.name for p in ROOTS.glob("qemu_*_*") if (p / SNAPSHOT_META).exists())
+    def by_this_script(p: Path) -> bool:
+        return (p / "SOURCE.md").exists() and "scripts/capture-guests.py" in (p / "SOURCE.md").read_text()
+
+    captured = sorted(p.name for p in ROOTS.glob("qemu_*") if by_this_script(p))
     assert captured == sorted(TRUTH)
 
 
@@ -91,6 +98,8 @@ def test_whole_verdict(name: str) -> None:
         # "Unknown" carries its reason as evidence the probe could not read.
         why = [e for e in sections["evidence"] if e["topic"] == "cloud" and e["weight"] == "unknown" and e["note"]]
         assert why, "a null cloud verdict says why"
+    if got["cvm.id"] is None:
+        assert sections["cvm"]["reason"], "a null cvm verdict says why"
     # A decided hypervisor is backed by decisive evidence.
     decisive = {e["topic"] for e in sections["evidence"] if e["weight"] == "decisive"}
     assert "hypervisor" in decisive

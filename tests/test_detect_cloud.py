@@ -22,8 +22,6 @@ def test_cloud_rules() -> None:
     assert match_cloud({"sys_vendor": "Dell Inc."}) == []
 
 
-
-
 def test_no_dmi_is_null_with_a_reason() -> None:
     for scenario in ("partial_snapshot", "docker_in_firecracker", "s390x_zvm"):
         cloud, ev = probe_cloud(RootSource(ROOTS / scenario))

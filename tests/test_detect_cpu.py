@@ -59,7 +59,6 @@ def test_firmware_disable_line_absent() -> None:
     assert firmware_disable_line("x86/cpu: SGX disabled by BIOS.\n") is None
 
 
-
 def test_firmware_disable_without_dmesg_still_decided_by_raw_cpuid(tmp_path: Path) -> None:
     root = tmp_path / "r"
     shutil.copytree(ROOTS / "intel_vtx_disabled_firmware", root, symlinks=True)
@@ -69,8 +68,6 @@ def test_firmware_disable_without_dmesg_still_decided_by_raw_cpuid(tmp_path: Pat
     cpu, ev = probe_cpu(RootSource(root))
     assert cpu.disabled_in_firmware is True
     assert any(e.source == "cpuid 0x00000001" and e.weight == DECISIVE for e in ev)
-
-
 
 
 def test_raw_cpuid_beats_an_old_kernels_missing_flag() -> None:
@@ -168,5 +165,3 @@ def test_cpuid_falls_back_to_dev_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     else:
         assert got.value is None and got.reason
         assert got.reason.startswith("fork refused; and /dev/cpu/0/cpuid")
-
-

@@ -1,4 +1,4 @@
-"""Property tests: the hw parsers and probes never raise, whatever the files or snapshot say."""
+"""Property tests: the CPU, KVM, hypervisor and cloud parsers and probes never raise, whatever the files say."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOTS
+from virtprobe.detect import hv_readers as R
 from virtprobe.detect.cloud import match_cloud, probe_cloud
 from virtprobe.detect.cpu import firmware_disable_line, parse_cpuinfo, parse_flags, probe_cpu
 from virtprobe.detect.hv_readers import (
@@ -71,6 +72,26 @@ def test_small_parsers_total(text: str) -> None:
     device_tree_strings(text.encode("utf-8", "surrogatepass"))
 
 
+@given(st.text())
+def test_new_text_parsers_total(text: str) -> None:
+    info = R.parse_sysinfo(text)
+    assert all(lv.level == i for i, lv in enumerate(info.levels))
+    for _, v in R.parse_lparcfg(text).items():
+        assert v == v.strip()
+    for _, vendor, device in R.parse_pci_proc(text):
+        assert 0 <= vendor <= 0xFFFF and 0 <= device <= 0xFFFF
+    name = R.dmesg_hypervisor(text)
+    assert name is None or name in text
+    R.brand_hint(text)
+    R.parse_hex_id(text)
+
+
+@given(st.binary(max_size=64))
+def test_smbios_bit_total(raw: bytes) -> None:
+    got = R.smbios_vm_bit(raw)
+    assert got is None or len(raw) >= 20
+
+
 @given(st.dictionaries(st.sampled_from(DMI_FILES), st.text()))
 def test_match_cloud_total(dmi: dict[str, str]) -> None:
     for name, value, cloud in match_cloud(dmi):
@@ -90,8 +111,32 @@ HW_FILES = (
     "proc/device-tree/compatible",
     "sys/module/kvm_intel/parameters/nested",
     "sys/module/kvm_amd/parameters/nested",
+    # the newer trails (hv_readers.py)
+    "proc/sysinfo",
+    "proc/ppc64/lparcfg",
+    "proc/device-tree/ibm,partition-name",
+    "proc/device-tree/hmc-managed?",
+    "proc/bus/pci/devices",
+    "sys/bus/pci/devices/0000:00:01.0/vendor",
+    "sys/bus/pci/devices/0000:00:01.0/subsystem_vendor",
+    "sys/bus/acpi/devices/ACPI0013:00/hid",
+    "sys/bus/vmbus/devices",
+    "sys/firmware",
+    "sys/firmware/dmi/entries/0-0/raw",
+    "proc/self/mountinfo",
+    "dev",
 )
-BASES = ("bare_metal_intel", "kvm_qemu", "xen_pv", "firecracker_this_machine", "apple_vz")
+BASES = (
+    "bare_metal_intel",
+    "kvm_qemu",
+    "xen_pv",
+    "firecracker_this_machine",
+    "apple_vz",
+    "docker_in_firecracker",
+    "s390x_kvm_in_zvm",
+    "ppc64le_powervm",
+    "hyperv_old_kernel",
+)
 
 mutation = st.one_of(
     st.tuples(st.just("bytes"), st.binary(max_size=600)),
@@ -138,13 +183,19 @@ def test_probes_never_raise_on_mangled_files(base: str, changes: dict[str, tuple
         shutil.copytree(ROOTS / base, root, symlinks=True)
         for rel, (kind, data) in changes.items():
             path = root / rel
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            elif path.exists() or path.is_symlink():
-                path.unlink()
+            try:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                elif path.exists() or path.is_symlink():
+                    path.unlink()
+            except NotADirectoryError:
+                continue
             if kind == "missing":
                 continue
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except (NotADirectoryError, FileExistsError):
+                continue  # an earlier change turned a parent into a file
             if kind == "dir":
                 path.mkdir()
                 continue

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from tests.conftest import live_skip
-from virtprobe.bench.vm import baselines as vm
-from virtprobe.bench.vm import hwvirt
+from virtprobe.benchmark.vm import baselines as vm
+from virtprobe.benchmark.vm import hwvirt
 from virtprobe.machine import kvmapi
 
 

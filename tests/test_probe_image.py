@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import live_skip
-from virtprobe.bench.guest import probe_image
+from virtprobe.benchmark.guest import probe_image
 
 
 def parse_elf_header(data: bytes) -> dict[str, int]:
@@ -102,7 +102,9 @@ def test_tag_is_content_hash_and_context_holds_the_probe() -> None:
     assert a.context_tar() == b.context_tar()  # reproducible
     with tarfile.open(fileobj=io.BytesIO(a.context_tar())) as tar:
         names = tar.getnames()
-        assert names == ["Dockerfile", "probe"]
+        assert names == ["Dockerfile", "probe", "spin"]
+        spin = tar.extractfile("spin")
+        assert spin is not None and spin.read() == a.spin and tar.getmember("spin").mode == 0o755
         probe = tar.getmember("probe")
         assert probe.mode == 0o755
         dockerfile = tar.extractfile("Dockerfile")

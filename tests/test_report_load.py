@@ -175,8 +175,8 @@ def test_cli_bad_input_exit_1_one_line(case: str, tmp_path: Path) -> None:
 
 def test_simulated_baselines_from_the_vm_module_validate(tmp_path: Path) -> None:
     # The bench schema must accept what bench/vm_sim.py really writes, not only the fixtures.
-    from virtprobe.bench.vm.profiles import load_builtin
-    from virtprobe.bench.vm.sim import simulate
+    from virtprobe.benchmark.vm.profiles import load_builtin
+    from virtprobe.benchmark.vm.sim import simulate
 
     doc = _bench()
     doc["vm"]["baselines"] = [b.to_dict() for b in simulate(load_builtin(), 10, 1)]

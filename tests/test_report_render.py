@@ -151,7 +151,7 @@ def _live_bench_doc() -> dict[str, Any]:
     # around constructed measurements.
     import dataclasses
 
-    from virtprobe.bench.environment import environment
+    from virtprobe.benchmark.environment import environment
     from virtprobe.detect.run import detect
     from virtprobe.machine.source import LiveSource
 

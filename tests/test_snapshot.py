@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from virtprobe.errors import InputError
-from virtprobe.machine.source import SNAPSHOT_META, CpuidRegs, LiveSource, RootSource, open_source
+from virtprobe.machine.roots import open_source
+from virtprobe.machine.source import SNAPSHOT_META, CpuidRegs, LiveSource, RootSource
 
 
 def test_missing_root_is_an_input_error(tmp_path: Path) -> None:

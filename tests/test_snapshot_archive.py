@@ -12,13 +12,16 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import ROOTS
 from virtprobe.detect.run import detect
 from virtprobe.errors import InputError
 from virtprobe.machine import archive as archive_mod
 from virtprobe.machine.archive import ArchiveSource, is_archive
-from virtprobe.machine.source import RootSource, open_source
+from virtprobe.machine.roots import open_source
+from virtprobe.machine.source import RootSource
 
 
 def _tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
@@ -164,3 +167,46 @@ def test_cli_bad_archive_is_one_line_exit_1(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "refusing member 'snap/dev/sda'" in proc.stderr
+
+
+_NAME_PARTS = st.sampled_from(["snap", "proc", "..", ".", "a", "b", "", "x y", "ns:[1]"])
+_NAMES = st.lists(_NAME_PARTS, min_size=1, max_size=5).map("/".join) | st.text(max_size=20)
+_MEMBERS = st.lists(
+    st.tuples(st.sampled_from(["file", "dir", "link"]), _NAMES, _NAMES | st.just("/etc/passwd")),
+    max_size=8,
+)
+
+
+@settings(max_examples=200)
+@given(members=_MEMBERS)
+def test_unpack_never_writes_outside_or_crashes(members: list[tuple[str, str, str]]) -> None:
+    """Whatever the member names and link targets, unpacking stays inside its folder or refuses."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        dest = base / "dest"
+        dest.mkdir()
+        entries: list[tuple[tarfile.TarInfo, bytes | None]] = []
+        for kind, name, target in members:
+            if kind == "file":
+                entries.append((tarfile.TarInfo(name), b"data"))
+            elif kind == "dir":
+                entries.append(_special(name, tarfile.DIRTYPE))
+            else:
+                entries.append(_special(name, tarfile.SYMTYPE, target))
+        try:
+            archive = _tar(base / "a.tar.gz", entries)
+        except (ValueError, UnicodeEncodeError, tarfile.TarError):
+            return  # tarfile itself cannot write such a member
+        try:
+            archive_mod.unpack(archive, dest)
+        except InputError:
+            pass
+        # Nothing appeared next to dest, and every link inside resolves inside.
+        assert sorted(p.name for p in base.iterdir()) == ["a.tar.gz", "dest"]
+        real = os.path.realpath(dest)
+        for path in dest.rglob("*"):
+            if path.is_symlink():
+                target = os.path.realpath(path)
+                assert target == real or target.startswith(real + os.sep), (path, target)

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from virtprobe.bench.guest import initramfs as vi
+from virtprobe.benchmark.guest import initramfs as vi
 
 
 def parse_newc(data: bytes) -> list[dict[str, object]]:

@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import live_skip
-from virtprobe.bench.vm import kernel as vm_kernel
+from virtprobe.benchmark.vm import kernel as vm_kernel
 
 
 def _note(name: bytes, ntype: int, desc: bytes) -> bytes:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from virtprobe.bench.vm import profiles as vm_profiles
+from virtprobe.benchmark.vm import profiles as vm_profiles
 from virtprobe.errors import InputError
 
 

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import live_skip
-from virtprobe.bench.vm import qemu as vm_qemu
+from virtprobe.benchmark.vm import qemu as vm_qemu
 from virtprobe.errors import UnrunnableError
 
 REPO = Path(__file__).resolve().parent.parent

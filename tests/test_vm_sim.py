@@ -8,8 +8,8 @@ import random
 import pytest
 
 from virtprobe import stats
-from virtprobe.bench.vm import profiles as vm_profiles
-from virtprobe.bench.vm import sim as vm_sim
+from virtprobe.benchmark.vm import profiles as vm_profiles
+from virtprobe.benchmark.vm import sim as vm_sim
 
 
 def test_fit_recovers_median_and_p99_exactly() -> None:
@@ -99,7 +99,7 @@ def test_unverified_profiles_are_not_simulated() -> None:
 def test_vm_section_simulated_only_and_with_a_user_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    from virtprobe.bench.vm import baselines as vm
+    from virtprobe.benchmark.vm import baselines as vm
 
     sec = vm.vm_section([], runs=4, seed=1, kernel=None, profiles_file=None)
     assert sec and [b.kind for b in sec] == ["simulated"] * len(sec)
@@ -116,8 +116,8 @@ def test_vm_section_simulated_only_and_with_a_user_file(tmp_path) -> None:  # ty
 
 
 def test_vm_section_appends_the_measured_qemu_row(monkeypatch: pytest.MonkeyPatch) -> None:
-    from virtprobe.bench.vm import baselines as vm
-    from virtprobe.bench.vm import qemu as vm_qemu
+    from virtprobe.benchmark.vm import baselines as vm
+    from virtprobe.benchmark.vm import qemu as vm_qemu
 
     boots = [
         vm_qemu.BootResult(True, 1.5, 1.6, 200 << 20, 190 << 20, 180 << 20, 0, False, None),

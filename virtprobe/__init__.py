@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from virtprobe.bench.backend import Progress
-    from virtprobe.bench.options import BenchOptions
-    from virtprobe.bench.result import BenchResult
+    from virtprobe.benchmark.backend import Progress
+    from virtprobe.benchmark.options import BenchOptions
+    from virtprobe.benchmark.result import BenchResult
     from virtprobe.detect.model import DetectResult
     from virtprobe.errors import VirtprobeError
     from virtprobe.report.compare import Comparison
@@ -46,8 +46,8 @@ __all__ = [
 
 # Types re-exported lazily (PEP 562), so that naming them costs nothing until used.
 _LAZY = {
-    "BenchOptions": "virtprobe.bench.options",
-    "BenchResult": "virtprobe.bench.result",
+    "BenchOptions": "virtprobe.benchmark.options",
+    "BenchResult": "virtprobe.benchmark.result",
     "DetectResult": "virtprobe.detect.model",
     "VirtprobeError": "virtprobe.errors",
     "Comparison": "virtprobe.report.compare",
@@ -74,7 +74,7 @@ def detect(root: str | os.PathLike[str] | None = None, *, kvm_probe: bool = True
     virtprobe.errors.InputError for a `root` that does not exist.
     """
     from virtprobe.detect.run import detect as _detect
-    from virtprobe.machine.source import open_source
+    from virtprobe.machine.roots import open_source
 
     return _detect(open_source(root), kvm_probe=kvm_probe)
 
@@ -87,10 +87,10 @@ def bench(options: BenchOptions | None = None, *, progress: Progress | None = No
     virtprobe.errors.EngineError when the engine cannot be used, UnrunnableError when the
     workload cannot run, Interrupted on Ctrl-C/SIGTERM (after cleaning up).
     """
-    from virtprobe.bench.backend import no_progress
-    from virtprobe.bench.docker_backend import DockerBackend
-    from virtprobe.bench.options import BenchOptions
-    from virtprobe.bench.runner import run_bench
+    from virtprobe.benchmark.backend import no_progress
+    from virtprobe.benchmark.docker_backend import DockerBackend
+    from virtprobe.benchmark.options import BenchOptions
+    from virtprobe.benchmark.runner import run_bench
     from virtprobe.detect.run import detect as _detect
     from virtprobe.machine.source import LiveSource
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import live_skip
-from virtprobe.bench.engine import parse_engine, read_local_machine
+from virtprobe.benchmark.engine import parse_engine, read_local_machine
 from virtprobe.machine.source import LiveSource
 
 pytestmark = pytest.mark.docker

@@ -1,6 +1,6 @@
 """The Typer app: options -> one core call -> render -> exit code.
 
-The error boundary is entry.guarded: VirtprobeError becomes one line on stderr
+The error boundary is cli/main.py's guarded(): VirtprobeError becomes one line on stderr
 and its exit code. Anything else is a bug and keeps its traceback. Heavy modules
 (docker, rich, jsonschema) are imported inside the commands that need them,
 so `virtprobe detect --json` stays fast.
@@ -16,7 +16,7 @@ import typer
 from virtprobe import __version__
 from virtprobe.cli import bench as cli_bench
 from virtprobe.cli import report as cli_report
-from virtprobe.cli.main import guarded, run_detect_command
+from virtprobe.cli.detect import run_detect_command
 
 app = typer.Typer(
     name="virtprobe",
@@ -88,6 +88,7 @@ def detect(
         typer.Argument(
             help="With --check: kvm (qemu, libvirt), firecracker, cloud-hypervisor, kata, gvisor, nested, "
             "passthrough, vhost-net, vhost-vsock, tun, ksm, hugepages, cvm-host, or all.",
+            metavar="[TARGET]...",
             show_default=False,
         ),
     ] = None,
@@ -165,8 +166,3 @@ app.command("bench")(cli_bench.bench)
 app.command("clean")(cli_bench.clean)
 app.command("report")(cli_report.report)
 app.command("compare")(cli_report.compare)
-
-
-def main() -> None:
-    """Run the Typer app inside the error boundary (the console script uses entry.main)."""
-    guarded(app)

@@ -124,11 +124,8 @@ def bench(
     ] = False,
 ) -> None:
     """Time container startup phase by phase, and memory, against VM baselines."""
-    from virtprobe.bench.docker_backend import DockerBackend
-    from virtprobe.bench.options import BenchOptions
-    from virtprobe.bench.runner import run_bench
-    from virtprobe.detect.run import detect
-    from virtprobe.machine.source import LiveSource
+    import virtprobe
+    from virtprobe.benchmark.options import BenchOptions
     from virtprobe.report.document import dumps, new_report, to_document
     from virtprobe.report.write import check_writable
 
@@ -151,8 +148,7 @@ def bench(
         hwvirt=hwvirt,
     )
     with _progress_bar() as progress:
-        # TEMPORARY: until the package rename, virtprobe.bench is shadowed by the subpackage.
-        result = run_bench(options, DockerBackend(), detect(LiveSource(), kvm_probe=True), progress=progress)
+        result = virtprobe.bench(options, progress=progress)
     report = new_report(result)
     if anonymize:
         from virtprobe.report.anonymize import anonymize as anonymize_report
@@ -181,8 +177,8 @@ def clean(
     ] = False,
 ) -> None:
     """Remove containers and images left by crashed virtprobe runs (only virtprobe's own)."""
-    from virtprobe.bench.clean import clean as run_clean
-    from virtprobe.bench.docker_backend import DockerBackend
+    from virtprobe.benchmark.clean import clean as run_clean
+    from virtprobe.benchmark.docker_backend import DockerBackend
 
     removed, running, removed_images = run_clean(DockerBackend(), images=images, include_running=include_running)
     message = f"removed {len(removed)} container(s) labelled io.virtprobe.run" + (

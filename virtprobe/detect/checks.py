@@ -300,7 +300,7 @@ def _vmm(
 
 def check_kata(ctx: _Ctx) -> CheckResult:
     findings = [_kvm_device(ctx.kvm, ctx.cpu)]
-    pvm = _pvm(ctx.kvm, "Kata boots its own (stock) guest kernel under KVM", _PVM_FIX)
+    pvm = _pvm(ctx.kvm, "Kata boots its own guest kernel (not built for PVM) under KVM", _PVM_FIX)
     if pvm is not None:
         findings.append(pvm)
     findings.append(_device(ctx.src, "dev/vhost-vsock", "vhost_vsock", ctx.kernel, "Kata's agent talks over vsock"))

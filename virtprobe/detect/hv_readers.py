@@ -636,6 +636,11 @@ def read_small_markers(src: Source) -> list[Hint]:
 
 def read_brand(src: Source) -> list[Hint]:
     read, fields = read_cpuinfo(src)
+    if fields.get("vendor_id") == "User Mode Linux":
+        # arch/um/kernel/um_arch.c show_cpuinfo(); systemd virt.c detect_vm_uml() reads the same line.
+        return [
+            Hint(BRAND, f"{read.path}: vendor_id", "User Mode Linux", "uml", "uml", "this kernel is User Mode Linux")
+        ]
     if fields.get("CPU implementer") == "0x00":
         # Implementer 0 is "reserved for software use" (Arm ARM, MIDR_EL1): QEMU's `max` CPU
         # under TCG (target/arm/cpu64.c aarch64_max_initfn); under KVM the MIDR is the host's.

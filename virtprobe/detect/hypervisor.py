@@ -7,7 +7,7 @@ rules, and turns hints into evidence rows. Identifiers follow systemd-detect-vir
 docs/detection.md ("Hypervisor and VMM").
 
 Rules, strongest first (the first that applies decides):
-1. Xen says this is dom0: xen, role host.
+1. Xen says this is dom0: xen, role host. User Mode Linux says so in cpuinfo: uml.
 2. DMI naming a product that is known to be right even when CPUID says otherwise
    (VirtualBox and Parallels offer KVM/Hyper-V paravirt interfaces; Amazon Nitro
    is KVM-based; Xen HVM). "Amazon EC2" with the hypervisor bit clear is a
@@ -122,6 +122,9 @@ def decide(h: Hints) -> Decision:
     dom0 = next((x for x in h.xen if x.kind == R.XEN_DOM0), None)
     if dom0 is not None:
         return Decision("xen", "host", dom0, (), "Xen dom0: this machine is the Xen host's control domain")
+    uml = next((x for x in h.firmware if x.id == "uml"), None)
+    if uml is not None:
+        return Decision("uml", None, uml, (), "the kernel itself runs as a process of another Linux")
     strong = next((x for x in h.dmi if x.id in _STRONG_DMI), None)
     if strong is not None and strong.id == "amazon" and bit is False:
         return Decision(

@@ -6,8 +6,8 @@ distribution, a QEMU guest booted with only busybox), the same capture that
 capture.PATHS, so it always reads exactly the files detect reads, and applies
 the same privacy rules (capture.NEVER, /proc/1/environ filtered to
 `container=`, ACPI tables cut to their header). It needs only a POSIX sh and
-coreutils or busybox (cat, ls, readlink, ln, tar with gzip, base64, mkdir, rm, head,
-tr, uname, dd, od), and writes a .tar.gz that `virtprobe detect --root ARCHIVE` reads.
+coreutils or busybox (head, readlink, ln, mkdir, rm, tr, uname, base64, tar with
+gzip, dd, od; dmesg if present), and writes a .tar.gz that `virtprobe detect --root ARCHIVE` reads.
 
 A shell cannot execute CPUID, so the snapshot has no CPUID registers and says
 why (cpuid_reason); there is no live KVM probe either. As root on x86 it reads

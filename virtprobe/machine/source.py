@@ -421,16 +421,3 @@ class SnapshotMeta:
         if self.msr:
             out["msr"] = dict(sorted(self.msr.items()))
         return out
-
-
-def open_source(root: str | os.PathLike[str] | None) -> Source:
-    """The live machine when root is None, else the captured root (never both).
-
-    root may be a folder or a snapshot archive (.tar.gz, as written by
-    `virtprobe snapshot OUT.tar.gz` or the shell script), unpacked safely to a
-    temporary folder by machine.archive."""
-    if root is None:
-        return LiveSource()
-    from virtprobe.machine.archive import ArchiveSource, is_archive
-
-    return ArchiveSource(root) if is_archive(root) else RootSource(root)

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from virtprobe import stats
-from virtprobe.bench.result import (
+from virtprobe.benchmark.result import (
     BenchResult,
     ContainerSection,
     ExitRoundTrip,

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from virtprobe.bench.result import PHASES, BenchResult, Environment, VmBaseline
+from virtprobe.benchmark.result import PHASES, BenchResult, Environment, VmBaseline
 from virtprobe.detect.model import DetectResult, show_value
 from virtprobe.errors import InputError
 from virtprobe.report.document import KIND_BENCH, KIND_DETECT, BenchReport, DetectReport, Report

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from virtprobe.bench.result import BenchResult
+from virtprobe.benchmark.result import BenchResult
 from virtprobe.detect.model import DetectResult
 from virtprobe.errors import ReportFormatError
 from virtprobe.report.envelope import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from virtprobe.bench.result import BenchResult
+from virtprobe.benchmark.result import BenchResult
 from virtprobe.report.labels import phase_label
 from virtprobe.report.metrics import container_memory_per_instance, container_startup_median_s, container_startup_phase
 

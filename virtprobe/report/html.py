@@ -15,8 +15,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from virtprobe.bench.environment import detect_summary
-from virtprobe.bench.result import PHASES, BenchResult, VmBaseline
+from virtprobe.benchmark.environment import detect_summary
+from virtprobe.benchmark.result import PHASES, BenchResult, VmBaseline
 from virtprobe.report.compare import Comparison
 from virtprobe.report.compare_render import SETUP_WARNING, format_change, format_p, summary_line, verdict
 from virtprobe.report.document import KIND_DETECT, BenchReport, DetectReport, Report

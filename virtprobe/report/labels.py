@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from virtprobe.bench.result import FLOOR_LISTS, PHASES, VmBaseline
+from virtprobe.benchmark.result import FLOOR_LISTS, PHASES, VmBaseline
 
 PHASE_LABELS: dict[str, str] = {
     "create_s": "create",

@@ -8,8 +8,8 @@ next to a container start time would otherwise read as a hardware-virtualization
 from __future__ import annotations
 
 from virtprobe import stats
-from virtprobe.bench.environment import detect_summary
-from virtprobe.bench.result import PHASES, BenchResult, VmBaseline
+from virtprobe.benchmark.environment import detect_summary
+from virtprobe.benchmark.result import PHASES, BenchResult, VmBaseline
 from virtprobe.detect.model import show_value
 from virtprobe.report.document import BenchReport, DetectReport, Header, Report
 from virtprobe.report.labels import TCG_CAVEAT, phase_label

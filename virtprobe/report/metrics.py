@@ -8,7 +8,7 @@ thing about the same report.
 from __future__ import annotations
 
 from virtprobe import stats
-from virtprobe.bench.result import ContainerSection, HwvirtSection, VmBaseline
+from virtprobe.benchmark.result import ContainerSection, HwvirtSection, VmBaseline
 from virtprobe.report.labels import ENGINE_CYCLE_LABEL, ENGINE_START_LABEL, FLOOR_LABELS, FLOOR_ORDER, PHASE_LABELS
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from virtprobe.bench.result import DetectSummary
+from virtprobe.benchmark.result import DetectSummary
 from virtprobe.detect.model import show_value
 
 

@@ -1,0 +1,509 @@
+"""The real container backend: the Docker SDK's low-level API, with least privilege and labels.
+
+The low-level APIClient is used on purpose: the high-level `containers.create`
+adds an inspect round trip after each create, which would be measured as part
+of "create". Every container virtprobe makes carries io.virtprobe.run=<run id>;
+listing and removal always filter on that label, so a container without it is
+never touched. Every docker/requests error is translated into an EngineError or
+UnrunnableError whose message says what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import docker
+import docker.errors
+import psutil
+import requests.exceptions
+
+from virtprobe.benchmark.connect import EngineTarget
+from virtprobe.benchmark.guest import probe_image
+from virtprobe.benchmark.ownership import OWNER_LABEL, ROLE_LABEL, RUN_LABEL, owner_label
+from virtprobe.benchmark.result import EngineInfo
+from virtprobe.errors import EngineError, UnrunnableError
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+# Only for the first /version request of a fleet engine, which then names its own version.
+BOOTSTRAP_API = "1.24"
+API_TIMEOUT_S = 60
+
+# Least privilege for every container (issue #3): no network, no capabilities,
+# no privilege gain, read-only root, bounded pids and memory. Config.NetworkDisabled
+# is deliberately left false: it skips libnetwork's sandbox setup and makes start()
+# about 80 ms faster here than what `docker run --network none` costs, so the
+# figures would no longer describe what users run.
+HARDENING: dict[str, Any] = {
+    "network_mode": "none",
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges"],
+    "read_only": True,
+    "pids_limit": 16,
+    "mem_limit": "64m",
+    "privileged": False,
+}
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+SWEEP_ROUNDS = 3
+
+
+def _host() -> str:
+    return os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+
+def _unreachable() -> EngineError:
+    return EngineError(
+        f"Docker daemon not reachable at {_host()}. Is it running? Try: sudo systemctl start docker"
+    )
+
+
+def _permission() -> EngineError:
+    sock = _host().removeprefix("unix://")
+    return EngineError(
+        f"permission denied on {sock}: add your user to the docker group "
+        "(sudo usermod -aG docker $USER, then log in again)"
+    )
+
+
+def _mid_run() -> EngineError:
+    return EngineError(
+        "the Docker daemon stopped answering mid-run; check `systemctl status docker` and "
+        "`journalctl -u docker`, then run `virtprobe clean` and try again"
+    )
+
+
+def translate_connect_error(err: BaseException) -> EngineError:
+    """The one-line error for a failure to reach the daemon at all."""
+    text = repr(err)
+    if isinstance(err, PermissionError) or "PermissionError" in text or "Permission denied" in text:
+        return _permission()
+    return _unreachable()
+
+
+def parse_engine_info(version: dict[str, Any], info: dict[str, Any]) -> EngineInfo:
+    """Pure: EngineInfo from the /version and /info API answers."""
+    components = {
+        str(c.get("Name", "")).lower(): c.get("Version")
+        for c in version.get("Components") or []
+        if isinstance(c, dict)
+    }
+    cgv = info.get("CgroupVersion")
+    try:
+        cgroup_version = int(cgv) if cgv not in (None, "") else None
+    except (TypeError, ValueError):
+        cgroup_version = None
+    return EngineInfo(
+        engine_version=components.get("engine") or version.get("Version"),
+        api_version=version.get("ApiVersion"),
+        containerd_version=components.get("containerd"),
+        runc_version=components.get("runc"),
+        default_runtime=info.get("DefaultRuntime"),
+        storage_driver=info.get("Driver"),
+        cgroup_version=cgroup_version,
+        cgroup_driver=info.get("CgroupDriver"),
+        arch=info.get("Architecture"),
+    )
+
+
+def parse_proc_cgroup(text: str) -> tuple[str | None, str | None]:
+    """Pure: (v1 memory controller path, v2 unified path) from /proc/<pid>/cgroup."""
+    v1 = v2 = None
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hid, controllers, path = parts
+        if hid == "0" and controllers == "":
+            v2 = path
+        elif "memory" in controllers.split(","):
+            v1 = path
+    return v1, v2
+
+
+def parse_meminfo(text: str) -> dict[str, int]:
+    """Pure: /proc/meminfo as {field: bytes} ("kB" lines are KiB; lines without a unit are counts)."""
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        key, sep, rest = line.partition(":")
+        fields = rest.split()
+        if not sep or not fields or not fields[0].isdigit():
+            continue
+        unit = fields[1].lower() if len(fields) > 1 else ""
+        out[key.strip()] = int(fields[0]) * (1024 if unit == "kb" else 1)
+    return out
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def cgroup_memory_bytes(pid: int, root: str = "/") -> tuple[int | None, str]:
+    """Memory charged to a process's cgroup (v1 usage_in_bytes, else v2 memory.current), and its path."""
+    text = _read(os.path.join(root, f"proc/{pid}/cgroup"))
+    if text is None:
+        return None, f"/proc/{pid}/cgroup unreadable"
+    v1, v2 = parse_proc_cgroup(text)
+    candidates = []
+    if v1 is not None:
+        candidates.append(
+            os.path.join(root, CGROUP_ROOT.lstrip("/"), "memory", v1.lstrip("/"), "memory.usage_in_bytes")
+        )
+    if v2 is not None:
+        candidates.append(os.path.join(root, CGROUP_ROOT.lstrip("/"), v2.lstrip("/"), "memory.current"))
+        candidates.append(
+            os.path.join(root, CGROUP_ROOT.lstrip("/"), "unified", v2.lstrip("/"), "memory.current")
+        )
+    for path in candidates:
+        value = _read(path)
+        if value is not None and value.strip().isdigit():
+            return int(value.strip()), path
+    return None, "no memory cgroup file found for pid " + str(pid)
+
+
+def shim_pss_bytes(pid: int) -> int | None:
+    """PSS of the parent of the container's init, which is its containerd-shim."""
+    try:
+        shim = psutil.Process(pid).parent()
+        if shim is None:
+            return None
+        return int(shim.memory_full_info().pss)
+    except (psutil.Error, AttributeError):
+        return None
+
+
+def read_meminfo() -> dict[str, int] | None:
+    text = _read("/proc/meminfo")
+    return None if text is None else parse_meminfo(text)
+
+
+class FirstOutput:
+    """Time of the first byte a container writes, read from an attach stream in a thread."""
+
+    def __init__(self, stream: Iterator[bytes], clock: Callable[[], int]) -> None:
+        self._q: queue.Queue[int | None] = queue.Queue(maxsize=1)
+        self._stream = stream
+        self._clock = clock
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        got: int | None = None
+        try:
+            for chunk in self._stream:
+                if chunk:
+                    got = self._clock()
+                    break
+        except (requests.exceptions.RequestException, OSError, docker.errors.DockerException):
+            got = None
+        self._q.put(got)
+
+    def result(self, timeout_s: float) -> int | None:
+        try:
+            return self._q.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+        finally:
+            close = getattr(self._stream, "close", None)
+            if close is not None:
+                close()
+
+
+def client_for(target: EngineTarget, timeout_s: int = API_TIMEOUT_S) -> docker.DockerClient:
+    """A client for one engine of a fleet: its URL, its TLS files, ssh through the ssh binary.
+
+    ssh:// runs the `ssh` binary with `docker system dial-stdio` on the far side, as
+    `docker -H ssh://` does (the user's ssh config, agent and known_hosts apply).
+    requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's own
+    `verify` (psf/requests#3829), so the engine's own CA would be ignored where those
+    are set: trust_env is turned off before the first request, and the API version
+    is asked for by hand, as version="auto" would have done.
+    """
+    tls: docker.tls.TLSConfig | bool = False
+    if target.tls is not None:
+        t = target.tls
+        cert = (t.client_cert, t.client_key) if t.client_cert and t.client_key else None
+        verify: bool | str = (t.ca_cert or True) if t.verify else False
+        tls = docker.tls.TLSConfig(client_cert=cert, ca_cert=t.ca_cert if t.verify else None, verify=verify)
+    client = docker.DockerClient(
+        base_url=target.url,
+        tls=tls,
+        timeout=timeout_s,
+        version=BOOTSTRAP_API,
+        use_ssh_client=target.scheme == "ssh",
+    )
+    client.api.trust_env = False
+    try:
+        server = client.api.version(api_version=False)["ApiVersion"]
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError, KeyError) as err:
+        client.close()
+        raise EngineError(f"engine {target.name} ({target.describe()}) not reachable: {err}") from err
+    client.api._version = str(server)
+    return client
+
+
+class DockerBackend:
+    """Real engine. One instance per run; methods are thread-safe enough for the parallel pool."""
+
+    def __init__(
+        self,
+        timeout_s: int = API_TIMEOUT_S,
+        *,
+        target: EngineTarget | None = None,
+        client: docker.DockerClient | None = None,
+    ) -> None:
+        """The engine DOCKER_HOST names, or `target` (bench --host/--context), or an already made `client`."""
+        self.host = target.url if target is not None else _host()
+        try:
+            if client is not None:
+                self._client = client
+            elif target is not None:
+                self._client = client_for(target, timeout_s)
+            else:
+                self._client = docker.from_env(timeout=timeout_s)
+        except docker.errors.DockerException as err:
+            if target is not None:
+                raise EngineError(f"engine {target.name} ({target.describe()}) not reachable: {err}") from err
+            raise translate_connect_error(err) from err
+        except (requests.exceptions.ConnectionError, OSError) as err:
+            if target is not None:
+                raise EngineError(f"engine {target.name} ({target.describe()}) not reachable: {err}") from err
+            raise translate_connect_error(err) from err
+        self.api = self._client.api
+        self._owner = owner_label()
+
+    @contextmanager
+    def _calls(self) -> Iterator[None]:
+        """Translate errors of API calls made after the daemon was reached once."""
+        try:
+            yield
+        except requests.exceptions.ConnectionError as err:
+            if "Permission denied" in repr(err):
+                raise _permission() from err
+            raise _mid_run() from err
+        except requests.exceptions.ChunkedEncodingError as err:
+            # The daemon died while it was sending an answer.
+            raise _mid_run() from err
+        except requests.exceptions.ReadTimeout as err:
+            raise EngineError(
+                f"the Docker daemon did not answer within {API_TIMEOUT_S} s; it may be overloaded or hung"
+            ) from err
+
+    # --- engine ---------------------------------------------------------------
+
+    def engine_info(self) -> EngineInfo:
+        with self._calls():
+            try:
+                return parse_engine_info(self.api.version(), self.api.info())
+            except docker.errors.APIError as err:
+                raise EngineError(f"the Docker daemon refused /info: {err.explanation}") from err
+
+    # --- images ---------------------------------------------------------------
+
+    def ensure_probe_image(self, arch: str | None) -> tuple[str, float | None]:
+        """The probe image's tag, building it if absent; build time in seconds (None when reused)."""
+        key = probe_image.normalize_arch(arch or "")
+        if key is None:
+            raise UnrunnableError(
+                f"no probe executable for engine architecture {arch!r} (supported: x86_64, aarch64); "
+                "use --image NAME with an image of your own"
+            )
+        image = probe_image.probe_image(key)
+        with self._calls():
+            try:
+                self.api.inspect_image(image.tag)
+                return image.tag, None
+            except docker.errors.ImageNotFound:
+                pass
+            start = time.monotonic()
+            try:
+                for _ in self.api.build(
+                    fileobj=io.BytesIO(image.context_tar()),
+                    custom_context=True,
+                    tag=image.tag,
+                    labels={probe_image.PROBE_LABEL: "1"},
+                    rm=True,
+                    forcerm=True,
+                    network_mode="none",
+                    use_config_proxy=False,
+                    decode=True,
+                ):
+                    pass
+                self.api.inspect_image(image.tag)
+            except (docker.errors.BuildError, docker.errors.APIError) as err:
+                raise UnrunnableError(f"cannot build the probe image {image.tag}: {err}") from err
+            return image.tag, time.monotonic() - start
+
+    def check_user_image(self, name: str) -> None:
+        """Fail early, with what to do, when a user image is missing or has nothing to run."""
+        with self._calls():
+            try:
+                attrs = self.api.inspect_image(name)
+            except docker.errors.ImageNotFound as err:
+                raise UnrunnableError(
+                    f"image {name!r} not found locally, and virtprobe does not pull; "
+                    f"build or load it first (docker build / docker load)"
+                ) from err
+            except docker.errors.APIError as err:
+                raise UnrunnableError(f"cannot inspect image {name!r}: {err.explanation}") from err
+        config = attrs.get("Config") or {}
+        if not config.get("Entrypoint") and not config.get("Cmd"):
+            raise UnrunnableError(
+                f"image {name!r} has no Entrypoint or Cmd, so there is nothing to start; "
+                "rebuild it with an ENTRYPOINT or CMD"
+            )
+
+    def remove_probe_images(self) -> list[str]:
+        removed: list[str] = []
+        with self._calls():
+            for img in self.api.images(filters={"label": f"{probe_image.PROBE_LABEL}=1"}):
+                try:
+                    self.api.remove_image(img["Id"], force=True)
+                    removed.append(img["Id"])
+                except docker.errors.NotFound:
+                    pass
+                except docker.errors.APIError as err:
+                    raise EngineError(f"cannot remove image {img['Id'][:19]}: {err.explanation}") from err
+        return removed
+
+    # --- containers -------------------------------------------------------------
+
+    def create(self, image: str, run_id: str, command: list[str] | None = None, role: str = "bench") -> str:
+        with self._calls():
+            try:
+                host_config = self.api.create_host_config(**HARDENING)
+                resp = self.api.create_container(
+                    image,
+                    command=command,
+                    host_config=host_config,
+                    labels={RUN_LABEL: run_id, ROLE_LABEL: role, OWNER_LABEL: self._owner},
+                    use_config_proxy=False,
+                )
+            except docker.errors.ImageNotFound as err:
+                raise UnrunnableError(
+                    f"image {image!r} not found locally and virtprobe does not pull"
+                ) from err
+            except docker.errors.APIError as err:
+                raise EngineError(
+                    f"the Docker daemon refused to create a container: {err.explanation}"
+                ) from err
+        return str(resp["Id"])
+
+    def start(self, cid: str) -> None:
+        with self._calls():
+            try:
+                self.api.start(cid)
+            except docker.errors.APIError as err:
+                raise UnrunnableError(f"the container did not start: {err.explanation}") from err
+
+    def wait(self, cid: str, timeout_s: float = API_TIMEOUT_S) -> int:
+        with self._calls():
+            try:
+                resp = self.api.wait(cid, timeout=timeout_s)
+            except docker.errors.APIError as err:
+                raise EngineError(f"waiting for the container failed: {err.explanation}") from err
+        return int(resp.get("StatusCode", -1))
+
+    def stop(self, cid: str) -> None:
+        # An already exited container answers 409: nothing to stop.
+        with self._calls(), contextlib.suppress(docker.errors.APIError):
+            self.api.kill(cid)
+
+    def logs(self, cid: str) -> bytes:
+        with self._calls():
+            try:
+                return bytes(self.api.logs(cid, stdout=True, stderr=False))
+            except docker.errors.APIError as err:
+                raise EngineError(f"cannot read the container's output: {err.explanation}") from err
+
+    def attach_first_output(self, cid: str, clock: Callable[[], int]) -> FirstOutput:
+        """Attach before start, so that the first byte the container writes is seen."""
+        with self._calls():
+            stream = self.api.attach(cid, stdout=True, stderr=True, stream=True, logs=False)
+        return FirstOutput(stream, clock)
+
+    def init_pid(self, cid: str) -> int | None:
+        with self._calls():
+            try:
+                pid = self.api.inspect_container(cid).get("State", {}).get("Pid")
+            except docker.errors.APIError:
+                return None
+        return int(pid) if pid else None
+
+    def inspect(self, cid: str) -> dict[str, Any]:
+        with self._calls():
+            return dict(self.api.inspect_container(cid))
+
+    def remove(self, cid: str) -> None:
+        with self._calls():
+            try:
+                self.api.remove_container(cid, v=True, force=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as err:
+                # Another remover got there first (`virtprobe clean` run meanwhile):
+                # the container is going; remove_labelled checks that it went.
+                if err.status_code == 409 and "already in progress" in str(err.explanation):
+                    return
+                raise EngineError(f"cannot remove container {cid[:12]}: {err.explanation}") from err
+
+    def labelled_containers(self, run_id: str | None = None) -> list[tuple[str, dict[str, str]]]:
+        """(id, labels) of containers carrying virtprobe's run label (of one run, or of any run)."""
+        label = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
+        with self._calls():
+            found = self.api.containers(all=True, filters={"label": label})
+        return [(str(c["Id"]), dict(c.get("Labels") or {})) for c in found]
+
+    def list_labelled(self, run_id: str | None = None) -> list[str]:
+        """Ids of containers carrying virtprobe's run label (of one run, or of any run)."""
+        return [cid for cid, _ in self.labelled_containers(run_id)]
+
+    def remove_labelled(self, run_id: str | None = None) -> list[str]:
+        """Remove the labelled containers, then list again until none is left.
+
+        The second listing catches a container whose create the daemon finished
+        after the first listing, and one whose removal another remover had begun.
+        """
+        removed: list[str] = []
+        for round_ in range(SWEEP_ROUNDS):
+            found = self.list_labelled(run_id)
+            if not found:
+                return removed
+            if round_:
+                time.sleep(0.2 * round_)  # let a removal in progress elsewhere finish
+            for cid in found:
+                self.remove(cid)
+                if cid not in removed:
+                    removed.append(cid)
+        left = self.list_labelled(run_id)
+        if left:
+            raise EngineError(
+                f"{len(left)} virtprobe container(s) of {run_id or 'any run'} keep reappearing "
+                f"({', '.join(c[:12] for c in left)}); run `virtprobe clean` once nothing creates them"
+            )
+        return removed
+
+    # --- memory of one running container ---------------------------------------------
+
+    def container_memory(self, cid: str) -> tuple[int | None, int | None, str | None]:
+        """(cgroup bytes, shim PSS bytes, note) for a running container."""
+        pid = self.init_pid(cid)
+        if pid is None:
+            return None, None, f"container {cid[:12]} has no init pid"
+        cg, where = cgroup_memory_bytes(pid)
+        pss = shim_pss_bytes(pid)
+        return cg, pss, None if cg is not None else where
+
+    def meminfo(self) -> dict[str, int] | None:
+        return read_meminfo()

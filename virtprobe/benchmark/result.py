@@ -1,0 +1,723 @@
+"""The typed result of `virtprobe bench`: every raw sample, and the setup that produced it.
+
+Frozen dataclasses with units in their field names. `to_dict`/`from_dict` are written
+by hand, so the JSON format (report/schemas/bench-1.x.schema.json) is a decision and
+not an accident of attribute names; the envelope around it (schema_version, kind,
+tool, created_utc) belongs to report/document.py. Summaries are never stored here:
+they are derived from the raw samples on demand (`ContainerSection.summary`), so a
+file's numbers cannot disagree with its samples. Unknown keys are ignored on load, as
+the 1.x schemas promise later minor versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from virtprobe import stats
+from virtprobe.benchmark.options import BenchOptions
+
+# The phases of one container cycle, in the order they happen; `report/labels.py`
+# holds the one table of what every renderer calls them.
+PHASES = (
+    "create_s",
+    "start_s",
+    "first_instruction_s",
+    "first_output_s",
+    "run_to_exit_s",
+    "remove_s",
+    "cycle_s",
+)
+FLOOR_LISTS = ("fork_exec_s", "unshare_s", "runc_s", "crun_s")
+
+
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
+
+
+def _int(x: Any) -> int | None:
+    return int(x) if isinstance(x, int) and not isinstance(x, bool) else None
+
+
+def _nums(xs: Any) -> tuple[float, ...]:
+    return tuple(v for v in (_num(x) for x in xs or ()) if v is not None)
+
+
+def _opt_nums(xs: Any) -> tuple[float, ...] | None:
+    return None if xs is None else _nums(xs)
+
+
+def _strs(xs: Any) -> tuple[str, ...]:
+    return tuple(str(x) for x in xs or ())
+
+
+def _int_map(d: Any) -> dict[str, int] | None:
+    if not isinstance(d, Mapping):
+        return None
+    return {str(k): int(v) for k, v in d.items() if _int(v) is not None}
+
+
+def _list(xs: tuple[float, ...] | None) -> list[float] | None:
+    return None if xs is None else list(xs)
+
+
+@dataclass(frozen=True)
+class CycleSample:
+    """One container's create -> start -> wait -> remove, each phase timed (seconds)."""
+
+    index: int  # the run order, warmups included
+    warmup: bool
+    create_s: float | None
+    start_s: float | None
+    first_instruction_s: float | None  # start request to the probe's first instruction
+    first_output_s: float | None  # start request to a user image's first byte of output
+    run_to_exit_s: float | None
+    remove_s: float | None
+    cycle_s: float | None
+    exit_code: int | None = None
+
+    def phase(self, name: str) -> float | None:
+        if name not in PHASES:
+            raise KeyError(name)
+        value: float | None = getattr(self, name)
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "warmup": self.warmup,
+            **{p: self.phase(p) for p in PHASES},
+            "exit_code": self.exit_code,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CycleSample:
+        return cls(
+            index=int(d["index"]),
+            warmup=bool(d["warmup"]),
+            exit_code=_int(d.get("exit_code")),
+            **{p: _num(d.get(p)) for p in PHASES},
+        )
+
+
+def measured_values(samples: Iterable[CycleSample], phase: str) -> list[float]:
+    """The non-warmup values of one phase, in run order: the one definition of "measured"."""
+    return [v for s in samples if not s.warmup and (v := s.phase(phase)) is not None]
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    name: str | None
+    probe: bool  # virtprobe's own probe image (first-instruction timing) or a user's image
+    build_s: float | None = None  # time to build the probe image; None when it was reused
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "probe": self.probe, "build_s": self.build_s}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ImageInfo:
+        return cls(name=d.get("name"), probe=bool(d.get("probe")), build_s=_num(d.get("build_s")))
+
+
+@dataclass(frozen=True)
+class MemorySection:
+    """N idle containers: per-container cgroup and shim figures, and host-wide growth."""
+
+    n: int
+    cgroup_bytes: tuple[float, ...]
+    shim_pss_bytes: tuple[float, ...] | None
+    host_available_drop_bytes_per_container: float | None
+    host_kernel_anon_growth_bytes_per_container: float | None
+    host_meminfo_before_bytes: dict[str, int] | None = None
+    host_meminfo_after_bytes: dict[str, int] | None = None
+    settle_s: float | None = None
+    method: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "cgroup_bytes": list(self.cgroup_bytes),
+            "shim_pss_bytes": _list(self.shim_pss_bytes),
+            "host_available_drop_bytes_per_container": self.host_available_drop_bytes_per_container,
+            "host_kernel_anon_growth_bytes_per_container": self.host_kernel_anon_growth_bytes_per_container,
+            "host_meminfo_before_bytes": self.host_meminfo_before_bytes,
+            "host_meminfo_after_bytes": self.host_meminfo_after_bytes,
+            "settle_s": self.settle_s,
+            "method": self.method,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> MemorySection:
+        return cls(
+            n=_int(d.get("n")) or 0,
+            cgroup_bytes=_nums(d.get("cgroup_bytes")),
+            shim_pss_bytes=_opt_nums(d.get("shim_pss_bytes")),
+            host_available_drop_bytes_per_container=_num(d.get("host_available_drop_bytes_per_container")),
+            host_kernel_anon_growth_bytes_per_container=_num(d.get("host_kernel_anon_growth_bytes_per_container")),
+            host_meminfo_before_bytes=_int_map(d.get("host_meminfo_before_bytes")),
+            host_meminfo_after_bytes=_int_map(d.get("host_meminfo_after_bytes")),
+            settle_s=_num(d.get("settle_s")),
+            method=d.get("method"),
+            notes=_strs(d.get("notes")),
+        )
+
+
+@dataclass(frozen=True)
+class ParallelSection:
+    """`--parallel P`: full cycles on P threads at once."""
+
+    parallel: int
+    n: int
+    wall_s: float | None
+    containers_per_s: float | None
+    cycle_s: tuple[float, ...]
+    start_s: tuple[float, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "parallel": self.parallel,
+            "n": self.n,
+            "wall_s": self.wall_s,
+            "containers_per_s": self.containers_per_s,
+            "cycle_s": list(self.cycle_s),
+            "start_s": list(self.start_s),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ParallelSection:
+        return cls(
+            parallel=_int(d.get("parallel")) or 0,
+            n=_int(d.get("n")) or 0,
+            wall_s=_num(d.get("wall_s")),
+            containers_per_s=_num(d.get("containers_per_s")),
+            cycle_s=_nums(d.get("cycle_s")),
+            start_s=_nums(d.get("start_s")),
+        )
+
+
+@dataclass(frozen=True)
+class FloorSection:
+    """`--floor`: the same probe started without the engine, cheapest first."""
+
+    fork_exec_s: tuple[float, ...] | None
+    unshare_s: tuple[float, ...] | None
+    runc_s: tuple[float, ...] | None
+    crun_s: tuple[float, ...] | None
+    notes: tuple[str, ...] = ()
+
+    def samples(self, name: str) -> tuple[float, ...]:
+        if name not in FLOOR_LISTS:
+            raise KeyError(name)
+        got: tuple[float, ...] | None = getattr(self, name)
+        return got or ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**{k: _list(getattr(self, k)) for k in FLOOR_LISTS}, "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FloorSection:
+        return cls(
+            fork_exec_s=_opt_nums(d.get("fork_exec_s")),
+            unshare_s=_opt_nums(d.get("unshare_s")),
+            runc_s=_opt_nums(d.get("runc_s")),
+            crun_s=_opt_nums(d.get("crun_s")),
+            notes=_strs(d.get("notes")),
+        )
+
+
+@dataclass(frozen=True)
+class ContainerSection:
+    image: ImageInfo | None
+    timing_basis: str | None  # "first_instruction" (the probe) or "first_output" (a user image)
+    samples: tuple[CycleSample, ...]
+    memory: MemorySection | None = None
+    parallel: ParallelSection | None = None
+    floor: FloorSection | None = None
+
+    def measured(self, phase: str) -> list[float]:
+        return measured_values(self.samples, phase)
+
+    def summary(self, phase: str) -> stats.Summary:
+        return stats.summarize(self.measured(phase))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "image": None if self.image is None else self.image.to_dict(),
+            "timing_basis": self.timing_basis,
+            "samples": [s.to_dict() for s in self.samples],
+            "memory": None if self.memory is None else self.memory.to_dict(),
+            "parallel": None if self.parallel is None else self.parallel.to_dict(),
+            "floor": None if self.floor is None else self.floor.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ContainerSection:
+        image = d.get("image")
+        memory, parallel, floor = d.get("memory"), d.get("parallel"), d.get("floor")
+        return cls(
+            image=ImageInfo.from_dict(image) if isinstance(image, Mapping) else None,
+            timing_basis=d.get("timing_basis"),
+            samples=tuple(CycleSample.from_dict(s) for s in d.get("samples") or ()),
+            memory=MemorySection.from_dict(memory) if isinstance(memory, Mapping) else None,
+            parallel=ParallelSection.from_dict(parallel) if isinstance(parallel, Mapping) else None,
+            floor=FloorSection.from_dict(floor) if isinstance(floor, Mapping) else None,
+        )
+
+
+# --- VM baselines -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a simulated baseline's figures come from: a paper, dataset or documentation."""
+
+    citation: str
+    url: str | None
+    host: str | None
+    method: str | None
+
+    def text(self) -> str:
+        """The source in one line, for every output format."""
+        parts = [self.citation, self.host and f"host {self.host}", self.url]
+        return "; ".join(str(p) for p in parts if p)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"citation": self.citation, "url": self.url, "host": self.host, "method": self.method}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Source:
+        return cls(citation=str(d.get("citation") or ""), url=d.get("url"), host=d.get("host"), method=d.get("method"))
+
+
+@dataclass(frozen=True)
+class VmMemory:
+    guest_ram_bytes: float | None
+    overhead_bytes: float | None
+    committed_bytes: float | None
+    peak_rss_bytes: float | None = None
+    pss_bytes: float | None = None
+    peak_rss_samples_bytes: tuple[float, ...] | None = None
+    pss_samples_bytes: tuple[float, ...] | None = None
+
+    def per_instance(self) -> tuple[float | None, str]:
+        """The best memory figure of one instance, and what it is."""
+        for value, label in (
+            (self.pss_bytes, "PSS"),
+            (self.peak_rss_bytes, "peak RSS"),
+            (self.committed_bytes, "committed"),
+        ):
+            if value is not None and value > 0:
+                return float(value), label
+        return None, "unknown"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "guest_ram_bytes": self.guest_ram_bytes,
+            "overhead_bytes": self.overhead_bytes,
+            "committed_bytes": self.committed_bytes,
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "pss_bytes": self.pss_bytes,
+        }
+        if self.peak_rss_samples_bytes is not None:
+            out["peak_rss_samples_bytes"] = list(self.peak_rss_samples_bytes)
+        if self.pss_samples_bytes is not None:
+            out["pss_samples_bytes"] = list(self.pss_samples_bytes)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VmMemory:
+        return cls(
+            guest_ram_bytes=_num(d.get("guest_ram_bytes")),
+            overhead_bytes=_num(d.get("overhead_bytes")),
+            committed_bytes=_num(d.get("committed_bytes")),
+            peak_rss_bytes=_num(d.get("peak_rss_bytes")),
+            pss_bytes=_num(d.get("pss_bytes")),
+            peak_rss_samples_bytes=_opt_nums(d.get("peak_rss_samples_bytes")),
+            pss_samples_bytes=_opt_nums(d.get("pss_samples_bytes")),
+        )
+
+
+SIMULATED = "simulated"
+MEASURED = "measured"
+
+
+@dataclass(frozen=True)
+class VmBaseline:
+    """A VM to set against the containers: simulated from a cited source, or measured here."""
+
+    name: str
+    label: str
+    kind: str  # SIMULATED or MEASURED
+    boot_samples_s: tuple[float, ...]
+    memory: VmMemory | None
+    source: Source | None  # required for simulated rows
+    accel: str | None = None  # measured rows: "kvm" or "tcg"
+    notes: tuple[str, ...] = ()
+    seed: int | None = None  # simulated rows: the seed of the generator
+    exit_samples_s: tuple[float, ...] | None = None
+
+    @property
+    def simulated(self) -> bool:
+        return self.kind == SIMULATED
+
+    def boot_summary(self) -> stats.Summary:
+        return stats.summarize(self.boot_samples_s)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "label": self.label,
+            "kind": self.kind,
+            "boot_samples_s": list(self.boot_samples_s),
+            "memory": None if self.memory is None else self.memory.to_dict(),
+            "source": None if self.source is None else self.source.to_dict(),
+            "accel": self.accel,
+            "notes": list(self.notes),
+            "seed": self.seed,
+        }
+        if self.exit_samples_s is not None:
+            out["exit_samples_s"] = list(self.exit_samples_s)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VmBaseline:
+        memory, source = d.get("memory"), d.get("source")
+        return cls(
+            name=str(d["name"]),
+            label=str(d.get("label") or d["name"]),
+            kind=str(d["kind"]),
+            boot_samples_s=_nums(d.get("boot_samples_s")),
+            memory=VmMemory.from_dict(memory) if isinstance(memory, Mapping) else None,
+            source=Source.from_dict(source) if isinstance(source, Mapping) else None,
+            accel=d.get("accel"),
+            notes=_strs(d.get("notes")),
+            seed=_int(d.get("seed")),
+            exit_samples_s=_opt_nums(d.get("exit_samples_s")),
+        )
+
+
+# --- /dev/kvm driven directly ---------------------------------------------------------------
+
+
+def _summary_dict(xs: tuple[float, ...]) -> dict[str, Any]:
+    return stats.summarize(xs).to_dict()
+
+
+@dataclass(frozen=True)
+class VmFloor:
+    samples_s: tuple[float, ...]
+    guest: str
+    meaning: str
+
+    def to_dict(self) -> dict[str, Any]:
+        samples = self.samples_s
+        return {
+            "samples_s": list(samples),
+            "summary": _summary_dict(samples),
+            "guest": self.guest,
+            "meaning": self.meaning,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VmFloor:
+        return cls(
+            samples_s=_nums(d.get("samples_s")), guest=str(d.get("guest") or ""), meaning=str(d.get("meaning") or "")
+        )
+
+
+@dataclass(frozen=True)
+class ExitRoundTrip:
+    exits_per_sample: int
+    guest: str
+    meaning: str
+    raw_per_exit_s: tuple[float, ...]
+    null_ioctl_per_call_s: tuple[float, ...]
+    net_per_exit_s: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "exits_per_sample": self.exits_per_sample,
+            "guest": self.guest,
+            "meaning": self.meaning,
+            "raw_per_exit_s": list(self.raw_per_exit_s),
+            "null_ioctl_per_call_s": list(self.null_ioctl_per_call_s),
+            "net_per_exit_s": list(self.net_per_exit_s),
+            "summary_raw": _summary_dict(self.raw_per_exit_s),
+            "summary_null": _summary_dict(self.null_ioctl_per_call_s),
+            "summary_net": _summary_dict(self.net_per_exit_s),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ExitRoundTrip:
+        return cls(
+            exits_per_sample=_int(d.get("exits_per_sample")) or 0,
+            guest=str(d.get("guest") or ""),
+            meaning=str(d.get("meaning") or ""),
+            raw_per_exit_s=_nums(d.get("raw_per_exit_s")),
+            null_ioctl_per_call_s=_nums(d.get("null_ioctl_per_call_s")),
+            net_per_exit_s=_nums(d.get("net_per_exit_s")),
+        )
+
+
+@dataclass(frozen=True)
+class NearNative:
+    iterations: dict[str, int]
+    native_per_iteration_s: tuple[float, ...]
+    guest_user_per_iteration_s: tuple[float, ...]
+    guest_kernel_per_iteration_s: tuple[float, ...]
+    ratio_user: float | None
+    ratio_kernel: float | None
+    same_result: bool
+    meaning: str
+    verdict: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "iterations": dict(self.iterations),
+            "native_per_iteration_s": list(self.native_per_iteration_s),
+            "guest_user_per_iteration_s": list(self.guest_user_per_iteration_s),
+            "guest_kernel_per_iteration_s": list(self.guest_kernel_per_iteration_s),
+            "ratio_user": self.ratio_user,
+            "ratio_kernel": self.ratio_kernel,
+            "same_result": self.same_result,
+            "meaning": self.meaning,
+            "verdict": self.verdict,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> NearNative:
+        return cls(
+            iterations=_int_map(d.get("iterations")) or {},
+            native_per_iteration_s=_nums(d.get("native_per_iteration_s")),
+            guest_user_per_iteration_s=_nums(d.get("guest_user_per_iteration_s")),
+            guest_kernel_per_iteration_s=_nums(d.get("guest_kernel_per_iteration_s")),
+            ratio_user=_num(d.get("ratio_user")),
+            ratio_kernel=_num(d.get("ratio_kernel")),
+            same_result=bool(d.get("same_result")),
+            meaning=str(d.get("meaning") or ""),
+            verdict=str(d.get("verdict") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class HwvirtSection:
+    """`--hwvirt`: /dev/kvm driven from Python, no VMM. `available` False carries the reason."""
+
+    available: bool
+    reason: str | None
+    kvm_module: str | None
+    vm_floor: VmFloor | None = None
+    exit_round_trip: ExitRoundTrip | None = None
+    exit_round_trip_real_mode: ExitRoundTrip | None = None
+    near_native: NearNative | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        def opt(x: Any) -> Any:
+            return None if x is None else x.to_dict()
+
+        return {
+            "available": self.available,
+            "reason": self.reason,
+            "kvm_module": self.kvm_module,
+            "vm_floor": opt(self.vm_floor),
+            "exit_round_trip": opt(self.exit_round_trip),
+            "exit_round_trip_real_mode": opt(self.exit_round_trip_real_mode),
+            "near_native": opt(self.near_native),
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> HwvirtSection:
+        def sub(key: str, kind: Any) -> Any:
+            v = d.get(key)
+            return kind.from_dict(v) if isinstance(v, Mapping) else None
+
+        return cls(
+            available=bool(d.get("available")),
+            reason=d.get("reason"),
+            kvm_module=d.get("kvm_module"),
+            vm_floor=sub("vm_floor", VmFloor),
+            exit_round_trip=sub("exit_round_trip", ExitRoundTrip),
+            exit_round_trip_real_mode=sub("exit_round_trip_real_mode", ExitRoundTrip),
+            near_native=sub("near_native", NearNative),
+            notes=_strs(d.get("notes")),
+        )
+
+
+# --- where it ran -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What the engine says about itself (its /version and /info answers)."""
+
+    engine_version: str | None
+    api_version: str | None = None
+    containerd_version: str | None = None
+    runc_version: str | None = None
+    default_runtime: str | None = None
+    storage_driver: str | None = None
+    cgroup_version: int | None = None
+    cgroup_driver: str | None = None
+    # Not in the report (it only picks the probe executable), so not part of equality either.
+    arch: str | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine_version": self.engine_version,
+            "api_version": self.api_version,
+            "containerd_version": self.containerd_version,
+            "runc_version": self.runc_version,
+            "default_runtime": self.default_runtime,
+            "storage_driver": self.storage_driver,
+            "cgroup_version": self.cgroup_version,
+            "cgroup_driver": self.cgroup_driver,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> EngineInfo:
+        return cls(
+            engine_version=d.get("engine_version"),
+            api_version=d.get("api_version"),
+            containerd_version=d.get("containerd_version"),
+            runc_version=d.get("runc_version"),
+            default_runtime=d.get("default_runtime"),
+            storage_driver=d.get("storage_driver"),
+            cgroup_version=_int(d.get("cgroup_version")),
+            cgroup_driver=d.get("cgroup_driver"),
+        )
+
+
+@dataclass(frozen=True)
+class DetectSummary:
+    """The `detect` verdict in short, as a bench report records the machine it ran on."""
+
+    hypervisor: str | None
+    vmm: str | None
+    container: str | None
+    wsl: str | None
+    cloud: str | None
+    kvm_usable: bool | None
+    kvm_module: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hypervisor": self.hypervisor,
+            "vmm": self.vmm,
+            "container": self.container,
+            "wsl": self.wsl,
+            "cloud": self.cloud,
+            "kvm_usable": self.kvm_usable,
+            "kvm_module": self.kvm_module,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> DetectSummary:
+        usable = d.get("kvm_usable")
+        return cls(
+            hypervisor=d.get("hypervisor"),
+            vmm=d.get("vmm"),
+            container=d.get("container"),
+            wsl=d.get("wsl"),
+            cloud=d.get("cloud"),
+            kvm_usable=usable if isinstance(usable, bool) else None,
+            kvm_module=d.get("kvm_module"),
+        )
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Facts about the machine and engine, never environment variables, tokens or user names."""
+
+    hostname: str | None
+    machine_id: str | None
+    kernel: str | None
+    os_name: str | None
+    cpu_model: str | None
+    cpu_count: int | None
+    mem_total_bytes: int | None
+    python: str | None
+    docker: EngineInfo | None
+    detect: DetectSummary | None
+    load_average_start: tuple[float, ...] | None = None
+    load_average_end: tuple[float, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hostname": self.hostname,
+            "machine_id": self.machine_id,
+            "kernel": self.kernel,
+            "os_name": self.os_name,
+            "cpu_model": self.cpu_model,
+            "cpu_count": self.cpu_count,
+            "mem_total_bytes": self.mem_total_bytes,
+            "python": self.python,
+            "docker": None if self.docker is None else self.docker.to_dict(),
+            "detect": None if self.detect is None else self.detect.to_dict(),
+            "load_average_start": _list(self.load_average_start),
+            "load_average_end": _list(self.load_average_end),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Environment:
+        docker, detect = d.get("docker"), d.get("detect")
+        return cls(
+            hostname=d.get("hostname"),
+            machine_id=d.get("machine_id"),
+            kernel=d.get("kernel"),
+            os_name=d.get("os_name"),
+            cpu_model=d.get("cpu_model"),
+            cpu_count=_int(d.get("cpu_count")),
+            mem_total_bytes=_int(d.get("mem_total_bytes")),
+            python=d.get("python"),
+            docker=EngineInfo.from_dict(docker) if isinstance(docker, Mapping) else None,
+            detect=DetectSummary.from_dict(detect) if isinstance(detect, Mapping) else None,
+            load_average_start=_opt_nums(d.get("load_average_start")),
+            load_average_end=_opt_nums(d.get("load_average_end")),
+        )
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Everything one `virtprobe bench` run measured, with the options and machine behind it."""
+
+    run_id: str
+    options: BenchOptions
+    environment: Environment
+    container: ContainerSection | None
+    vm: tuple[VmBaseline, ...] | None  # None: the report has no VM section at all
+    hwvirt: HwvirtSection | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def baselines(self) -> tuple[VmBaseline, ...]:
+        return self.vm or ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The bench sections of the report document (report/document.py adds the envelope)."""
+        return {
+            "run_id": self.run_id,
+            "options": self.options.to_dict(),
+            "environment": self.environment.to_dict(),
+            "container": None if self.container is None else self.container.to_dict(),
+            "vm": None if self.vm is None else {"baselines": [b.to_dict() for b in self.vm]},
+            "hwvirt": None if self.hwvirt is None else self.hwvirt.to_dict(),
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> BenchResult:
+        container, vm, hw = d.get("container"), d.get("vm"), d.get("hwvirt")
+        return cls(
+            run_id=str(d.get("run_id") or ""),
+            options=BenchOptions.from_dict(d.get("options") or {}),
+            environment=Environment.from_dict(d.get("environment") or {}),
+            container=ContainerSection.from_dict(container) if isinstance(container, Mapping) else None,
+            vm=tuple(VmBaseline.from_dict(b) for b in vm.get("baselines") or ()) if isinstance(vm, Mapping) else None,
+            hwvirt=HwvirtSection.from_dict(hw) if isinstance(hw, Mapping) else None,
+            warnings=_strs(d.get("warnings")),
+        )
