@@ -341,11 +341,12 @@ def source_hash() -> str:
 
 
 @contextlib.contextmanager
-def locked(exclusive: bool) -> Iterator[None]:
+def locked(exclusive: bool, name: str = ".lock") -> Iterator[None]:
     """Builds take the lock alone; runs share it, so no build swaps the tree under a running environment
-    (several engineers and test sessions use one checkout)."""
+    (several engineers and test sessions use one checkout). One environment runs once at a time: two
+    systemd-nspawn on one directory refuse ("Directory tree ... is currently busy")."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    with open(CACHE / ".lock", "a") as fh:
+    with open(CACHE / name, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         try:
             yield
@@ -555,7 +556,7 @@ def run_env(name: str, snapshot: bool = False) -> Result:
     env = environments()[name]
     tree_path()
     cmd = env.command(snapshot)
-    with locked(exclusive=False):
+    with locked(exclusive=False), locked(exclusive=True, name=f".lock-{name}"):
         t0 = time.monotonic()
         proc = subprocess.run(cmd, capture_output=True, timeout=env.timeout_s, env=env.env() if env.env else None,
                               stdin=subprocess.DEVNULL)

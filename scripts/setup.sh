@@ -115,3 +115,13 @@ if ! curl -s --unix-socket "$VIRTPROBE_PODMAN_SOCK" http://d/_ping >/dev/null 2>
     done
 fi
 log "podman service: $(curl -s --unix-socket "$VIRTPROBE_PODMAN_SOCK" http://d/version | head -c 80 || echo 'not answering')"
+
+# --- The live environments detect is tested inside (tests/devvm/test_detect_matrix.py) ---
+# A debootstrap rootfs with virtprobe installed offline from wheels, as Docker, Podman,
+# gVisor, nspawn, lxc, unshare, chroot and QEMU environments; cached under .cache/envs/
+# (about 1 minute the first time, seconds after a code change).
+if [ "$(id -u)" -eq 0 ]; then
+    "$here/scripts/envs.sh" build >&2
+else
+    log "not root: the live detect environments are not built (their tests run only as root)"
+fi

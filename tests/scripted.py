@@ -9,16 +9,65 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from virtprobe.benchmark.result import EngineInfo
-from virtprobe.errors import EngineError
+from virtprobe.benchmark.clock import read_boot_id
+from virtprobe.benchmark.engine import CONTAINERD_SHIM, EngineInfo, RuntimeOffer
+from virtprobe.errors import EngineError, UnrunnableError
+from virtprobe.machine.source import LiveSource
 
 MS = 1_000_000
+
+# What runsc printed here (MEASURED.md): no boot id, and a CLOCK_MONOTONIC of its own near 0.1 s.
+RUNSC_MONOTONIC_NS = 100 * MS
+# crun through dockerd on this machine's hybrid cgroups (MEASURED.md).
+CRUN_REFUSAL = (
+    "the container did not start: OCI runtime create failed: cgroups in hybrid mode not supported, "
+    "drop all controllers from cgroupv2"
+)
+
+
+def scripted_engine_info(**changes: Any) -> EngineInfo:
+    """Docker Engine 20.10 with runc (default), runsc and crun offered, on this machine."""
+    fields: dict[str, Any] = {
+        "product": "docker-engine",
+        "product_version": "20.10.24+scripted",
+        "engine_version": "20.10.24+scripted",
+        "api_version": "1.41",
+        "containerd_version": "1.6.20",
+        "runtime": "runc",
+        "runtime_kind": "runc",
+        "runtime_version": "1.1.5",
+        "runtimes": (
+            RuntimeOffer("crun", "/usr/bin/crun", "crun"),
+            RuntimeOffer("io.containerd.runc.v2", None, "runc"),
+            RuntimeOffer("runc", "runc", "runc"),
+            RuntimeOffer("runsc", "/usr/bin/runsc", "runsc"),
+        ),
+        "container_process": CONTAINERD_SHIM,
+        "container_process_version": None,
+        "rootless": False,
+        "cgroup_version": 1,
+        "cgroup_driver": "cgroupfs",
+        "storage_driver": "overlay2",
+        "kernel_version": "6.1.0-scripted",
+        "operating_system": "Debian GNU/Linux 12 (bookworm)",
+        "os_type": "linux",
+        "arch": "x86_64",
+        "ncpu": 2,
+        "on_this_machine": True,
+        "location_reason": "same kernel release, host name and OS as this machine",
+    }
+    fields.update(changes)
+    return EngineInfo(**fields)
 
 
 class FakeClock:
     """Every reading advances 1 ms; a backend call advances it further by its scripted cost."""
+
+    real = False
+    probe_delay_ns = 100 * MS  # start request -> the scripted probe's first instruction
 
     def __init__(self) -> None:
         self.now = 1_000 * MS
@@ -37,8 +86,11 @@ class FakeClock:
 class RealClock(FakeClock):
     """The host's CLOCK_MONOTONIC, for runs whose clock the test cannot inject (the CLI).
 
-    Scripted costs do not advance it; the scripted probe still reports a reading
-    100 ms after the start request, on the same clock."""
+    Scripted costs do not advance it; the scripted probe reports a reading 2 ms
+    after the start request, on the same clock, and wait() returns only after it."""
+
+    real = True
+    probe_delay_ns = 2 * MS
 
     @property  # type: ignore[override]
     def now(self) -> int:
@@ -66,8 +118,26 @@ class ScriptedBackend:
         "logs": 2 * MS,
     }
 
-    def __init__(self, clock: FakeClock, fail_at: tuple[str, int] | None = None, interrupt_at: int | None = None):
+    def __init__(
+        self,
+        clock: FakeClock,
+        fail_at: tuple[str, int] | None = None,
+        interrupt_at: int | None = None,
+        *,
+        engine: EngineInfo | None = None,
+        probe_boot_id: str | None = "live",
+        refuse: dict[str, str] | None = None,
+        engine_clock_offset_ns: int = 0,
+        realtime: Any = time.time_ns,
+    ):
         self.clock = clock
+        self.engine = engine or scripted_engine_info()
+        # "live": the probe runs under this kernel (the boot id the runner reads too).
+        self.probe_boot_id = read_boot_id(LiveSource()) if probe_boot_id == "live" else probe_boot_id
+        self.refuse = refuse or {}
+        self.engine_clock_offset_ns = engine_clock_offset_ns
+        self.realtime = realtime
+        self.paused: set[str] = set()
         self.containers: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, str]] = []
         self.created = 0
@@ -85,7 +155,15 @@ class ScriptedBackend:
             raise KeyboardInterrupt
         self.clock.advance(self.COSTS.get(name, 0))
 
-    def create(self, image: str, run_id: str, command: list[str] | None = None, role: str = "bench") -> str:
+    def create(
+        self,
+        image: str,
+        run_id: str,
+        command: list[str] | None = None,
+        role: str = "bench",
+        runtime: str | None = None,
+        entrypoint: list[str] | None = None,
+    ) -> str:
         with self.lock:
             self.created += 1
             cid = f"c{self.created:03d}"
@@ -93,29 +171,82 @@ class ScriptedBackend:
                 "labels": {"io.virtprobe.run": run_id, "io.virtprobe.role": role},
                 "image": image,
                 "command": command,
+                "entrypoint": entrypoint,
+                "runtime": runtime or self.engine.runtime,
                 "probe_ns": None,
+                "realtime_ns": None,
             }
         self._step("create", cid)
         return cid
 
     def start(self, cid: str) -> None:
         req = self.clock.now
+        real = self.realtime()
+        runtime = self.containers[cid]["runtime"]
+        if runtime in self.refuse:
+            self._step("start-refused", cid)
+            raise UnrunnableError(self.refuse[runtime])
         self._step("start", cid)
-        # The probe's first instruction runs while start() is still in flight.
-        self.containers[cid]["probe_ns"] = req + 100 * MS
+        # The probe's first instruction runs while start() is still in flight: 100 ms
+        # after the request on this kernel's clock; under runsc on the sandbox's own.
+        c = self.containers[cid]
+        c["probe_ns"] = RUNSC_MONOTONIC_NS if runtime == "runsc" else req + self.clock.probe_delay_ns
+        c["realtime_ns"] = real + 100 * MS + self.engine_clock_offset_ns
 
     def wait(self, cid: str, timeout_s: float = 60) -> int:
         self._step("wait", cid)
+        c = self.containers[cid]
+        if c["entrypoint"] == ["/spin"]:
+            # The function exits after its own work, which starts at its first instruction.
+            end = c["probe_ns"] + int((c["command"] or ["100"])[-1]) * MS
+            self.clock.advance(max(0, end - self.clock.now) + MS)
+        # On the real clock, the container exits only after its first instruction ran.
+        probe_ns = self.containers[cid]["probe_ns"]
+        while self.clock.real and probe_ns is not None and probe_ns > RUNSC_MONOTONIC_NS and self.clock.now < probe_ns:
+            time.sleep(0.0005)
         return 0
 
     def logs(self, cid: str) -> bytes:
         self._step("logs", cid)
-        ns = self.containers[cid]["probe_ns"]
-        return f"{ns // 10**9}.{ns % 10**9:09d}\n".encode()
+        c = self.containers[cid]
+        ns = c["probe_ns"]
+        if c["entrypoint"] == ["/spin"]:
+            return self._spin(ns, c["command"])
+        boot = "-" if c["runtime"] == "runsc" or self.probe_boot_id is None else self.probe_boot_id
+        real = c["realtime_ns"]
+        return f"{_ts(ns)}\n{boot}\n{_ts(real)}\n".encode()
+
+    def _spin(self, start_ns: int, command: list[str] | None) -> bytes:
+        work = int((command or ["100"])[-1]) * MS
+        return f"{_ts(start_ns)}\n{_ts(start_ns + work)}\n".encode()
+
+    def exec_run(self, cid: str, command: list[str]) -> bytes:
+        if cid in self.paused:
+            raise UnrunnableError("exec into a paused container")
+        start = self.clock.now + MS
+        self._step("exec", cid)
+        self.clock.advance(int(command[-1]) * MS)  # the function's own work
+        if self.containers[cid]["runtime"] == "runsc":
+            start = RUNSC_MONOTONIC_NS
+        return self._spin(start, command)
+
+    def pause(self, cid: str) -> None:
+        self._step("pause", cid)
+        self.paused.add(cid)
+
+    def unpause(self, cid: str) -> None:
+        self._step("unpause", cid)
+        self.paused.discard(cid)
+
+    def system_time(self) -> str | None:
+        self._step("info", "")
+        ns = self.realtime() + self.engine_clock_offset_ns
+        return datetime.fromtimestamp(ns // 10**9, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 10**9:09d}Z"
 
     def remove(self, cid: str) -> None:
         self._step("remove", cid)
         self.containers.pop(cid, None)
+        self.paused.discard(cid)
 
     def attach_first_output(self, cid: str, clock: Any) -> Any:
         backend = self
@@ -126,8 +257,9 @@ class ScriptedBackend:
 
         return Handle()
 
-    def container_memory(self, cid: str) -> tuple[int | None, int | None, str | None]:
-        return 650_000, 3_400_000, None
+    def container_memory(self, cid: str) -> tuple[int | None, int | None, str | None, str | None]:
+        name = "conmon" if self.engine.container_process == "conmon" else "containerd-shim"
+        return 650_000, 3_400_000, name, None
 
     def meminfo(self) -> dict[str, int]:
         used = 3_300_000 * sum(1 for c in self.containers.values() if c["command"])
@@ -138,17 +270,7 @@ class ScriptedBackend:
     # --- the rest of the protocol: engine, images, labels ---------------------------
 
     def engine_info(self) -> EngineInfo:
-        return EngineInfo(
-            engine_version="20.10.24+scripted",
-            api_version="1.41",
-            containerd_version="1.6.20",
-            runc_version="1.1.5",
-            default_runtime="runc",
-            storage_driver="overlay2",
-            cgroup_version=1,
-            cgroup_driver="cgroupfs",
-            arch="x86_64",
-        )
+        return self.engine
 
     def ensure_probe_image(self, arch: str | None) -> tuple[str, float | None]:
         self.calls.append(("ensure_probe_image", arch or ""))
@@ -176,3 +298,7 @@ class ScriptedBackend:
         for cid in ids:
             self.remove(cid)
         return ids
+
+
+def _ts(ns: int) -> str:
+    return f"{ns // 10**9}.{ns % 10**9:09d}"

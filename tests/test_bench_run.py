@@ -43,7 +43,8 @@ def test_run_bench_returns_a_typed_result_and_leaves_nothing() -> None:
     assert result.environment.detect is not None
     assert result.environment.detect.hypervisor == DETECTED.hypervisor.id
     assert result.environment.detect.kvm_module == DETECTED.kvm.module
-    assert result.environment.docker is not None and result.environment.docker.engine_version == "20.10.24+scripted"
+    engine = result.environment.engine
+    assert engine is not None and engine.engine_version == "20.10.24+scripted" and engine.product == "docker-engine"
     # The simulated baselines are always there, each with its source.
     assert result.baselines and all(b.simulated and b.source and b.source.text() for b in result.baselines)
     assert ("ensure_probe_image", "x86_64") in backend.calls
@@ -53,7 +54,7 @@ def test_the_report_round_trips_through_its_json_document() -> None:
     _, result = _run(parallel=2)
     report = new_report(result)  # type: ignore[arg-type]
     doc = json.loads(dumps(to_document(report)))
-    assert doc["schema_version"] == "1.0" and doc["kind"] == "bench"
+    assert doc["schema_version"] == "1.1" and doc["kind"] == "bench"
     assert from_document(check_document(doc, "round trip")) == report
 
 

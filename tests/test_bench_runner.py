@@ -7,13 +7,10 @@ import threading
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from tests.scripted import FakeClock, ScriptedBackend
 from virtprobe.benchmark import floor as floor_mod
 from virtprobe.benchmark import interrupts, runner
-from virtprobe.benchmark.docker_backend import parse_engine_info, parse_meminfo, parse_proc_cgroup
 from virtprobe.benchmark.noise import noise_warnings
 from virtprobe.benchmark.options import BenchOptions
 from virtprobe.benchmark.result import ContainerSection, CycleSample
@@ -75,7 +72,7 @@ def test_memory_section() -> None:
     mem = section.memory
     assert mem is not None and mem.n == 4
     assert mem.cgroup_bytes == (650_000,) * 4
-    assert mem.shim_pss_bytes == (3_400_000,) * 4
+    assert mem.process_pss_bytes == (3_400_000,) * 4 and mem.process_name == "containerd-shim"
     assert mem.host_available_drop_bytes_per_container == pytest.approx(3_300_000)
     assert mem.host_kernel_anon_growth_bytes_per_container == pytest.approx(3_300_000)
     paused = [c for c, cid in backend.calls if c == "create"]
@@ -123,13 +120,21 @@ class DaemonFinishesLater(ScriptedBackend):
     run's containers, and it leaked.
     """
 
-    def create(self, image: str, run_id: str, command: list[str] | None = None, role: str = "bench") -> str:
+    def create(
+        self,
+        image: str,
+        run_id: str,
+        command: list[str] | None = None,
+        role: str = "bench",
+        runtime: str | None = None,
+        entrypoint: list[str] | None = None,
+    ) -> str:
         answered = threading.Event()
         ids: list[str] = []
 
         def daemon_side() -> None:
             threading.Event().wait(0.05)
-            ids.append(ScriptedBackend.create(self, image, run_id, command, role))
+            ids.append(ScriptedBackend.create(self, image, run_id, command, role, runtime, entrypoint))
             answered.set()
 
         threading.Thread(target=daemon_side).start()
@@ -201,61 +206,6 @@ def test_noise_warnings() -> None:
     assert any(w.startswith("cycle CV") for w in noise_warnings(noisy))
 
 
-def test_parse_proc_cgroup_v1_and_v2() -> None:
-    v1 = "12:memory:/docker/abc\n11:cpu,cpuacct:/docker/abc\n0::/\n"
-    assert parse_proc_cgroup(v1) == ("/docker/abc", "/")
-    assert parse_proc_cgroup("0::/system.slice/docker-abc.scope\n") == (
-        None,
-        "/system.slice/docker-abc.scope",
-    )
-    assert parse_proc_cgroup("garbage") == (None, None)
-
-
-def test_parse_meminfo() -> None:
-    info = parse_meminfo("MemTotal:  1000 kB\nMemAvailable: 500 kB\nHugePages_Total: 0\nbad line\n")
-    assert info == {"MemTotal": 1_024_000, "MemAvailable": 512_000, "HugePages_Total": 0}
-
-
-def test_parse_engine_info() -> None:
-    version = {
-        "Version": "20.10.24+dfsg1",
-        "ApiVersion": "1.41",
-        "Components": [
-            {"Name": "Engine", "Version": "20.10.24+dfsg1"},
-            {"Name": "containerd", "Version": "1.6.20~ds1"},
-            {"Name": "runc", "Version": "1.1.5+ds1"},
-        ],
-    }
-    info = {
-        "Driver": "overlay2",
-        "CgroupVersion": "1",
-        "CgroupDriver": "cgroupfs",
-        "DefaultRuntime": "runc",
-        "Architecture": "x86_64",
-    }
-    e = parse_engine_info(version, info)
-    assert e.to_dict() == {
-        "engine_version": "20.10.24+dfsg1",
-        "api_version": "1.41",
-        "containerd_version": "1.6.20~ds1",
-        "runc_version": "1.1.5+ds1",
-        "default_runtime": "runc",
-        "storage_driver": "overlay2",
-        "cgroup_version": 1,
-        "cgroup_driver": "cgroupfs",
-    }
-    assert e.arch == "x86_64"
-    assert parse_engine_info({}, {"CgroupVersion": "x"}).cgroup_version is None
-
-
-@given(st.text(max_size=300))
-def test_system_file_parsers_never_raise(text: str) -> None:
-    v1, v2 = parse_proc_cgroup(text)
-    assert v1 is None or isinstance(v1, str)
-    assert v2 is None or isinstance(v2, str)
-    assert all(v >= 0 for v in parse_meminfo(text).values())
-
-
 def test_error_translation() -> None:
     import docker.errors
     import requests.exceptions
@@ -263,14 +213,12 @@ def test_error_translation() -> None:
     from virtprobe.benchmark.docker_backend import DockerBackend, translate_connect_error
 
     refused = docker.errors.DockerException(
-        "Error while fetching server API version: "
-        "('Connection aborted.', FileNotFoundError(2, 'No such file'))"
+        "Error while fetching server API version: ('Connection aborted.', FileNotFoundError(2, 'No such file'))"
     )
     assert "not reachable" in translate_connect_error(refused).message
     assert translate_connect_error(refused).exit_code == 4
     denied = docker.errors.DockerException(
-        "Error while fetching server API version: "
-        "('Connection aborted.', PermissionError(13, 'Permission denied'))"
+        "Error while fetching server API version: ('Connection aborted.', PermissionError(13, 'Permission denied'))"
     )
     msg = translate_connect_error(denied).message
     assert "permission denied" in msg and "docker group" in msg

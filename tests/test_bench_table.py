@@ -42,7 +42,8 @@ def document() -> dict[str, Any]:
             "memory": {
                 "n": 3,
                 "cgroup_bytes": [650_000, 660_000, 640_000],
-                "shim_pss_bytes": [3_500_000, 3_600_000, 3_400_000],
+                "process_pss_bytes": [3_500_000, 3_600_000, 3_400_000],
+                "process_name": "containerd-shim",
                 "host_available_drop_bytes_per_container": 3_460_000.0,
                 "host_kernel_anon_growth_bytes_per_container": None,
             },

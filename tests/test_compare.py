@@ -127,7 +127,7 @@ def test_environment_mismatch_refused_and_listed() -> None:
         compare(base, other, base_name="a.json", new_name="b.json")
     msg = str(info.value)
     assert "kernel: 6.18.44-fc-v669 -> 6.1.0-26-amd64" in msg
-    assert "docker engine: 20.10.24+dfsg1 -> 24.0.7" in msg
+    assert "engine version: 20.10.24+dfsg1 -> 24.0.7" in msg
     assert "--force" in msg and "a.json" in msg and "\n" not in msg
     forced = compare(base, other, force=True)
     assert "kernel: 6.18.44-fc-v669 -> 6.1.0-26-amd64" in forced.env_differences
@@ -138,9 +138,12 @@ def test_environment_mismatch_refused_and_listed() -> None:
     ("path", "value", "label"),
     [
         (("cpu_model",), "AMD EPYC", "cpu_model"),
-        (("docker", "containerd_version"), "1.7.0", "containerd"),
-        (("docker", "runc_version"), "1.2.0", "runc"),
-        (("docker", "cgroup_version"), 2, "cgroup version"),
+        (("engine", "containerd_version"), "1.7.0", "containerd"),
+        (("engine", "runtime_version"), "1.2.0", "OCI runtime version"),
+        (("engine", "runtime_kind"), "crun", "OCI runtime"),
+        (("engine", "container_process"), "conmon", "per-container process"),
+        (("engine", "rootless"), True, "rootless"),
+        (("engine", "cgroup_version"), 2, "cgroup version"),
         (("detect", "hypervisor"), "none", "hypervisor"),
     ],
 )

@@ -23,7 +23,7 @@ def test_cloud_rules() -> None:
 
 
 def test_no_dmi_is_null_with_a_reason() -> None:
-    for scenario in ("partial_snapshot", "docker_in_firecracker", "s390x_zvm"):
+    for scenario in ("partial_snapshot", "firecracker_docker_container", "s390x_zvm"):
         cloud, ev = probe_cloud(RootSource(ROOTS / scenario))
         assert cloud.id is None, scenario
         assert any(e.weight == "unknown" and "no DMI" in e.note for e in ev), scenario

@@ -40,7 +40,11 @@ def test_parse_cpuinfo_total(text: str) -> None:
     parse_flags(fields.get("flags"))
 
 
-@given(st.lists(st.sampled_from(["flags", "vmx flags", "vendor_id", "model name", "x"]), max_size=6), st.text())
+# A value holds no line break: str.splitlines() also splits on \r, \x1c.., \u2028 (categories Cc, Zl, Zp).
+_one_line = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Zl", "Zp")))
+
+
+@given(st.lists(st.sampled_from(["flags", "vmx flags", "vendor_id", "model name", "x"]), max_size=6), _one_line)
 def test_parse_cpuinfo_first_value_wins(keys: list[str], value: str) -> None:
     text = "".join(f"{k}\t: {value}\n" for k in keys)
     fields = parse_cpuinfo(text)
@@ -132,7 +136,7 @@ BASES = (
     "xen_pv",
     "firecracker_this_machine",
     "apple_vz",
-    "docker_in_firecracker",
+    "firecracker_docker_container",
     "s390x_kvm_in_zvm",
     "ppc64le_powervm",
     "hyperv_old_kernel",
@@ -172,6 +176,46 @@ def run_all(root: Path) -> None:
             assert e.topic == topic and e.weight in WEIGHTS
 
 
+NOBODY = 65534
+
+
+def run_all_unreadable(root: Path, unreadable: list[Path]) -> None:
+    """run_all where the chmod-0 files really cannot be read: as root, in a child that drops to nobody.
+
+    Root reads a mode-0 file anyway, so without this the "unreadable" mutation would test nothing.
+    """
+    if os.geteuid() != 0:
+        run_all(root)
+        return
+    for d, _, _ in os.walk(root.parent):
+        os.chmod(d, 0o755)  # let nobody walk the copy; the mutated files keep mode 0
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(rfd)
+        msg = b""
+        try:
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            for p in unreadable:
+                try:
+                    p.read_bytes()
+                    msg = f"{p} is still readable".encode()
+                except PermissionError:
+                    pass
+            if not msg:
+                run_all(root)
+        except BaseException as err:  # reported to the parent, which fails the test
+            msg = f"{type(err).__name__}: {err}".encode()
+        os.write(wfd, msg)
+        os._exit(0)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as fh:
+        msg = fh.read()
+    os.waitpid(pid, 0)
+    assert not msg, msg.decode("utf-8", "replace")
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(BASES),
@@ -202,8 +246,14 @@ def test_probes_never_raise_on_mangled_files(base: str, changes: dict[str, tuple
             path.write_bytes(data)
             if kind == "unreadable":
                 os.chmod(path, 0)
+        unreadable = [
+            root / rel for rel, (kind, _) in changes.items() if kind == "unreadable" and (root / rel).is_file()
+        ]
         try:
-            run_all(root)
+            if unreadable:
+                run_all_unreadable(root, unreadable)
+            else:
+                run_all(root)
         finally:
             for rel in changes:
                 p = root / rel

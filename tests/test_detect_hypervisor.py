@@ -90,7 +90,7 @@ def test_xen_features_and_device_tree() -> None:
     assert device_tree_strings(b"linux,dummy-virt\0qemu,virt\0") == ["linux,dummy-virt", "qemu,virt"]
 
 
-HW = {
+HW: dict[str, dict[str, Any]] = {
     # scenario: (cpu, kvm, hypervisor, cloud) fields beyond the whole-verdict test
     "bare_metal_intel": {"features": {"ept", "vpid", "unrestricted_guest"}, "hv_bit": False, "nested": True},
     "bare_metal_amd": {"features": {"npt", "vgif", "nrip_save"}, "hv_bit": False, "nested": True},
@@ -259,7 +259,7 @@ NEW_ROOTS: dict[str, tuple[Any, ...]] = {
     "s390x_lpar": (NONE, None, [], None, None, False, "no /dev/kvm"),
     "ppc64le_powervm": ("powervm", None, ["powervm"], "guest", None, False, "no /dev/kvm"),
     "ppc64le_kvm": ("kvm", "qemu", ["kvm"], "guest", None, False, "no /dev/kvm"),
-    "docker_in_firecracker": ("kvm", None, ["kvm"], "guest", None, False, "pass --device /dev/kvm"),
+    "firecracker_docker_container": ("kvm", None, ["kvm"], "guest", None, False, "pass --device /dev/kvm"),
 }
 
 
@@ -314,7 +314,7 @@ def test_lpar_is_named_in_the_evidence() -> None:
 
 
 def test_masked_firmware_in_a_container_says_why() -> None:
-    hv, ev = probe_hypervisor(RootSource(ROOTS / "docker_in_firecracker"))
+    hv, ev = probe_hypervisor(RootSource(ROOTS / "firecracker_docker_container"))
     assert hv.id == "kvm" and hv.vmm is None
     row = next(e for e in ev if e.note.startswith(MASKED_NOTE))
     assert row.weight == UNKNOWN and "ACPI0013" in row.note

@@ -49,7 +49,7 @@ def test_partial_snapshot_cannot_tell() -> None:
 
 def test_container_without_dev_kvm_says_pass_the_device() -> None:
     # Captured in Docker on the dev VM: /dev is Docker's tmpfs, kvm_pvm is loaded on the host.
-    kvm, ev = probe_kvm(RootSource(ROOTS / "docker_in_firecracker"), run_guest=True)
+    kvm, ev = probe_kvm(RootSource(ROOTS / "firecracker_docker_container"), run_guest=True)
     assert kvm.device_present is False and kvm.usable is False
     said = "/dev/kvm is not present in this container; the host has kvm_pvm loaded; pass --device /dev/kvm"
     assert kvm.reason == said

@@ -396,3 +396,55 @@ def test_probe_under_runsc_reports_another_kernel_and_clock(docker_api: Any) -> 
     assert report.boot_id != host_boot_id()
     assert report.boot_id_status in (probe_image.BOOT_ID_READ, probe_image.BOOT_ID_UNREADABLE)
     assert report.monotonic_ns < before
+
+
+# --- the function probe (/spin) -----------------------------------------------------------
+
+
+def _spin_argv(tmp_path: Path, arch: str) -> list[str]:
+    exe = tmp_path / f"spin-{arch}"
+    exe.write_bytes(probe_image.build_spin_elf(arch))
+    os.chmod(exe, 0o755)
+    if probe_image.normalize_arch(platform.machine()) == arch:
+        return [str(exe)]
+    qemu = shutil.which("qemu-aarch64") or shutil.which("qemu-aarch64-static")
+    if arch != "aarch64" or qemu is None:
+        live_skip(f"cannot run the {arch} function probe here (no {arch} host, no qemu user mode)")
+    return [str(qemu), str(exe)]
+
+
+def _cpu_ns(usage: Any) -> int:
+    return round((usage.ru_utime + usage.ru_stime) * 1e9)
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+def test_function_probe_spins_for_its_cpu_time_and_reports_start_and_end(tmp_path: Path, arch: str) -> None:
+    import resource
+
+    argv = _spin_argv(tmp_path, arch)
+    cpu_before = _cpu_ns(resource.getrusage(resource.RUSAGE_CHILDREN))
+    before = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    proc = subprocess.run([*argv, "40"], capture_output=True, check=False, timeout=30)
+    after = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    cpu_ns = _cpu_ns(resource.getrusage(resource.RUSAGE_CHILDREN)) - cpu_before
+    assert proc.returncode == 0 and proc.stderr == b""
+    got = probe_image.parse_spin_output(proc.stdout)
+    assert got is not None, proc.stdout
+    start, end = got
+    assert before <= start <= end <= after
+    # It spun on CPU, not on the wall clock: its own CPU time covers the 40 ms asked for.
+    assert end - start >= 40_000_000 and cpu_ns >= 40_000_000
+
+
+def test_parse_spin_output() -> None:
+    assert probe_image.parse_spin_output(b"5.000000001\n5.100000001\n") == (5_000_000_001, 5_100_000_001)
+    assert probe_image.parse_spin_output(b"5.100000001\n5.000000001\n") is None  # end before start
+    assert probe_image.parse_spin_output(b"5.000000001\n") is None
+    assert probe_image.parse_spin_output(b"garbage\n5.1\n") is None
+
+
+@given(st.binary(max_size=80))
+def test_parse_spin_output_never_raises(data: bytes) -> None:
+    got = probe_image.parse_spin_output(data)
+    assert got is None or got[0] <= got[1]

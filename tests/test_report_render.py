@@ -156,7 +156,7 @@ def _live_bench_doc() -> dict[str, Any]:
     from virtprobe.machine.source import LiveSource
 
     fixture = _bench("bench-base.json").result
-    env = environment(fixture.environment.docker, detect(LiveSource(), kvm_probe=True))
+    env = environment(fixture.environment.engine, detect(LiveSource(), kvm_probe=True))
     return to_document(anonymize(new_report(dataclasses.replace(fixture, environment=env))))
 
 

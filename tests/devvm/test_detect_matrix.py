@@ -28,7 +28,10 @@ The rules the expectations follow (issue 9):
   `none`); microvm has none (cloud unknown: null).
 - Inside any container the VMM may be unreadable (engines mask /sys/firmware): then the expectation
   is the host's VMM OR null with an evidence row saying why. /dev/kvm is not passed into containers,
-  so KVM is not present there, and the reason must not blame a missing module the host has loaded.
+  so KVM is not present there, and the reason must not blame a missing module the host has loaded:
+  where /sys/module is the host's (Docker, Podman, lxc) it says /dev/kvm was not passed in; where
+  /sys/module cannot be read (nspawn mounts only parts of /sys; a chroot without /sys) it must not
+  claim that the module is not loaded.
 - Every null in the document has an evidence row of its topic with a reason.
 """
 

@@ -158,9 +158,7 @@ def context_target(name: str, env: Mapping[str, str], origin: str = "--context")
     store = config_dir(env) / "contexts"
     meta_path = store / "meta" / context_id(name) / "meta.json"
     if not meta_path.is_file():
-        raise InputError(
-            f"context {name!r} not found in {store / 'meta'}; list them with `docker context ls`"
-        )
+        raise InputError(f"context {name!r} not found in {store / 'meta'}; list them with `docker context ls`")
     meta = _load_json(meta_path, f"context {name!r}")
     endpoints = meta.get("Endpoints")
     docker_ep = endpoints.get("docker") if isinstance(endpoints, dict) else None

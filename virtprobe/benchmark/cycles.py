@@ -1,16 +1,21 @@
 """Container cycles: one timed create -> start -> wait -> remove, serially and on a pool of threads.
 
-The probe prints its own CLOCK_MONOTONIC at its first instruction; containers share the
-host's monotonic clock (no time namespace is created), so "first instruction" is the
-probe's reading minus the host's reading taken just before the start request.
+The probe prints its own CLOCK_MONOTONIC at its first instruction, the boot id of
+the kernel it ran under and its CLOCK_REALTIME. "First instruction" is computed
+only by clock.first_instruction, on the one clock clock.decide_clock allows for
+that reading (ClockJudge below keeps the verdict of a runtime's cycles), so a
+reading of one kernel is never subtracted from a reading of another.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 
+from virtprobe.benchmark import clock as clock_mod
 from virtprobe.benchmark.backend import Backend, Clock, Progress
+from virtprobe.benchmark.engine import EngineInfo
 from virtprobe.benchmark.guest import probe_image
 from virtprobe.benchmark.interrupts import held_interrupts, signals_ignored
 from virtprobe.benchmark.options import BenchOptions
@@ -24,33 +29,103 @@ def _s(ns: int) -> float:
     return ns / 1e9
 
 
+class ClockJudge:
+    """The clock verdict of one runtime's cycles: decided on the first probe report, held after.
+
+    A later report that would get another verdict (a probe that suddenly reports
+    another boot id) gets no first-instruction figure at all, and is counted in
+    `disagreements`, rather than mixing two clocks in one column.
+    """
+
+    def __init__(
+        self,
+        engine: EngineInfo,
+        local_boot_id: str | None,
+        runtime_kind: str | None = None,
+        offset: clock_mod.ClockOffset | None = None,
+    ) -> None:
+        self.engine = engine
+        self.local_boot_id = local_boot_id
+        self.runtime_kind = runtime_kind
+        self.offset = offset
+        self.verdict: clock_mod.ClockVerdict | None = None
+        self.disagreements = 0
+        self._lock = threading.Lock()
+
+    def first_instruction_s(
+        self, report: probe_image.ProbeReport, start_mono: int, start_real: int, exited_mono: int
+    ) -> float | None:
+        verdict = clock_mod.decide_clock(
+            report, self.local_boot_id, self.engine, self.runtime_kind, self.offset, (start_mono, exited_mono)
+        )
+        with self._lock:
+            if self.verdict is None:
+                self.verdict = verdict
+            elif verdict.mode != self.verdict.mode:
+                self.disagreements += 1
+                return None
+            held = self.verdict
+        got = clock_mod.first_instruction(held, report, start_mono, start_real)
+        return None if got is None else got.value_s
+
+
+def _remove_quietly(backend: Backend, cid: str) -> None:
+    """Remove a container whose cycle failed; the error being raised is the one that matters."""
+    from virtprobe.errors import VirtprobeError
+
+    try:
+        with held_interrupts():
+            backend.remove(cid)
+    except VirtprobeError:
+        pass  # the run's cleanup guard sweeps it by its label
+
+
 def one_cycle(
-    backend: Backend, clock: Clock, image: str, run_id: str, index: int, warmup: bool, probe: bool
+    backend: Backend,
+    clock: Clock,
+    image: str,
+    run_id: str,
+    index: int,
+    warmup: bool,
+    probe: bool,
+    runtime: str | None = None,
+    judge: ClockJudge | None = None,
+    realtime: Clock = time.time_ns,
 ) -> CycleSample:
-    """create -> start -> wait -> (logs) -> remove of one container, every phase timed."""
+    """create -> start -> wait -> (logs) -> remove of one container, every phase timed.
+
+    Without a judge no first-instruction figure is computed (no clock was cleared).
+    A container that was created and then failed is removed before the error rises.
+    """
     with held_interrupts():
         t_create = clock()
-        cid = backend.create(image, run_id)
+        cid = backend.create(image, run_id, runtime=runtime)
         t_created = clock()
-    first_output = None if probe else backend.attach_first_output(cid, clock)
-    with held_interrupts():
-        t_start_req = clock()
-        backend.start(cid)
-        t_started = clock()
-    code = backend.wait(cid)
-    t_exited = clock()
-    first_instruction_s = first_output_s = None
-    if probe:
-        out = backend.logs(cid)
-        if code != 0:
-            raise UnrunnableError(f"the probe container exited with status {code}: {out[:200]!r}")
-        probe_ns = probe_image.parse_probe_output(out)
-        if probe_ns is None:
-            raise UnrunnableError(f"the probe printed no CLOCK_MONOTONIC reading: {out[:200]!r}")
-        first_instruction_s = _s(probe_ns - t_start_req)
-    else:
-        got = first_output.result(USER_OUTPUT_TIMEOUT_S) if first_output is not None else None
-        first_output_s = _s(got - t_start_req) if got is not None else None
+    try:
+        first_output = None if probe else backend.attach_first_output(cid, clock)
+        with held_interrupts():
+            t_start_req = clock()
+            real_start_req = realtime()
+            backend.start(cid)
+            t_started = clock()
+        code = backend.wait(cid)
+        t_exited = clock()
+        first_instruction_s = first_output_s = None
+        if probe:
+            out = backend.logs(cid)
+            if code != 0:
+                raise UnrunnableError(f"the probe container exited with status {code}: {out[:200]!r}")
+            report = probe_image.parse_probe_report(out)
+            if report is None:
+                raise UnrunnableError(f"the probe printed no CLOCK_MONOTONIC reading: {out[:200]!r}")
+            if judge is not None:
+                first_instruction_s = judge.first_instruction_s(report, t_start_req, real_start_req, t_exited)
+        else:
+            got = first_output.result(USER_OUTPUT_TIMEOUT_S) if first_output is not None else None
+            first_output_s = _s(got - t_start_req) if got is not None else None
+    except BaseException:
+        _remove_quietly(backend, cid)
+        raise
     with held_interrupts():
         t_remove = clock()
         backend.remove(cid)
@@ -77,14 +152,48 @@ def run_samples(
     options: BenchOptions,
     probe: bool,
     progress: Progress,
+    judge: ClockJudge | None = None,
+    realtime: Clock = time.time_ns,
 ) -> list[CycleSample]:
-    """Warmup then measured runs, serially; the sample index is the run order."""
+    """Warmup then measured runs of the default runtime, serially; the sample index is the run order."""
+    got = run_interleaved(backend, clock, image, run_id, options, probe, progress, [(None, judge)], realtime)
+    return got[0][0]
+
+
+def run_interleaved(
+    backend: Backend,
+    clock: Clock,
+    image: str,
+    run_id: str,
+    options: BenchOptions,
+    probe: bool,
+    progress: Progress,
+    runtimes: list[tuple[str | None, ClockJudge | None]],
+    realtime: Clock = time.time_ns,
+) -> list[tuple[list[CycleSample], str | None]]:
+    """Round i runs cycle i of every runtime in turn, so drift on the host hits them all alike.
+
+    Returns (samples, refused) per runtime, in order. A runtime whose container
+    cannot start (UnrunnableError: the engine refused it) is dropped from later
+    rounds with that message as its reason; the others go on.
+    """
     total = options.warmup + options.runs
-    samples = []
+    results: list[tuple[list[CycleSample], str | None]] = [([], None) for _ in runtimes]
     for i in range(total):
-        samples.append(one_cycle(backend, clock, image, run_id, i, i < options.warmup, probe))
+        for k, (runtime, judge) in enumerate(runtimes):
+            samples, refused = results[k]
+            if refused is not None:
+                continue
+            try:
+                samples.append(
+                    one_cycle(backend, clock, image, run_id, i, i < options.warmup, probe, runtime, judge, realtime)
+                )
+            except UnrunnableError as err:
+                if len(runtimes) == 1:
+                    raise
+                results[k] = (samples, err.message)
         progress("cycles", i + 1, total)
-    return samples
+    return results
 
 
 def run_parallel(
@@ -96,6 +205,8 @@ def run_parallel(
     n: int,
     probe: bool,
     progress: Progress,
+    runtime: str | None = None,
+    judge: ClockJudge | None = None,
 ) -> ParallelSection:
     """n full cycles on a pool of `parallel` threads: containers per second, cycle under load."""
     stop = threading.Event()
@@ -106,7 +217,7 @@ def run_parallel(
         nonlocal done
         if stop.is_set():
             return None
-        sample = one_cycle(backend, clock, image, run_id, i, False, probe)
+        sample = one_cycle(backend, clock, image, run_id, i, False, probe, runtime, judge)
         with lock:
             done += 1
             progress("parallel", done, n)

@@ -22,21 +22,22 @@ from typing import Any
 
 import docker
 import docker.errors
-import psutil
 import requests.exceptions
 
+from virtprobe.benchmark import hostmem
 from virtprobe.benchmark.connect import EngineTarget
+from virtprobe.benchmark.engine import EngineInfo, parse_engine, read_local_machine
 from virtprobe.benchmark.guest import probe_image
 from virtprobe.benchmark.ownership import OWNER_LABEL, ROLE_LABEL, RUN_LABEL, owner_label
-from virtprobe.benchmark.result import EngineInfo
 from virtprobe.errors import EngineError, UnrunnableError
+from virtprobe.machine.source import LiveSource
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 # Only for the first /version request of a fleet engine, which then names its own version.
 BOOTSTRAP_API = "1.24"
 API_TIMEOUT_S = 60
 
-# Least privilege for every container (issue #3): no network, no capabilities,
+# Least privilege for every container: no network, no capabilities,
 # no privilege gain, read-only root, bounded pids and memory. Config.NetworkDisabled
 # is deliberately left false: it skips libnetwork's sandbox setup and makes start()
 # about 80 ms faster here than what `docker run --network none` costs, so the
@@ -50,8 +51,12 @@ HARDENING: dict[str, Any] = {
     "mem_limit": "64m",
     "privileged": False,
 }
+# gVisor charges its sandbox's own threads (the Sentry, the gofer) to the container's
+# pids cgroup: runsc 20221219 fails to start the sandbox here below about 40 pids
+# ("cannot read client sync file: waiting for sandbox to start: EOF"). Its bound is
+# raised for it alone; the probe itself still runs one thread.
+PIDS_LIMIT_BY_RUNTIME_KIND = {"runsc": 128}
 
-CGROUP_ROOT = "/sys/fs/cgroup"
 SWEEP_ROUNDS = 3
 
 
@@ -60,9 +65,7 @@ def _host() -> str:
 
 
 def _unreachable() -> EngineError:
-    return EngineError(
-        f"Docker daemon not reachable at {_host()}. Is it running? Try: sudo systemctl start docker"
-    )
+    return EngineError(f"Docker daemon not reachable at {_host()}. Is it running? Try: sudo systemctl start docker")
 
 
 def _permission() -> EngineError:
@@ -86,106 +89,6 @@ def translate_connect_error(err: BaseException) -> EngineError:
     if isinstance(err, PermissionError) or "PermissionError" in text or "Permission denied" in text:
         return _permission()
     return _unreachable()
-
-
-def parse_engine_info(version: dict[str, Any], info: dict[str, Any]) -> EngineInfo:
-    """Pure: EngineInfo from the /version and /info API answers."""
-    components = {
-        str(c.get("Name", "")).lower(): c.get("Version")
-        for c in version.get("Components") or []
-        if isinstance(c, dict)
-    }
-    cgv = info.get("CgroupVersion")
-    try:
-        cgroup_version = int(cgv) if cgv not in (None, "") else None
-    except (TypeError, ValueError):
-        cgroup_version = None
-    return EngineInfo(
-        engine_version=components.get("engine") or version.get("Version"),
-        api_version=version.get("ApiVersion"),
-        containerd_version=components.get("containerd"),
-        runc_version=components.get("runc"),
-        default_runtime=info.get("DefaultRuntime"),
-        storage_driver=info.get("Driver"),
-        cgroup_version=cgroup_version,
-        cgroup_driver=info.get("CgroupDriver"),
-        arch=info.get("Architecture"),
-    )
-
-
-def parse_proc_cgroup(text: str) -> tuple[str | None, str | None]:
-    """Pure: (v1 memory controller path, v2 unified path) from /proc/<pid>/cgroup."""
-    v1 = v2 = None
-    for line in text.splitlines():
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        hid, controllers, path = parts
-        if hid == "0" and controllers == "":
-            v2 = path
-        elif "memory" in controllers.split(","):
-            v1 = path
-    return v1, v2
-
-
-def parse_meminfo(text: str) -> dict[str, int]:
-    """Pure: /proc/meminfo as {field: bytes} ("kB" lines are KiB; lines without a unit are counts)."""
-    out: dict[str, int] = {}
-    for line in text.splitlines():
-        key, sep, rest = line.partition(":")
-        fields = rest.split()
-        if not sep or not fields or not fields[0].isdigit():
-            continue
-        unit = fields[1].lower() if len(fields) > 1 else ""
-        out[key.strip()] = int(fields[0]) * (1024 if unit == "kb" else 1)
-    return out
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="ascii", errors="replace") as fh:
-            return fh.read()
-    except OSError:
-        return None
-
-
-def cgroup_memory_bytes(pid: int, root: str = "/") -> tuple[int | None, str]:
-    """Memory charged to a process's cgroup (v1 usage_in_bytes, else v2 memory.current), and its path."""
-    text = _read(os.path.join(root, f"proc/{pid}/cgroup"))
-    if text is None:
-        return None, f"/proc/{pid}/cgroup unreadable"
-    v1, v2 = parse_proc_cgroup(text)
-    candidates = []
-    if v1 is not None:
-        candidates.append(
-            os.path.join(root, CGROUP_ROOT.lstrip("/"), "memory", v1.lstrip("/"), "memory.usage_in_bytes")
-        )
-    if v2 is not None:
-        candidates.append(os.path.join(root, CGROUP_ROOT.lstrip("/"), v2.lstrip("/"), "memory.current"))
-        candidates.append(
-            os.path.join(root, CGROUP_ROOT.lstrip("/"), "unified", v2.lstrip("/"), "memory.current")
-        )
-    for path in candidates:
-        value = _read(path)
-        if value is not None and value.strip().isdigit():
-            return int(value.strip()), path
-    return None, "no memory cgroup file found for pid " + str(pid)
-
-
-def shim_pss_bytes(pid: int) -> int | None:
-    """PSS of the parent of the container's init, which is its containerd-shim."""
-    try:
-        shim = psutil.Process(pid).parent()
-        if shim is None:
-            return None
-        return int(shim.memory_full_info().pss)
-    except (psutil.Error, AttributeError):
-        return None
-
-
-def read_meminfo() -> dict[str, int] | None:
-    text = _read("/proc/meminfo")
-    return None if text is None else parse_meminfo(text)
 
 
 class FirstOutput:
@@ -282,6 +185,8 @@ class DockerBackend:
             raise translate_connect_error(err) from err
         self.api = self._client.api
         self._owner = owner_label()
+        self._runtime_kinds: dict[str, str | None] = {}  # filled by engine_info()
+        self._default_runtime: str | None = None
 
     @contextmanager
     def _calls(self) -> Iterator[None]:
@@ -305,9 +210,25 @@ class DockerBackend:
     def engine_info(self) -> EngineInfo:
         with self._calls():
             try:
-                return parse_engine_info(self.api.version(), self.api.info())
+                version, info = self.api.version(), self.api.info()
             except docker.errors.APIError as err:
                 raise EngineError(f"the Docker daemon refused /info: {err.explanation}") from err
+        # The engine is compared with the machine virtprobe runs on (this client's).
+        engine = parse_engine(version, info, read_local_machine(LiveSource()))
+        self._runtime_kinds = {r.name: r.kind for r in engine.runtimes}
+        if engine.runtime is not None:
+            self._runtime_kinds.setdefault(engine.runtime, engine.runtime_kind)
+        self._default_runtime = engine.runtime
+        return engine
+
+    def system_time(self) -> str | None:
+        """/info `SystemTime`: the engine's CLOCK_REALTIME, for clock.estimate_offset."""
+        with self._calls():
+            try:
+                value = self.api.info().get("SystemTime")
+            except docker.errors.APIError:
+                return None
+        return value if isinstance(value, str) else None
 
     # --- images ---------------------------------------------------------------
 
@@ -379,25 +300,34 @@ class DockerBackend:
 
     # --- containers -------------------------------------------------------------
 
-    def create(self, image: str, run_id: str, command: list[str] | None = None, role: str = "bench") -> str:
+    def create(
+        self,
+        image: str,
+        run_id: str,
+        command: list[str] | None = None,
+        role: str = "bench",
+        runtime: str | None = None,
+        entrypoint: list[str] | None = None,
+    ) -> str:
         with self._calls():
             try:
-                host_config = self.api.create_host_config(**HARDENING)
+                extra: dict[str, Any] = {"runtime": runtime} if runtime else {}
+                kind = self._runtime_kinds.get(runtime or self._default_runtime or "")
+                if kind in PIDS_LIMIT_BY_RUNTIME_KIND:
+                    extra["pids_limit"] = PIDS_LIMIT_BY_RUNTIME_KIND[kind]
+                host_config = self.api.create_host_config(**{**HARDENING, **extra})
                 resp = self.api.create_container(
                     image,
                     command=command,
+                    entrypoint=entrypoint,
                     host_config=host_config,
                     labels={RUN_LABEL: run_id, ROLE_LABEL: role, OWNER_LABEL: self._owner},
                     use_config_proxy=False,
                 )
             except docker.errors.ImageNotFound as err:
-                raise UnrunnableError(
-                    f"image {image!r} not found locally and virtprobe does not pull"
-                ) from err
+                raise UnrunnableError(f"image {image!r} not found locally and virtprobe does not pull") from err
             except docker.errors.APIError as err:
-                raise EngineError(
-                    f"the Docker daemon refused to create a container: {err.explanation}"
-                ) from err
+                raise EngineError(f"the Docker daemon refused to create a container: {err.explanation}") from err
         return str(resp["Id"])
 
     def start(self, cid: str) -> None:
@@ -496,14 +426,41 @@ class DockerBackend:
 
     # --- memory of one running container ---------------------------------------------
 
-    def container_memory(self, cid: str) -> tuple[int | None, int | None, str | None]:
-        """(cgroup bytes, shim PSS bytes, note) for a running container."""
+    def container_memory(self, cid: str) -> tuple[int | None, int | None, str | None, str | None]:
+        """(cgroup bytes, per-container process PSS, that process's name, note) for a running container."""
         pid = self.init_pid(cid)
         if pid is None:
-            return None, None, f"container {cid[:12]} has no init pid"
-        cg, where = cgroup_memory_bytes(pid)
-        pss = shim_pss_bytes(pid)
-        return cg, pss, None if cg is not None else where
+            return None, None, None, f"container {cid[:12]} has no init pid"
+        src = LiveSource()
+        cg, where = hostmem.cgroup_memory_bytes(src, pid)
+        proc = hostmem.container_process(src, pid)
+        notes = [n for n in (None if cg is not None else where, proc.reason) if n]
+        return cg, proc.pss_bytes, proc.name, "; ".join(notes) or None
 
     def meminfo(self) -> dict[str, int] | None:
-        return read_meminfo()
+        return hostmem.read_meminfo(LiveSource())
+
+    # --- the serverless cycle: exec into a kept container, pause and unpause ----------------
+
+    def exec_run(self, cid: str, command: list[str]) -> bytes:
+        """Run a command in a running container and return its stdout (exec create + start, attached)."""
+        with self._calls():
+            try:
+                exec_id = self.api.exec_create(cid, command, stdout=True, stderr=False)["Id"]
+                return bytes(self.api.exec_start(exec_id, stream=False, demux=False))
+            except docker.errors.APIError as err:
+                raise UnrunnableError(f"exec in the container failed: {err.explanation}") from err
+
+    def pause(self, cid: str) -> None:
+        with self._calls():
+            try:
+                self.api.pause(cid)
+            except docker.errors.APIError as err:
+                raise UnrunnableError(f"the engine cannot pause the container: {err.explanation}") from err
+
+    def unpause(self, cid: str) -> None:
+        with self._calls():
+            try:
+                self.api.unpause(cid)
+            except docker.errors.APIError as err:
+                raise UnrunnableError(f"the engine cannot unpause the container: {err.explanation}") from err

@@ -99,7 +99,7 @@ def environment(
         cpu_count=os.cpu_count(),
         mem_total_bytes=parse_mem_total(meminfo) if meminfo else None,
         python=platform.python_version(),
-        docker=engine,
+        engine=engine,
         detect=detect_summary(detected),
         load_average_start=load_start,
         load_average_end=load_end,

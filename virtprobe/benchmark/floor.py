@@ -95,9 +95,7 @@ def _time_runtime(runtime: str, base: str, elf: bytes, runs: int) -> tuple[list[
     state = os.path.join(base, f"state-{runtime}")
     # runc removes a container that exits on its own when run without --detach,
     # so one id can be reused run after run.
-    samples, why = _time_cmd(
-        [exe, "--root", state, "run", "--bundle", bundle, f"virtprobe-floor-{os.getpid()}"], runs
-    )
+    samples, why = _time_cmd([exe, "--root", state, "run", "--bundle", bundle, f"virtprobe-floor-{os.getpid()}"], runs)
     return (samples or None), why
 
 
@@ -118,9 +116,7 @@ def run_floor(elf: bytes, runs: int, progress: Progress = no_progress) -> FloorS
         if unshare_bin is None:
             notes.append("unshare not found on PATH; skipped")
         else:
-            samples, why = _time_cmd(
-                [unshare_bin, "--fork", "--pid", "--mount", "--net", "--uts", "--ipc", exe], runs
-            )
+            samples, why = _time_cmd([unshare_bin, "--fork", "--pid", "--mount", "--net", "--uts", "--ipc", exe], runs)
             unshare = samples or None
             if why:
                 notes.append(why)

@@ -20,6 +20,8 @@ class BenchOptions:
     kernel: str | None = None  # guest kernel for --vm qemu (a path: not recorded in the report)
     profiles: str | None = None  # a user file of VM profiles (a path: not recorded in the report)
     hwvirt: bool = False  # drive /dev/kvm directly: VM floor, exit cost, near-native ratio
+    runtimes: tuple[str, ...] = ()  # --runtime A,B: OCI runtimes to bench, interleaved (empty: the default)
+    function_ms: int | None = None  # --function MS: the serverless cycle with a function of MS ms of CPU
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -32,6 +34,8 @@ class BenchOptions:
             "vm": list(self.vm),
             "hwvirt": self.hwvirt,
             "seed": self.seed,
+            "runtimes": list(self.runtimes),
+            "function_ms": self.function_ms,
         }
 
     @classmethod
@@ -51,4 +55,6 @@ class BenchOptions:
             seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
             vm=tuple(str(x) for x in d.get("vm") or ()),
             hwvirt=bool(d.get("hwvirt")),
+            runtimes=tuple(str(x) for x in d.get("runtimes") or ()),
+            function_ms=fn if isinstance(fn := d.get("function_ms"), int) and not isinstance(fn, bool) else None,
         )

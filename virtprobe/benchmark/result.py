@@ -12,11 +12,16 @@ the 1.x schemas promise later minor versions.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from virtprobe import stats
+from virtprobe.benchmark.clock import ClockVerdict
+from virtprobe.benchmark.engine import EngineInfo
+from virtprobe.benchmark.hostmem import HostMemFigure
 from virtprobe.benchmark.options import BenchOptions
+
+__all__ = ["EngineInfo"]  # re-exported: the engine's description lives in engine.py
 
 # The phases of one container cycle, in the order they happen; `report/labels.py`
 # holds the one table of what every renderer calls them.
@@ -120,13 +125,24 @@ class ImageInfo:
         return cls(name=d.get("name"), probe=bool(d.get("probe")), build_s=_num(d.get("build_s")))
 
 
+def _figure(d: Any) -> HostMemFigure | None:
+    return HostMemFigure.from_dict(d) if isinstance(d, Mapping) else None
+
+
 @dataclass(frozen=True)
 class MemorySection:
-    """N idle containers: per-container cgroup and shim figures, and host-wide growth."""
+    """N idle containers: per-container cgroup and per-container-process figures, and host-wide growth.
+
+    The host-wide per-container values are None when not measurable (below zero or
+    within the noise of idle readings): `host_available` and `host_kernel_anon`
+    then carry the raw readings and the reason. `host_side_reason` is set when
+    readings of this machine cannot describe the engine's containers at all (an
+    engine in a VM or on another host): then every host-side figure is None.
+    """
 
     n: int
     cgroup_bytes: tuple[float, ...]
-    shim_pss_bytes: tuple[float, ...] | None
+    process_pss_bytes: tuple[float, ...] | None  # PSS of the per-container process (containerd-shim, conmon)
     host_available_drop_bytes_per_container: float | None
     host_kernel_anon_growth_bytes_per_container: float | None
     host_meminfo_before_bytes: dict[str, int] | None = None
@@ -134,14 +150,22 @@ class MemorySection:
     settle_s: float | None = None
     method: str | None = None
     notes: tuple[str, ...] = ()
+    process_name: str | None = None  # as /proc/<pid>/comm names it: "containerd-shim", "conmon"
+    host_available: HostMemFigure | None = None
+    host_kernel_anon: HostMemFigure | None = None
+    host_side_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "n": self.n,
             "cgroup_bytes": list(self.cgroup_bytes),
-            "shim_pss_bytes": _list(self.shim_pss_bytes),
+            "process_name": self.process_name,
+            "process_pss_bytes": _list(self.process_pss_bytes),
             "host_available_drop_bytes_per_container": self.host_available_drop_bytes_per_container,
             "host_kernel_anon_growth_bytes_per_container": self.host_kernel_anon_growth_bytes_per_container,
+            "host_available": None if self.host_available is None else self.host_available.to_dict(),
+            "host_kernel_anon": None if self.host_kernel_anon is None else self.host_kernel_anon.to_dict(),
+            "host_side_reason": self.host_side_reason,
             "host_meminfo_before_bytes": self.host_meminfo_before_bytes,
             "host_meminfo_after_bytes": self.host_meminfo_after_bytes,
             "settle_s": self.settle_s,
@@ -154,7 +178,7 @@ class MemorySection:
         return cls(
             n=_int(d.get("n")) or 0,
             cgroup_bytes=_nums(d.get("cgroup_bytes")),
-            shim_pss_bytes=_opt_nums(d.get("shim_pss_bytes")),
+            process_pss_bytes=_opt_nums(d.get("process_pss_bytes")),
             host_available_drop_bytes_per_container=_num(d.get("host_available_drop_bytes_per_container")),
             host_kernel_anon_growth_bytes_per_container=_num(d.get("host_kernel_anon_growth_bytes_per_container")),
             host_meminfo_before_bytes=_int_map(d.get("host_meminfo_before_bytes")),
@@ -162,6 +186,10 @@ class MemorySection:
             settle_s=_num(d.get("settle_s")),
             method=d.get("method"),
             notes=_strs(d.get("notes")),
+            process_name=d.get("process_name"),
+            host_available=_figure(d.get("host_available")),
+            host_kernel_anon=_figure(d.get("host_kernel_anon")),
+            host_side_reason=d.get("host_side_reason"),
         )
 
 
@@ -230,12 +258,18 @@ class FloorSection:
 
 @dataclass(frozen=True)
 class ContainerSection:
+    """The cycles of one OCI runtime (the engine's default, or one of --runtime), with memory."""
+
     image: ImageInfo | None
     timing_basis: str | None  # "first_instruction" (the probe) or "first_output" (a user image)
     samples: tuple[CycleSample, ...]
     memory: MemorySection | None = None
     parallel: ParallelSection | None = None
     floor: FloorSection | None = None
+    runtime: str | None = None  # the runtime's name as the engine offers it (None: a 1.0 report)
+    runtime_kind: str | None = None  # its family: runc, crun, runsc, kata, youki, krun
+    clock: ClockVerdict | None = None  # which clock first-instruction times use, and why
+    refused: str | None = None  # why the runtime ran no container (its samples are then empty)
 
     def measured(self, phase: str) -> list[float]:
         return measured_values(self.samples, phase)
@@ -251,19 +285,119 @@ class ContainerSection:
             "memory": None if self.memory is None else self.memory.to_dict(),
             "parallel": None if self.parallel is None else self.parallel.to_dict(),
             "floor": None if self.floor is None else self.floor.to_dict(),
+            "runtime": self.runtime,
+            "runtime_kind": self.runtime_kind,
+            "clock": None if self.clock is None else self.clock.to_dict(),
+            "refused": self.refused,
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ContainerSection:
         image = d.get("image")
-        memory, parallel, floor = d.get("memory"), d.get("parallel"), d.get("floor")
+        memory, parallel, floor, clock = d.get("memory"), d.get("parallel"), d.get("floor"), d.get("clock")
         return cls(
+            runtime=d.get("runtime"),
+            runtime_kind=d.get("runtime_kind"),
+            clock=ClockVerdict.from_dict(clock) if isinstance(clock, Mapping) else None,
+            refused=d.get("refused"),
             image=ImageInfo.from_dict(image) if isinstance(image, Mapping) else None,
             timing_basis=d.get("timing_basis"),
             samples=tuple(CycleSample.from_dict(s) for s in d.get("samples") or ()),
             memory=MemorySection.from_dict(memory) if isinstance(memory, Mapping) else None,
             parallel=ParallelSection.from_dict(parallel) if isinstance(parallel, Mapping) else None,
             floor=FloorSection.from_dict(floor) if isinstance(floor, Mapping) else None,
+        )
+
+
+# --- the serverless cycle (--function MS) ---------------------------------------------------
+
+FUNCTION_MODES = ("cold", "warm", "paused")
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    """One call of the function probe. Request-relative times exist only on a clock the probe shares."""
+
+    index: int
+    warmup: bool
+    wall_s: float | None  # the whole call on virtprobe's clock (cold: create request -> removed)
+    work_s: float | None  # the function's own end - start, on the clock of the kernel it ran under
+    first_instruction_s: float | None = None  # request -> the function's first instruction
+    end_s: float | None = None  # request -> the function's end
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "warmup": self.warmup,
+            "wall_s": self.wall_s,
+            "work_s": self.work_s,
+            "first_instruction_s": self.first_instruction_s,
+            "end_s": self.end_s,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FunctionCall:
+        return cls(
+            index=_int(d.get("index")) or 0,
+            warmup=bool(d.get("warmup")),
+            wall_s=_num(d.get("wall_s")),
+            work_s=_num(d.get("work_s")),
+            first_instruction_s=_num(d.get("first_instruction_s")),
+            end_s=_num(d.get("end_s")),
+        )
+
+
+@dataclass(frozen=True)
+class FunctionMode:
+    """cold (a container per call), warm (exec into one kept container) or paused (unpause/exec/pause)."""
+
+    mode: str
+    calls: tuple[FunctionCall, ...]
+    refused: str | None = None  # why this mode could not run (the others still did)
+
+    def measured(self, attr: str) -> list[float]:
+        return [v for c in self.calls if not c.warmup and (v := getattr(c, attr)) is not None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "calls": [c.to_dict() for c in self.calls], "refused": self.refused}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FunctionMode:
+        return cls(
+            mode=str(d.get("mode") or ""),
+            calls=tuple(FunctionCall.from_dict(c) for c in d.get("calls") or () if isinstance(c, Mapping)),
+            refused=d.get("refused"),
+        )
+
+
+@dataclass(frozen=True)
+class FunctionSection:
+    """`--function MS`: a function that spins MS ms of CPU, called cold, warm and paused."""
+
+    function_ms: int
+    runtime: str | None
+    modes: tuple[FunctionMode, ...]
+    clock: ClockVerdict | None = None  # the clock of the cold calls' request-relative times
+
+    def mode(self, name: str) -> FunctionMode | None:
+        return next((m for m in self.modes if m.mode == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "function_ms": self.function_ms,
+            "runtime": self.runtime,
+            "modes": [m.to_dict() for m in self.modes],
+            "clock": None if self.clock is None else self.clock.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FunctionSection:
+        clock = d.get("clock")
+        return cls(
+            function_ms=_int(d.get("function_ms")) or 0,
+            runtime=d.get("runtime"),
+            modes=tuple(FunctionMode.from_dict(m) for m in d.get("modes") or () if isinstance(m, Mapping)),
+            clock=ClockVerdict.from_dict(clock) if isinstance(clock, Mapping) else None,
         )
 
 
@@ -552,47 +686,6 @@ class HwvirtSection:
 
 
 @dataclass(frozen=True)
-class EngineInfo:
-    """What the engine says about itself (its /version and /info answers)."""
-
-    engine_version: str | None
-    api_version: str | None = None
-    containerd_version: str | None = None
-    runc_version: str | None = None
-    default_runtime: str | None = None
-    storage_driver: str | None = None
-    cgroup_version: int | None = None
-    cgroup_driver: str | None = None
-    # Not in the report (it only picks the probe executable), so not part of equality either.
-    arch: str | None = field(default=None, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "engine_version": self.engine_version,
-            "api_version": self.api_version,
-            "containerd_version": self.containerd_version,
-            "runc_version": self.runc_version,
-            "default_runtime": self.default_runtime,
-            "storage_driver": self.storage_driver,
-            "cgroup_version": self.cgroup_version,
-            "cgroup_driver": self.cgroup_driver,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> EngineInfo:
-        return cls(
-            engine_version=d.get("engine_version"),
-            api_version=d.get("api_version"),
-            containerd_version=d.get("containerd_version"),
-            runc_version=d.get("runc_version"),
-            default_runtime=d.get("default_runtime"),
-            storage_driver=d.get("storage_driver"),
-            cgroup_version=_int(d.get("cgroup_version")),
-            cgroup_driver=d.get("cgroup_driver"),
-        )
-
-
-@dataclass(frozen=True)
 class DetectSummary:
     """The `detect` verdict in short, as a bench report records the machine it ran on."""
 
@@ -641,7 +734,7 @@ class Environment:
     cpu_count: int | None
     mem_total_bytes: int | None
     python: str | None
-    docker: EngineInfo | None
+    engine: EngineInfo | None  # the engine and everything under it (engine.py)
     detect: DetectSummary | None
     load_average_start: tuple[float, ...] | None = None
     load_average_end: tuple[float, ...] | None = None
@@ -656,7 +749,7 @@ class Environment:
             "cpu_count": self.cpu_count,
             "mem_total_bytes": self.mem_total_bytes,
             "python": self.python,
-            "docker": None if self.docker is None else self.docker.to_dict(),
+            "engine": None if self.engine is None else self.engine.to_dict(),
             "detect": None if self.detect is None else self.detect.to_dict(),
             "load_average_start": _list(self.load_average_start),
             "load_average_end": _list(self.load_average_end),
@@ -664,7 +757,7 @@ class Environment:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Environment:
-        docker, detect = d.get("docker"), d.get("detect")
+        engine, detect = d.get("engine"), d.get("detect")
         return cls(
             hostname=d.get("hostname"),
             machine_id=d.get("machine_id"),
@@ -674,7 +767,7 @@ class Environment:
             cpu_count=_int(d.get("cpu_count")),
             mem_total_bytes=_int(d.get("mem_total_bytes")),
             python=d.get("python"),
-            docker=EngineInfo.from_dict(docker) if isinstance(docker, Mapping) else None,
+            engine=EngineInfo.from_dict(engine) if isinstance(engine, Mapping) else None,
             detect=DetectSummary.from_dict(detect) if isinstance(detect, Mapping) else None,
             load_average_start=_opt_nums(d.get("load_average_start")),
             load_average_end=_opt_nums(d.get("load_average_end")),
@@ -692,10 +785,18 @@ class BenchResult:
     vm: tuple[VmBaseline, ...] | None  # None: the report has no VM section at all
     hwvirt: HwvirtSection | None = None
     warnings: tuple[str, ...] = ()
+    # --runtime A,B,C: `container` is A (the ratios' reference), these are B and C in order.
+    other_runtimes: tuple[ContainerSection, ...] = ()
+    function: FunctionSection | None = None
 
     @property
     def baselines(self) -> tuple[VmBaseline, ...]:
         return self.vm or ()
+
+    @property
+    def runtime_sections(self) -> tuple[ContainerSection, ...]:
+        """Every runtime's section, the reference first."""
+        return ((self.container,) if self.container is not None else ()) + self.other_runtimes
 
     def to_dict(self) -> dict[str, Any]:
         """The bench sections of the report document (report/document.py adds the envelope)."""
@@ -707,11 +808,13 @@ class BenchResult:
             "vm": None if self.vm is None else {"baselines": [b.to_dict() for b in self.vm]},
             "hwvirt": None if self.hwvirt is None else self.hwvirt.to_dict(),
             "warnings": list(self.warnings),
+            "other_runtimes": [c.to_dict() for c in self.other_runtimes],
+            "function": None if self.function is None else self.function.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BenchResult:
-        container, vm, hw = d.get("container"), d.get("vm"), d.get("hwvirt")
+        container, vm, hw, fn = d.get("container"), d.get("vm"), d.get("hwvirt"), d.get("function")
         return cls(
             run_id=str(d.get("run_id") or ""),
             options=BenchOptions.from_dict(d.get("options") or {}),
@@ -720,4 +823,8 @@ class BenchResult:
             vm=tuple(VmBaseline.from_dict(b) for b in vm.get("baselines") or ()) if isinstance(vm, Mapping) else None,
             hwvirt=HwvirtSection.from_dict(hw) if isinstance(hw, Mapping) else None,
             warnings=_strs(d.get("warnings")),
+            other_runtimes=tuple(
+                ContainerSection.from_dict(c) for c in d.get("other_runtimes") or () if isinstance(c, Mapping)
+            ),
+            function=FunctionSection.from_dict(fn) if isinstance(fn, Mapping) else None,
         )

@@ -2,8 +2,10 @@
 
 It takes the backend (DockerBackend, or a scripted one in tests), the detect verdict
 of this machine (so /dev/kvm is judged once per run, and --vm qemu and --hwvirt use that
-verdict), and a clock returning CLOCK_MONOTONIC nanoseconds. The measurements live in
-cycles.py, memory.py, floor.py and vm/; interrupts.py owns Ctrl-C and the clean-up.
+verdict), a clock returning CLOCK_MONOTONIC nanoseconds, one returning CLOCK_REALTIME
+nanoseconds (for the engine clock offset) and this kernel's boot id (for clock.py's
+verdict). The measurements live in cycles.py, memory.py, function.py, floor.py and vm/;
+interrupts.py owns Ctrl-C and the clean-up.
 """
 
 from __future__ import annotations
@@ -13,19 +15,40 @@ import signal
 import time
 from collections.abc import Callable
 
+from virtprobe.benchmark import clock as clock_mod
 from virtprobe.benchmark import environment as env_mod
 from virtprobe.benchmark.backend import Backend, Clock, Progress, no_progress
-from virtprobe.benchmark.cycles import run_parallel, run_samples
+from virtprobe.benchmark.cycles import ClockJudge, run_interleaved, run_parallel, run_samples
+from virtprobe.benchmark.engine import EngineInfo, runtime_kind, runtime_not_offered
 from virtprobe.benchmark.floor import run_floor
+from virtprobe.benchmark.function import run_function
 from virtprobe.benchmark.guest import probe_image
 from virtprobe.benchmark.interrupts import Terminated, cleanup_guard, signals_interrupt
 from virtprobe.benchmark.memory import measure_memory
 from virtprobe.benchmark.noise import noise_warnings
 from virtprobe.benchmark.options import BenchOptions
 from virtprobe.benchmark.ownership import new_run_id
-from virtprobe.benchmark.result import BenchResult, ContainerSection, HwvirtSection, ImageInfo, VmBaseline
+from virtprobe.benchmark.result import (
+    BenchResult,
+    ContainerSection,
+    CycleSample,
+    FunctionSection,
+    HwvirtSection,
+    ImageInfo,
+    MemorySection,
+    VmBaseline,
+)
 from virtprobe.detect.model import DetectResult
-from virtprobe.errors import Interrupted
+from virtprobe.errors import InputError, Interrupted
+from virtprobe.machine.source import LiveSource
+
+# /info calls made to estimate the engine's clock offset; the one with the shortest
+# round trip gives the tightest bound (clock.best_offset).
+OFFSET_CALLS = 3
+
+
+def local_boot_id() -> str | None:
+    return clock_mod.read_boot_id(LiveSource())
 
 
 def run_containers(
@@ -40,9 +63,16 @@ def run_containers(
     probe_image_for_memory: str | None = None,
     build_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    judge: ClockJudge | None = None,
 ) -> ContainerSection:
-    """Cycles, then memory, then parallel density: the `container` section."""
-    samples = run_samples(backend, clock, image, run_id, options, probe, progress)
+    """Cycles, then memory, then parallel density of the default runtime: the `container` section.
+
+    Without a judge, one is made from the engine's /info and this kernel's boot id.
+    run_bench goes through run_runtimes instead (--runtime, the offset estimate).
+    """
+    if judge is None:
+        judge = ClockJudge(backend.engine_info(), local_boot_id())
+    samples = run_samples(backend, clock, image, run_id, options, probe, progress, judge)
     memory = None
     mem_image = image if probe else probe_image_for_memory
     if options.memory_containers > 0 and mem_image is not None:
@@ -50,14 +80,100 @@ def run_containers(
     parallel = None
     if options.parallel > 1:
         n = max(options.runs, 2 * options.parallel)
-        parallel = run_parallel(backend, clock, image, run_id, options.parallel, n, probe, progress)
+        parallel = run_parallel(backend, clock, image, run_id, options.parallel, n, probe, progress, None, judge)
     return ContainerSection(
         image=ImageInfo(name=image, probe=probe, build_s=build_s),
         timing_basis="first_instruction" if probe else "first_output",
         samples=tuple(samples),
         memory=memory,
         parallel=parallel,
+        clock=judge.verdict,
     )
+
+
+def selected_runtimes(options: BenchOptions, engine: EngineInfo) -> list[str | None]:
+    """The runtimes to bench, in order: None is the engine's default. A name it does not offer: InputError."""
+    if not options.runtimes:
+        return [None]
+    seen: list[str | None] = []
+    for name in options.runtimes:
+        if engine.runtimes and engine.offers(name) is None:
+            raise InputError(runtime_not_offered(engine, name))
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+def _kind(engine: EngineInfo, runtime: str | None) -> str | None:
+    offer = engine.offers(runtime) if runtime is not None else None
+    if offer is not None:
+        return offer.kind
+    if runtime is None or runtime == engine.runtime:
+        return engine.runtime_kind
+    return runtime_kind(runtime)
+
+
+def engine_offset(backend: Backend, realtime: Clock) -> clock_mod.ClockOffset | None:
+    """The engine's clock offset from a few /info calls timed on this machine's CLOCK_REALTIME."""
+    offsets = []
+    for _ in range(OFFSET_CALLS):
+        sent = realtime()
+        system_time = backend.system_time()
+        received = realtime()
+        if system_time is not None:
+            offsets.append(clock_mod.estimate_offset(system_time, sent, received))
+    return clock_mod.best_offset(offsets)
+
+
+def run_runtimes(
+    backend: Backend,
+    clock: Clock,
+    options: BenchOptions,
+    progress: Progress,
+    *,
+    run_id: str,
+    image: str,
+    probe: bool,
+    engine: EngineInfo,
+    runtimes: list[str | None],
+    judges: list[ClockJudge],
+    probe_image_for_memory: str | None = None,
+    build_s: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    realtime: Clock = time.time_ns,
+) -> list[ContainerSection]:
+    """Interleaved cycles of every runtime, then each one's memory; density for the first only."""
+    rows = run_interleaved(
+        backend, clock, image, run_id, options, probe, progress, list(zip(runtimes, judges, strict=True)), realtime
+    )
+    sections = []
+    mem_image = image if probe else probe_image_for_memory
+    for k, (runtime, judge) in enumerate(zip(runtimes, judges, strict=True)):
+        samples, refused = rows[k]
+        memory: MemorySection | None = None
+        if refused is None and options.memory_containers > 0 and mem_image is not None:
+            memory = measure_memory(
+                backend, mem_image, run_id, options.memory_containers, progress, sleep, engine, runtime
+            )
+        parallel = None
+        if k == 0 and refused is None and options.parallel > 1:
+            n = max(options.runs, 2 * options.parallel)
+            parallel = run_parallel(backend, clock, image, run_id, options.parallel, n, probe, progress, runtime, judge)
+        verdict = judge.verdict if probe else clock_mod.decide_clock(None, None, engine)
+        sections.append(
+            ContainerSection(
+                image=ImageInfo(name=image, probe=probe, build_s=build_s),
+                timing_basis="first_instruction" if probe else "first_output",
+                samples=tuple(samples),
+                memory=memory,
+                parallel=parallel,
+                runtime=runtime if runtime is not None else engine.runtime,
+                runtime_kind=_kind(engine, runtime),
+                clock=verdict,
+                refused=refused,
+            )
+        )
+    return sections
 
 
 def run_bench(
@@ -67,6 +183,8 @@ def run_bench(
     progress: Progress = no_progress,
     clock: Clock = time.monotonic_ns,
     sleep: Callable[[float], None] = time.sleep,
+    realtime: Clock = time.time_ns,
+    boot_id: Callable[[], str | None] = local_boot_id,
 ) -> BenchResult:
     """Measure under the clean-up guard and assemble the result. Ctrl-C/SIGTERM -> Interrupted."""
     # SIGTERM ends the whole run the way Ctrl-C does (exit 130), so every cleanup
@@ -75,7 +193,7 @@ def run_bench(
     # Interrupted here, with its one line. (Inside the cleanup guard it already is.)
     try:
         with signals_interrupt(signal.SIGTERM):
-            return _run_bench(options, backend, detected, progress, clock, sleep)
+            return _run_bench(options, backend, detected, progress, clock, sleep, realtime, boot_id)
     except KeyboardInterrupt as err:
         what = "terminated" if isinstance(err, Terminated) else "interrupted"
         raise Interrupted(f"{what}; nothing virtprobe started is left running") from err
@@ -88,11 +206,14 @@ def _run_bench(
     progress: Progress,
     clock: Clock,
     sleep: Callable[[float], None],
+    realtime: Clock,
+    boot_id: Callable[[], str | None],
 ) -> BenchResult:
     from virtprobe.benchmark.vm.baselines import vm_preflight
 
     vm_preflight(list(options.vm), options.kernel, options.profiles)
     info = be.engine_info()
+    runtimes = selected_runtimes(options, info)
     warnings: list[str] = []
     probe_tag, build_s = be.ensure_probe_image(info.arch)
     if options.image:
@@ -103,8 +224,12 @@ def _run_bench(
         image, probe = probe_tag, True
     run_id = new_run_id()
     load_start = env_mod.load_average()
+    local_boot = boot_id()
+    offset = engine_offset(be, realtime)
+    judges = [ClockJudge(info, local_boot, _kind(info, r), offset) for r in runtimes]
+    function: FunctionSection | None = None
     with cleanup_guard(be, run_id):
-        container = run_containers(
+        sections = run_runtimes(
             be,
             clock,
             options,
@@ -112,16 +237,40 @@ def _run_bench(
             run_id=run_id,
             image=image,
             probe=probe,
+            engine=info,
+            runtimes=runtimes,
+            judges=judges,
             probe_image_for_memory=probe_tag,
             build_s=build_s if probe else None,
             sleep=sleep,
+            realtime=realtime,
         )
+        if options.function_ms is not None:
+            ran = [(r, j) for r, j, sec in zip(runtimes, judges, sections, strict=True) if sec.refused is None]
+            if ran:
+                runtime, judge = ran[0]
+                function = run_function(
+                    be, clock, probe_tag, run_id, options.function_ms, options.runs, options.warmup,
+                    runtime, judge.verdict, progress,
+                )  # fmt: skip
+                if runtime is None:
+                    function = dataclasses.replace(function, runtime=info.runtime)
+            else:
+                warnings.append("--function: no runtime ran a container, so the function was not called")
+    container, others = sections[0], tuple(sections[1:])
+    for judge, section in zip(judges, sections, strict=True):
+        if judge.disagreements:
+            warnings.append(
+                f"runtime {section.runtime}: {judge.disagreements} probe run(s) reported another kernel than the "
+                "first; they have no first-instruction figure"
+            )
     if options.floor:
         key = probe_image.normalize_arch(info.arch or "")
         if key is not None:
             floor = run_floor(probe_image.build_elf(key), options.runs, progress)
             container = dataclasses.replace(container, floor=floor)
-    bad_exits = sorted({s.exit_code for s in container.samples if s.exit_code})
+    all_samples: list[CycleSample] = [s for sec in sections for s in sec.samples]
+    bad_exits = sorted({s.exit_code for s in all_samples if s.exit_code})
     if bad_exits:
         warnings.append(f"the image exited with status {', '.join(map(str, bad_exits))}")
     vm, hw = _vm_sections(options, detected, progress)
@@ -137,6 +286,8 @@ def _run_bench(
         vm=vm,
         hwvirt=hw,
         warnings=(*warnings, *noise_warnings(container)),
+        other_runtimes=others,
+        function=function,
     )
 
 

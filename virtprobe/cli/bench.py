@@ -69,6 +69,14 @@ def _write_or_salvage(text: str, dest: str, force: bool, run_id: Any) -> None:
         raise InputError(f"{err.message}; the report was saved to {saved} instead") from err
 
 
+def _runtime_names(values: list[str]) -> tuple[str, ...]:
+    """--runtime a,b --runtime c -> (a, b, c); an empty name is a typo, not the default runtime."""
+    names = [n.strip() for v in values for n in v.split(",")]
+    if any(not n for n in names):
+        raise InputError("--runtime: empty runtime name; give NAME[,NAME...] as `docker info` lists them")
+    return tuple(names)
+
+
 def bench(
     runs: Annotated[int, typer.Option("--runs", "-n", min=1, help="Measured container cycles.")] = 20,
     warmup: Annotated[
@@ -79,9 +87,7 @@ def bench(
     ] = 1,
     image: Annotated[
         str | None,
-        typer.Option(
-            "--image", help="Benchmark this local image instead of virtprobe's probe (time to first output)."
-        ),
+        typer.Option("--image", help="Benchmark this local image instead of virtprobe's probe (time to first output)."),
     ] = None,
     memory: Annotated[
         int, typer.Option("--memory", min=0, help="Idle containers used to measure memory; 0 skips memory.")
@@ -111,6 +117,24 @@ def bench(
         bool,
         typer.Option("--hwvirt", help="Drive /dev/kvm directly: VM floor, VM-exit cost, near-native speed."),
     ] = False,
+    runtime: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--runtime",
+            help="OCI runtimes to bench, interleaved, one row each: NAME[,NAME...] as the engine offers them "
+            "(docker info: Runtimes). The first is the reference of the ratios.",
+        ),
+    ] = None,
+    function: Annotated[
+        int | None,
+        typer.Option(
+            "--function",
+            min=1,
+            metavar="MS",
+            help="Also run the serverless cycle: a function of MS ms of CPU (100 is the usual) called cold, "
+            "warm (exec) and paused, with its cost at 1 ms and 100 ms billing.",
+        ),
+    ] = None,
     max_startup_ms: Annotated[
         float | None,
         typer.Option("--max-startup-ms", min=0, help="Exit 3 if the container startup median is above this."),
@@ -121,6 +145,23 @@ def bench(
     ] = None,
     anonymize: Annotated[
         bool, typer.Option("--anonymize", help="Replace the hostname and machine id with stable hashes.")
+    ] = False,
+    hosts: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host",
+            "-H",
+            help="Engine to bench: unix://PATH, tcp://HOST:PORT, ssh://USER@HOST[:PORT]. Repeat it (and --context) "
+            "to bench several engines at once into one fleet report; exit 4 if any of them failed.",
+        ),
+    ] = None,
+    contexts: Annotated[
+        list[str] | None,
+        typer.Option("--context", "-c", help="Docker context to bench (docker context ls); repeatable."),
+    ] = None,
+    tlsverify: Annotated[
+        bool,
+        typer.Option("--tlsverify", help="tcp:// hosts: TLS with ca.pem, cert.pem, key.pem from DOCKER_CERT_PATH."),
     ] = False,
 ) -> None:
     """Time container startup phase by phase, and memory, against VM baselines."""
@@ -146,9 +187,29 @@ def bench(
         kernel=kernel,
         profiles=profiles,
         hwvirt=hwvirt,
+        runtimes=_runtime_names(runtime or []),
+        function_ms=function,
     )
+    from virtprobe.benchmark.connect import resolve_targets
+
+    # The docker CLI's resolution: --host, --context, DOCKER_HOST, DOCKER_CONTEXT, the current context.
+    targets = resolve_targets(hosts or (), contexts or (), tlsverify=tlsverify)
+    if len(targets) > 1:
+        from virtprobe.cli.bench_fleet import run_fleet_command
+
+        run_fleet_command(
+            targets, options, json_out=json_out, force=force, anonymize=anonymize,
+            max_startup_ms=max_startup_ms, max_memory_mib=max_memory_mib, write=_write_or_salvage,
+        )  # fmt: skip
+        return
+    named = targets[0].origin not in ("DOCKER_HOST", "default")
     with _progress_bar() as progress:
-        result = virtprobe.bench(options, progress=progress)
+        if named:
+            from virtprobe.cli.bench_fleet import bench_one
+
+            result = bench_one(targets[0], options, progress)
+        else:
+            result = virtprobe.bench(options, progress=progress)
     report = new_report(result)
     if anonymize:
         from virtprobe.report.anonymize import anonymize as anonymize_report
@@ -186,7 +247,6 @@ def clean(
     )
     if running:
         message += (
-            f"; kept {len(running)} of virtprobe runs still going on this machine "
-            "(--include-running removes them too)"
+            f"; kept {len(running)} of virtprobe runs still going on this machine (--include-running removes them too)"
         )
     typer.echo(message, err=True)

@@ -52,15 +52,19 @@ def report(
     ] = False,
 ) -> None:
     """Render saved reports again as a table, Markdown, HTML or JSON."""
-    from virtprobe import load_report
+    from virtprobe.report.fleet import FleetReport, anonymize_fleet
     from virtprobe.report.formats import render_reports
+    from virtprobe.report.load import load_any
 
-    reports = [load_report(f) for f in files]
+    reports = [load_any(f) for f in files]
     if anonymize:
         from virtprobe.report.anonymize import anonymize as anon
         from virtprobe.report.document import BenchReport
 
-        reports = [anon(r) if isinstance(r, BenchReport) else r for r in reports]
+        reports = [
+            anonymize_fleet(r) if isinstance(r, FleetReport) else anon(r) if isinstance(r, BenchReport) else r
+            for r in reports
+        ]
     emit(render_reports(reports, [str(f) for f in files], fmt), out, force)
 
 
@@ -79,16 +83,17 @@ def compare(
     out: Annotated[str, typer.Option("--out", "-o", help="Write to FILE instead of stdout ('-').")] = "-",
 ) -> None:
     """Compare two reports; exit 3 on a significant regression larger than --threshold."""
-    from virtprobe import load_report
-    from virtprobe.report.compare import compare as compare_reports
     from virtprobe.report.compare_render import summary_line
+    from virtprobe.report.fleet_compare import FleetComparison
+    from virtprobe.report.fleet_compare import compare_any as compare_reports
     from virtprobe.report.formats import render_comparison
+    from virtprobe.report.load import load_any
 
-    base_report, new_report = load_report(base), load_report(new)
+    base_report, new_report = load_any(base), load_any(new)
     result = compare_reports(
         base_report, new_report, threshold=threshold / 100.0, force=force, base_name=str(base), new_name=str(new)
     )
     emit(render_comparison(result, [base_report, new_report], [str(base), str(new)], fmt), out, force)
     # After the result is out: CI reads the table, then keys on the exit code.
     if result.regressions:
-        raise GateFailed(summary_line(result))
+        raise GateFailed(result.summary_line() if isinstance(result, FleetComparison) else summary_line(result))

@@ -58,6 +58,7 @@ PATHS: tuple[Spec, ...] = (
     Spec("dev/kvm", EXISTS),
     # /dev itself: a snapshot without it cannot say whether /dev/kvm exists.
     Spec("dev/null", EXISTS),
+    Spec("sys/module", DIR),  # readable or not: a container may hide it (kvm.py)
     Spec("sys/module/kvm", DIR),
     Spec("sys/module/kvm_*", DIR),
     Spec("sys/module/kvm*/parameters/*", FILE),
@@ -94,8 +95,12 @@ PATHS: tuple[Spec, ...] = (
     Spec("sys/bus/vmbus/devices", DIR),
     # hv_readers.py: more firmware trails (sysfs entries there are symlinks, so files name them)
     Spec("sys/bus/vmbus/devices/*/class_id", FILE),
+    Spec("sys", DIR),  # a root without /sys and /dev is a partial copy (kvm.py)
     Spec("sys/firmware", DIR),  # an empty /sys/firmware is a container's mask
+    Spec("sys/firmware/qemu_fw_cfg", DIR),
     Spec("sys/firmware/qemu_fw_cfg/rev", FILE),
+    Spec("sys/bus/acpi/devices", DIR),
+    Spec("sys/bus/pci/devices", DIR),
     Spec("sys/firmware/dmi/entries/0-0/raw", FILE),  # SMBIOS type 0 (root only): the VM bit
     Spec("sys/bus/acpi/devices/*/hid", FILE),
     Spec("sys/bus/pci/devices/*/vendor", FILE),

@@ -1,9 +1,11 @@
 """The CPU: vendor, model, hardware virtualization (VT-x / AMD-V), its sub-features, firmware lock.
 
 Sources, in order of trust:
-- /proc/cpuinfo `flags`: `vmx` (Intel VT-x), `svm` (AMD-V), `hypervisor`
-  (CPUID.1:ECX[31], set by every hypervisor that follows the convention).
-  These are the kernel's view after its own fix-ups, which is what KVM uses.
+- The hypervisor bit (CPUID.1:ECX[31]) comes from raw CPUID first (live, /dev/cpu,
+  or the snapshot's registers), the cpuinfo `hypervisor` flag being the fallback;
+  see read_hypervisor_bit() for when each wins (old kernels, Xen PV).
+- /proc/cpuinfo `flags`: `vmx` (Intel VT-x), `svm` (AMD-V). These are the
+  kernel's view after its own fix-ups, which is what KVM uses.
 - /proc/cpuinfo `vmx flags` (Linux >= 5.8, CONFIG_X86_VMX_FEATURE_NAMES): the
   VMX capabilities read from the VMX MSRs (ept, vpid, unrestricted_guest, ...).
   AMD has no such line; its SVM sub-features (npt, avic, ...) are in `flags`.
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from virtprobe.detect.model import CONSIDERED, DECISIVE, NONE, OVERRULED, SUPPORTING, UNKNOWN, CpuResult, Evidence
 from virtprobe.machine.source import FileRead, Lookup, Source
@@ -121,8 +123,7 @@ def kernel_version(text: str | None) -> tuple[int, int, int] | None:
     return (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)) if m else None
 
 
-@dataclass(frozen=True)
-class HypervisorBit:
+class HypervisorBit(NamedTuple):
     """CPUID.1:ECX[31], from raw CPUID where readable, else the kernel's `hypervisor` flag."""
 
     on: bool | None
@@ -195,7 +196,7 @@ def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:
     flags = parse_flags(fields.get("flags"))
     has_flags_line = "flags" in fields
 
-    # Raw CPUID costs a fork on a live machine; read it only where cpuinfo cannot answer.
+    # Leaf 1 is already read for the hypervisor bit (one fork reads every leaf); this reuses it.
     leaf1: Lookup | None = None
 
     def raw_leaf1() -> Lookup:

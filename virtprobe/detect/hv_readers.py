@@ -11,7 +11,7 @@ Every string table below names the primary source it comes from.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from virtprobe.detect.cpu import read_cpuinfo
 from virtprobe.machine.cpuid import HYPERVISOR_LEAVES
@@ -38,8 +38,7 @@ SMBIOS_BIT = "smbios-vm-bit"
 MASK = "masked"  # a source that exists but is hidden (an empty tmpfs over /sys/firmware)
 
 
-@dataclass(frozen=True)
-class Hint:
+class Hint(NamedTuple):
     kind: str
     source: str
     value: str
@@ -144,7 +143,7 @@ ACPI_READ_LIMIT = 64 * 1024
 # ACPI device HIDs (/sys/bus/acpi/devices/<HID>:<n>) that name a VMM, and ones that
 # only say "a VM" because several VMMs use them.
 ACPI_HID_VMM: dict[str, tuple[str | None, str | None, str]] = {
-    # Linux drivers/firmware/qemu_fw_cfg.c matches "QEMU0002"; QEMU hw/nvram/fw_cfg-acpi.c
+    # Linux drivers/firmware/qemu_fw_cfg.c matches "QEMU0002", the _HID of QEMU's fw_cfg ACPI node
     "QEMU0002": ("qemu", None, "QEMU's fw_cfg device"),
     # QEMU hw/acpi/vmgenid.c _HID "QEMUVGID"
     "QEMUVGID": ("qemu", None, "QEMU's VM generation ID device"),
@@ -155,7 +154,7 @@ ACPI_HID_VMM: dict[str, tuple[str | None, str | None, str]] = {
 }
 ACPI_HID_GENERIC: dict[str, str] = {
     # Linux drivers/virt/vmgenid.c matches "VMGENCTR": any VMM that offers a VM generation counter
-    "VMGENCTR": "a VM generation counter (Linux vmgenid.c); Firecracker, QEMU and Hyper-V all offer one",
+    "VMGENCTR": "a VM generation counter (Linux vmgenid.c matches this id); any VMM offering one may use it",
     # Linux drivers/ptp/ptp_vmclock.c matches "AMZNC10C": the vmclock device of QEMU and Firecracker
     "AMZNC10C": "the vmclock device (Linux ptp_vmclock.c); QEMU and Firecracker both offer it",
     # ACPI 6.1 Generic Event Device: QEMU (virt, microvm), Firecracker and Cloud Hypervisor use it
@@ -261,15 +260,13 @@ def device_tree_strings(data: bytes) -> list[str]:
     return [s.decode("latin-1") for s in data.split(b"\x00") if s]
 
 
-@dataclass(frozen=True)
-class SysinfoLevel:
+class SysinfoLevel(NamedTuple):
     level: int  # 0 = the VM this Linux runs in (STSI 3.2.2 block 1), counting outwards
     name: str
     control_program: str
 
 
-@dataclass(frozen=True)
-class Sysinfo:
+class Sysinfo(NamedTuple):
     manufacturer: str | None
     lpar_name: str | None
     levels: tuple[SysinfoLevel, ...]
@@ -382,6 +379,12 @@ def read_cpuid_signatures(src: Source) -> list[Hint]:
                 hints.append(Hint(CPUID, f"cpuid 0x{leaf:08x}", "", note=look.reason or "unreadable", unreadable=True))
             continue
         r = look.value
+        if leaf == HYPERVISOR_LEAVES[0] and not (r.eax or r.ebx or r.ecx or r.edx):
+            # A hypervisor that sets the bit answers here; all zeros means CPUID is emulated
+            # by something in between that hides the range (gVisor's sentry does).
+            why = "the hypervisor leaves read as zeros: CPUID is filtered here (a sandbox such as gVisor)"
+            hints.append(Hint(CPUID, f"cpuid 0x{leaf:08x}", "0 0 0 0", note=why, unreadable=True))
+            break
         sig = decode_signature(r.ebx, r.ecx, r.edx)
         if sig is None or sig in seen:
             continue  # out-of-range leaves may echo another leaf
@@ -563,7 +566,7 @@ def read_sysinfo(src: Source) -> tuple[list[Hint], Sysinfo | None]:
             )
         )
     if info.manufacturer == "QEMU":
-        # QEMU's TCG fills STSI 1.1.1 with "QEMU" (target/s390x/misc_helper.c); under KVM it is the real machine's.
+        # QEMU's TCG fills STSI 1.1.1 with "QEMU" (target/s390x/tcg/misc_helper.c); under KVM it is the real machine's.
         hints.append(
             Hint(SYSINFO, f"{read.path}: Manufacturer", "QEMU", "qemu", "qemu", "QEMU emulates this machine (TCG)")
         )

@@ -218,8 +218,14 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
         reason = f"/dev/kvm is not present {where}; the host has {loaded} loaded; pass --device /dev/kvm"
         usable, openable = False, False
         ev.append(Evidence(TOPIC, src.path("sys/module"), loaded, DECISIVE, module, reason))
+    elif device is False and src.listdir("sys/module") is None and (src.is_live or not src.exists("sys")):
+        # nspawn, gVisor or a chroot without /sys: whether the kernel has KVM cannot be seen.
+        reason = "no /dev/kvm here, and /sys/module cannot be read, so whether the kernel has KVM is unknown"
+        usable, openable = False, False
     elif usable is False and device is False and virt_flag is not None:
         reason = f"the CPU has {virt_flag}, but /dev/kvm is absent: the kvm module is not loaded"
+    elif usable is False and device is False:
+        reason = "no /dev/kvm, and /sys/module lists no KVM backend: KVM is not available on this kernel"
     return (
         KvmResult(
             device_present=device,

@@ -119,13 +119,21 @@ def unpack(archive: str | os.PathLike[str], dest: Path) -> None:
         raise
     except _ARCHIVE_ERRORS as err:
         raise InputError(f"{shown}: not a readable snapshot archive ({err})") from err
+    # A later link can change where an earlier one leads ("a" -> "b/..", then "b" -> ".."),
+    # so check every link again once all are in place.
+    for folder, dirs, files in os.walk(real_dest):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path) and not _inside(os.path.realpath(path), real_dest):
+                rel = os.path.relpath(path, real_dest)
+                raise InputError(f"{shown}: refusing symlink {rel!r} -> {os.readlink(path)!r}: it points outside")
 
 
 def snapshot_top(folder: Path) -> Path:
     """The snapshot root inside an unpacked archive: the folder itself, or its one top folder."""
     if (folder / SNAPSHOT_META).exists():
         return folder
-    entries = [p for p in folder.iterdir()]
+    entries = list(folder.iterdir())
     if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
         return entries[0]
     return folder

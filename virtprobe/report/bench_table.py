@@ -32,9 +32,17 @@ from virtprobe.report.labels import (
     phase_label,
 )
 from virtprobe.report.metrics import (
+    BILLING_SOURCE,
+    clock_line,
     container_memory_per_instance,
     container_startup_phase,
+    engine_line,
+    function_clock_note,
+    function_row_label,
+    function_rows,
     outlier_lines,
+    process_label,
+    runtime_rows,
     source_text,
     vm_memory,
 )
@@ -55,6 +63,8 @@ def mib(x: float | None) -> str:
 def phase_table(container: ContainerSection) -> Table:
     image_name = container.image.name if container.image is not None else None
     title = "Container start, phase by phase (ms)"
+    if container.runtime:
+        title += f", runtime {container.runtime}"
     # Compact (no vertical rules, one decimal) so that it fits 80 columns.
     table = Table(
         title=title,
@@ -77,22 +87,89 @@ def phase_table(container: ContainerSection) -> Table:
     return table
 
 
-def memory_table(memory: MemorySection) -> Table:
-    table = Table(title=f"Memory of one idle container ({memory.n} running, MiB)", title_justify="left")
+def memory_table(memory: MemorySection, runtime: str | None = None) -> RenderableType:
+    title = f"Memory of one idle container ({memory.n} running, MiB)" + (f", runtime {runtime}" if runtime else "")
+    if memory.host_side_reason:
+        return Text(f"{title}: {memory.host_side_reason}")
+    table = Table(title=title, title_justify="left")
     table.add_column("measure")
     for name in ("median", "min", "max", "n"):
         table.add_column(name, justify="right")
-    for values, label in ((memory.cgroup_bytes, "cgroup memory usage"), (memory.shim_pss_bytes, "containerd-shim PSS")):
+    for values, label in (
+        (memory.cgroup_bytes, "cgroup memory usage"),
+        (memory.process_pss_bytes, f"{process_label(memory.process_name)} PSS"),
+    ):
         s = stats.summarize(values or ())
         if s.n:
             table.add_row(label, mib(s.median), mib(s.min), mib(s.max), str(s.n))
-    for value, label in (
-        (memory.host_available_drop_bytes_per_container, "host MemAvailable drop / container"),
-        (memory.host_kernel_anon_growth_bytes_per_container, "host kernel+anon growth / container"),
+    for value, figure, label in (
+        (memory.host_available_drop_bytes_per_container, memory.host_available, "host MemAvailable drop / container"),
+        (
+            memory.host_kernel_anon_growth_bytes_per_container,
+            memory.host_kernel_anon,
+            "host kernel+anon growth / container",
+        ),
     ):
         if value is not None:
             table.add_row(label, mib(value), "", "", "")
+        elif figure is not None and figure.reason:
+            table.add_row(label, figure.reason, "", "", "")
     return table
+
+
+def runtimes_table(result: BenchResult) -> Table:
+    """--runtime: one row per runtime, client-side phases for all, ratio of the whole cycle to the first."""
+    table = Table(
+        title="Runtimes side by side (median ms; x cycle = cycle / the first runtime's)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for name in ("runtime", "start", "first instr.", "cycle", "x cycle", "n", "clock / reason"):
+        table.add_column(name, justify="left" if name in ("runtime", "clock / reason") else "right")
+    for row in runtime_rows(result):
+        if row.refused:
+            table.add_row(row.runtime, "-", "-", "-", "-", "0", f"refused: {row.refused}")
+            continue
+        fi = ms1(row.first_instruction.median) if row.first_instruction is not None else "own clock"
+        ratio = "-" if row.cycle_ratio is None else f"{row.cycle_ratio:.2f}x"
+        table.add_row(row.runtime, ms1(row.start.median), fi, ms1(row.cycle.median), ratio, str(row.cycle.n), row.clock)
+    return table
+
+
+def function_table(result: BenchResult) -> list[RenderableType]:
+    """--function: cold, warm, paused and each VM booted per call, with the two billing rules."""
+    fn = result.function
+    if fn is None:
+        return []
+    table = Table(
+        title=f"The serverless cycle: a function of {fn.function_ms} ms of CPU"
+        + (f", runtime {fn.runtime}" if fn.runtime else ""),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for name in ("how it is served", "wall ms", "work ms", "work %", "billed 1ms", "billed 100ms", "n"):
+        table.add_column(name, justify="left" if name == "how it is served" else "right")
+    notes: list[RenderableType] = []
+    for row in function_rows(result):
+        if row.wall_s is None:
+            table.add_row(row.label, "-", "-", "-", "-", "-", "0")
+            if row.note:
+                notes.append(Text(f"{row.label}: {row.note}"))
+            continue
+        share = "-" if row.share is None else f"{row.share * 100:.0f}"
+        label = function_row_label(row)
+        table.add_row(
+            label, ms1(row.wall_s), ms1(row.work_s), share, str(row.billed_1ms), str(row.billed_100ms), str(row.n)
+        )
+    notes.append(Text(f"billing: per 1 ms vs per 100 ms of wall time; source: {BILLING_SOURCE}"))
+    clock_note = function_clock_note(result)
+    if clock_note:
+        notes.append(Text(clock_note))
+    return [table, *notes]
 
 
 def parallel_table(par: ParallelSection, serial_cycle_median_s: float | None) -> Table:
@@ -111,7 +188,7 @@ def parallel_table(par: ParallelSection, serial_cycle_median_s: float | None) ->
 
 
 def floor_table(floor: FloorSection, docker_start_s: float | None, docker_cycle_s: float | None) -> Table:
-    table = Table(title="Where Docker's time goes (median ms)", title_justify="left")
+    table = Table(title="Where the engine's time goes (median ms)", title_justify="left")
     table.add_column("what starts the probe")
     table.add_column("median", justify="right")
     table.add_column("n", justify="right")
@@ -250,16 +327,26 @@ def hwvirt_table(hw: HwvirtSection) -> list[RenderableType]:
 
 def render_bench(result: BenchResult) -> RenderableType:
     """The bench report: phases, memory, density, floor ladder, then outliers, warnings and notes."""
-    parts: list[RenderableType] = []
+    parts: list[RenderableType] = [Text(f"engine: {engine_line(result.environment.engine)}")]
     container = result.container
     if container is not None:
-        parts.append(phase_table(container))
+        if container.refused:
+            parts.append(Text(f"runtime {container.runtime}: refused: {container.refused}"))
+        else:
+            parts.append(phase_table(container))
+        parts.append(Text(clock_line(container)))
         if container.timing_basis == "first_output":
             parts.append(Text("Timing basis: first byte of output (not the probe image)."))
         cycle = container.summary("cycle_s").median
         start = container.summary("start_s").median
+        if result.other_runtimes:
+            parts.append(runtimes_table(result))
+            parts.extend(Text(f"runtime {o.runtime}: {clock_line(o)}") for o in result.other_runtimes if not o.refused)
         if container.memory is not None:
-            parts.append(memory_table(container.memory))
+            parts.append(memory_table(container.memory, container.runtime if result.other_runtimes else None))
+        for other in result.other_runtimes:
+            if other.memory is not None:
+                parts.append(memory_table(other.memory, other.runtime))
         if container.parallel is not None:
             parts.append(parallel_table(container.parallel, cycle))
         if container.floor is not None:
@@ -269,10 +356,11 @@ def render_bench(result: BenchResult) -> RenderableType:
         table, notes = vm_table(container, result.baselines)
         parts.append(table)
         parts.extend(Text(n) for n in notes)
+    parts.extend(function_table(result))
     if result.hwvirt is not None:
         parts.extend(hwvirt_table(result.hwvirt))
     parts.extend(Text(f"outliers: {line}") for line in outlier_lines(container))
     parts.extend(Text(f"warning: {w}") for w in result.warnings)
-    if not parts:
+    if len(parts) == 1 and container is None:
         parts.append(Text("no container measurements in this report"))
     return Group(*parts)

@@ -36,10 +36,6 @@ ALPHA = 0.05
 ENV_FIELDS: tuple[tuple[str, Callable[[Environment], Any]], ...] = (
     ("cpu_model", lambda e: e.cpu_model),
     ("kernel", lambda e: e.kernel),
-    ("docker engine", lambda e: e.docker and e.docker.engine_version),
-    ("containerd", lambda e: e.docker and e.docker.containerd_version),
-    ("runc", lambda e: e.docker and e.docker.runc_version),
-    ("cgroup version", lambda e: e.docker and e.docker.cgroup_version),
     ("hypervisor", lambda e: e.detect and e.detect.hypervisor),
 )
 
@@ -181,13 +177,32 @@ def metric_change(
     )
 
 
+def _runtimes(result: BenchResult) -> list[str]:
+    return [s.runtime or "default" for s in result.runtime_sections]
+
+
 def environment_differences(base: BenchResult, new: BenchResult) -> list[str]:
-    """What differs between the environments of two bench results, as "field: base -> new"."""
+    """What differs between the environments of two bench results, as "field: base -> new".
+
+    The engine is compared field by field (benchmark/engine.py engine_differences:
+    product, versions, OCI runtime, per-container process, rootless, cgroups), and
+    so is the list of runtimes benched (--runtime).
+    """
+    from virtprobe.benchmark.engine import engine_differences
+
     out = []
     for label, get in ENV_FIELDS:
         b, n = get(base.environment), get(new.environment)
         if b != n:
             out.append(f"{label}: {show_value(b)} -> {show_value(n)}")
+    eb, en = base.environment.engine, new.environment.engine
+    if eb is not None and en is not None:
+        out.extend(line.replace(" vs ", " -> ", 1) for line in engine_differences(eb, en))
+    elif (eb is None) != (en is None):
+        out.append(f"engine: {'recorded' if eb else 'not recorded'} -> {'recorded' if en else 'not recorded'}")
+    rb, rn = _runtimes(base), _runtimes(new)
+    if rb != rn:
+        out.append(f"runtimes benched: {', '.join(rb) or 'none'} -> {', '.join(rn) or 'none'}")
     return out
 
 
@@ -235,16 +250,30 @@ def setup_differences(base: BenchResult, new: BenchResult) -> list[str]:
 
 
 def bench_series(result: BenchResult) -> list[tuple[str, str, bool, list[float]]]:
-    """(name, unit, higher_is_better, samples) for every comparable metric of a bench result."""
+    """(name, unit, higher_is_better, samples) for every comparable metric of a bench result.
+
+    A host memory figure that is not measurable (None: below zero or within its
+    noise) is no value at all here, never a zero. The first runtime's metrics keep
+    their 1.0 names; further runtimes (--runtime) are named `runtime NAME ...`.
+    """
     series: list[tuple[str, str, bool, list[float]]] = []
     container = result.container
     for phase in PHASES:
         series.append((f"container {phase}", "s", False, container.measured(phase) if container else []))
     memory = container.memory if container is not None else None
     series.append(("memory cgroup_bytes", "bytes", False, list(memory.cgroup_bytes) if memory else []))
-    series.append(("memory shim_pss_bytes", "bytes", False, list(memory.shim_pss_bytes or ()) if memory else []))
+    series.append(("memory process_pss_bytes", "bytes", False, list(memory.process_pss_bytes or ()) if memory else []))
     drop = memory.host_available_drop_bytes_per_container if memory is not None else None
     series.append(("memory host_drop_bytes_per_container", "bytes", False, [] if drop is None else [drop]))
+    for other in result.other_runtimes:
+        name = other.runtime or "default"
+        for phase in ("start_s", "first_instruction_s", "cycle_s"):
+            series.append((f"runtime {name} {phase}", "s", False, other.measured(phase)))
+        if other.memory is not None:
+            series.append((f"runtime {name} memory cgroup_bytes", "bytes", False, list(other.memory.cgroup_bytes)))
+    if result.function is not None:
+        for mode in result.function.modes:
+            series.append((f"function {mode.mode} wall_s", "s", False, mode.measured("wall_s")))
     parallel = container.parallel if container is not None else None
     series.append(("parallel cycle_s", "s", False, list(parallel.cycle_s) if parallel else []))
     rate = parallel.containers_per_s if parallel is not None else None

@@ -42,6 +42,13 @@ NAMES = {
     "alibaba": "Alibaba Cloud",
     "firecracker": "Firecracker",
     "cloud-hypervisor": "Cloud Hypervisor",
+    "kvmtool": "kvmtool",
+    "zvm": "z/VM",
+    "powervm": "PowerVM",
+    "uml": "User Mode Linux",
+    "nvmm": "NetBSD NVMM",
+    "openbsd-vmm": "OpenBSD vmm",
+    "intel-kgt": "Intel KGT",
     "docker": "Docker",
     "podman": "Podman",
     "lxc": "LXC",
@@ -119,7 +126,8 @@ def summary_lines(result: DetectResult) -> list[str]:
     hv = result.hypervisor
     hv_ev = _topic(result, "hypervisor")
     if hv.id is None:
-        lines.append("Hypervisor: unknown")
+        why = next((e.note for e in hv_ev if e.source == "verdict: hypervisor" and e.note), "")
+        lines.append("Hypervisor: unknown" + (f" — {why}" if why else ""))
     elif hv.id == NONE:
         extra = ""
         if hv.role in ("host", "dom0") and hv.layers:
@@ -131,6 +139,8 @@ def summary_lines(result: DetectResult) -> list[str]:
         if not hv.vmm and any(e.weight == UNKNOWN and "permission denied" in e.note for e in hv_ev):
             # The ACPI tables that name Firecracker and others are readable by root only.
             vmm = " (VMM: not named; some firmware tables need root)"
+        elif not hv.vmm and any(e.weight == UNKNOWN and "/sys/firmware is masked" in e.note for e in hv_ev):
+            vmm = " (VMM: not named; /sys/firmware is masked inside this container)"
         if hv.role in ("host", "dom0"):
             vmm += " — this machine is its host (root partition / dom0), not a guest"
         seen = _seen(hv_ev)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from virtprobe import stats
 from virtprobe.benchmark.environment import detect_summary
 from virtprobe.benchmark.result import PHASES, BenchResult, VmBaseline
 from virtprobe.report.compare import Comparison
@@ -22,11 +23,19 @@ from virtprobe.report.compare_render import SETUP_WARNING, format_change, format
 from virtprobe.report.document import KIND_DETECT, BenchReport, DetectReport, Report
 from virtprobe.report.labels import TCG_CAVEAT, baseline_name, phase_label
 from virtprobe.report.metrics import (
+    BILLING_SOURCE,
+    clock_line,
     container_memory_per_instance,
     container_startup_phase,
+    engine_line,
     floor_rows,
+    function_clock_note,
+    function_row_label,
+    function_rows,
     hwvirt_rows,
     outlier_lines,
+    process_label,
+    runtime_rows,
     source_text,
     vm_memory,
 )
@@ -186,23 +195,21 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: froze
 def _bench_head(report: BenchReport, name: str) -> list[str]:
     r = report.result
     env = r.environment
-    engine = env.docker
-    docker = (
-        f"Docker {_e(engine.engine_version)} (runc {_e(engine.runc_version)}, cgroup v{_e(engine.cgroup_version)})"
-        if engine is not None
-        else "engine –"
-    )
     return [
         f"<h2>bench: {_e(name)}</h2>",
         f'<p class="verdict">{_e(verdict_line(env.detect))}</p>',
         f'<p class="meta">host {_e(env.hostname)} · kernel {_e(env.kernel)} · '
-        f"{_e(env.cpu_model)} × {_e(env.cpu_count)} · {docker} · "
+        f"{_e(env.cpu_model)} × {_e(env.cpu_count)} · "
         f"{_e(report.header.created_utc)} · run {_e(r.run_id)}</p>",
+        f'<p class="meta">engine: {_e(engine_line(env.engine))}</p>',
     ]
 
 
 def _startup_html(r: BenchResult) -> list[str]:
-    out = ["<h3>Container startup</h3>"]
+    runtime = r.container.runtime if r.container is not None else None
+    out = ["<h3>Container startup" + (f" (runtime {_e(runtime)})" if runtime else "") + "</h3>"]
+    if r.container is not None and r.container.refused:
+        out.append(f"<p>refused: {_e(r.container.refused)}</p>")
     rows = []
     for phase in PHASES:
         s = r.container.summary(phase) if r.container is not None else None
@@ -210,10 +217,105 @@ def _startup_html(r: BenchResult) -> list[str]:
             label = phase_label(phase) + (" (noisy)" if s.noisy else "")
             rows.append([_e(label), _e(format_value(s.median, "s")), _e(format_value(s.p99, "s")), _e(s.n)])
     out.append(_table(["phase", "median", "p99", "n"], rows, frozenset({1, 2, 3})))
+    if r.container is not None:
+        out.append(f"<p>{_e(clock_line(r.container))}</p>")
     outliers = outlier_lines(r.container)
     if outliers:
         out.append("<ul>" + "".join(f"<li>Outliers: {_e(line)}</li>" for line in outliers) + "</ul>")
     return out
+
+
+def _runtimes_html(r: BenchResult) -> list[str]:
+    if not r.other_runtimes:
+        return []
+    rows = []
+    for row in runtime_rows(r):
+        if row.refused:
+            rows.append([_e(row.runtime), "–", "–", "–", "–", "0", f"refused: {_e(row.refused)}"])
+            continue
+        fi = format_value(row.first_instruction.median, "s") if row.first_instruction is not None else "own clock"
+        ratio = "–" if row.cycle_ratio is None else f"{row.cycle_ratio:.2f}×"
+        rows.append(
+            [
+                _e(row.runtime),
+                _e(format_value(row.start.median, "s")),
+                _e(fi),
+                _e(format_value(row.cycle.median, "s")),
+                _e(ratio),
+                _e(row.cycle.n),
+                _e(row.clock),
+            ]
+        )
+    headers = ["runtime", "start (API call)", "first instruction", "whole cycle", "ratio", "n", "clock"]
+    notes = [f"<li>{_e(o.runtime)}: {_e(clock_line(o))}</li>" for o in r.other_runtimes if not o.refused]
+    return [
+        "<h3>Runtimes side by side (ratio = whole cycle / the first runtime's)</h3>",
+        _table(headers, rows, frozenset({1, 2, 3, 4, 5})),
+        "<ul>" + "".join(notes) + "</ul>" if notes else "",
+    ]
+
+
+def _memory_html(r: BenchResult) -> list[str]:
+    """Every runtime's memory figures, each named for what it is; unmeasurable ones say why."""
+    rows = []
+    for sec in r.runtime_sections:
+        memory = sec.memory
+        if memory is None:
+            continue
+        who = _e(sec.runtime or "default")
+        if memory.host_side_reason:
+            rows.append([who, "–", _e(memory.host_side_reason)])
+            continue
+        cg, proc = stats.summarize(memory.cgroup_bytes), stats.summarize(memory.process_pss_bytes or ())
+        if cg.median is not None:
+            rows.append([who, _e(format_value(cg.median, "bytes")), _e(f"cgroup usage, median of {cg.n}")])
+        if proc.median is not None:
+            rows.append([who, _e(format_value(proc.median, "bytes")), _e(f"{process_label(memory.process_name)} PSS")])
+        for value, figure, what in (
+            (memory.host_kernel_anon_growth_bytes_per_container, memory.host_kernel_anon, "host kernel+anon growth"),
+            (memory.host_available_drop_bytes_per_container, memory.host_available, "host MemAvailable drop"),
+        ):
+            if value is not None:
+                rows.append([who, _e(format_value(value, "bytes")), _e(f"{what} per container")])
+            elif figure is not None and figure.reason:
+                rows.append([who, _e(figure.reason), _e(f"{what} per container")])
+    return [_table(["runtime", "memory", "what"], rows, frozenset({1}))] if rows else []
+
+
+def _function_html(r: BenchResult) -> list[str]:
+    fn = r.function
+    if fn is None:
+        return []
+    rows = []
+    for row in function_rows(r):
+        label = function_row_label(row)
+        if row.wall_s is None:
+            rows.append([_e(label), "–", "–", "–", "–", "–", "0"])
+            continue
+        share = "–" if row.share is None else f"{row.share * 100:.0f}%"
+        rows.append(
+            [
+                _e(label),
+                _e(format_value(row.wall_s, "s")),
+                _e(format_value(row.work_s, "s")),
+                _e(share),
+                _e(f"{row.billed_1ms} ms"),
+                _e(f"{row.billed_100ms} ms"),
+                _e(row.n),
+            ]
+        )
+    headers = ["how it is served", "wall", "function's own work", "share", "billed at 1 ms", "billed at 100 ms", "n"]
+    notes = [f"<li>{_e(row.label)}: {_e(row.note)}</li>" for row in function_rows(r) if row.note]
+    notes.append(f"<li>Billing: {_e(BILLING_SOURCE)}</li>")
+    clock_note = function_clock_note(r)
+    if clock_note:
+        notes.append(f"<li>{_e(clock_note)}</li>")
+    runtime = f", runtime {_e(fn.runtime)}" if fn.runtime else ""
+    return [
+        f"<h3>The serverless cycle: a function of {_e(fn.function_ms)} ms of CPU{runtime}</h3>",
+        _table(headers, rows, frozenset({1, 2, 3, 4, 5, 6})),
+        "<ul>" + "".join(notes) + "</ul>",
+    ]
 
 
 def _baselines_html(r: BenchResult) -> list[str]:
@@ -242,7 +344,7 @@ def _floor_html(r: BenchResult) -> list[str]:
         return []
     rows = [[_e(label), _e(format_value(med, "s") if n else "not measured"), str(n)] for label, med, n in ladder]
     out = [
-        "<h3>Where Docker's time goes</h3>",
+        "<h3>Where the engine's time goes</h3>",
         _table(["what starts the probe", "median", "n"], rows, frozenset({1, 2})),
     ]
     notes = r.container.floor.notes if r.container is not None and r.container.floor is not None else ()
@@ -265,11 +367,13 @@ def _hwvirt_html(r: BenchResult) -> list[str]:
 
 def _bench_section(report: BenchReport, name: str) -> str:
     r = report.result
-    out = [*_bench_head(report, name), *_startup_html(r)]
+    out = [*_bench_head(report, name), *_startup_html(r), *_runtimes_html(r)]
     out += [chart for chart in (startup_box_chart(r), baseline_box_chart(r)) if chart]
     out += _baselines_html(r)
     out.append("<h3>Memory per instance</h3>")
+    out += _memory_html(r)
     out.append(memory_bar_chart(r) or "<p>No memory figures in this report.</p>")
+    out += _function_html(r)
     out += _floor_html(r)
     out += _hwvirt_html(r)
     if r.warnings:

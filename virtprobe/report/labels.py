@@ -22,13 +22,34 @@ FLOOR_LABELS: dict[str, str] = {
     "crun_s": "crun run (the runtime alone)",
     "runc_s": "runc run (the runtime alone)",
 }
-ENGINE_START_LABEL = "Docker start (API call)"
-ENGINE_CYCLE_LABEL = "Docker whole cycle"
+ENGINE_START_LABEL = "engine start (API call)"
+ENGINE_CYCLE_LABEL = "engine whole cycle"
+
+# The names people read for engine products (benchmark/engine.py PRODUCTS).
+PRODUCT_NAMES: dict[str, str] = {
+    "docker-engine": "Docker Engine",
+    "docker-desktop": "Docker Desktop",
+    "podman": "Podman",
+    "orbstack": "OrbStack",
+    "colima": "Colima",
+    "rancher-desktop": "Rancher Desktop",
+}
+
+# benchmark/clock.py's verdicts, as every renderer names them.
+CLOCK_LABELS: dict[str, str] = {
+    "same-kernel": "same kernel (CLOCK_MONOTONIC)",
+    "engine-offset": "engine clock offset (CLOCK_REALTIME)",
+    "client-only": "its own clock: client-side timings only",
+}
 
 TCG_CAVEAT = "TCG is software emulation: not representative of hardware virtualization"
 
 assert set(PHASE_LABELS) == set(PHASES), "every phase needs a label"
 assert set(FLOOR_LABELS) == set(FLOOR_ORDER) == set(FLOOR_LISTS), "every floor row needs a label"
+
+
+def product_name(product: str | None) -> str:
+    return PRODUCT_NAMES.get(product or "", "unknown engine")
 
 
 def phase_label(phase: str) -> str:

@@ -6,6 +6,18 @@ Format version history (schema_version, per kind; see docs/report-format.md):
 - detect 1.1 (2026-12-01): `cvm` (confidential VM: id, reason) and `checks`
   (detect --check: target, status, reason, fix, sources); evidence topic "cvm".
   A 1.0 detect file is upgraded with cvm {id: null} and checks [].
+- bench 1.1 (2026-12-01): `environment.engine` (benchmark/engine.py's EngineInfo:
+  product, OCI runtime and version, per-container process, rootless, cgroups,
+  runtimes offered, where the engine runs) replaces `environment.docker`; each
+  container section names its `runtime`, `runtime_kind`, `clock` verdict and
+  `refused` reason; memory names its `process_name` (`shim_pss_bytes` becomes
+  `process_pss_bytes`) and keeps `host_available` / `host_kernel_anon` figures
+  with their noise, the per-container values being null when not measurable;
+  `other_runtimes` (--runtime) and `function` (--function) are new. A 1.0 file is
+  upgraded by _bench_1_0_to_1_1.
+- fleet 1.0 (2026-12-01): a new kind (`merge`, `bench --host/--context`):
+  `members`, each with its embedded detect or bench document, which is checked
+  and upgraded by its own kind's rules (report/fleet.py).
 
 How to change the format: a new optional field is a new minor version (1.1):
 add a schema file for it and an upgrade function from the previous minor to
@@ -28,19 +40,26 @@ import re
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from virtprobe.errors import ReportFormatError
+from virtprobe.report.bench_upgrade import bench_1_0_to_1_1
 from virtprobe.report.document import KIND_BENCH, KIND_DETECT, SCHEMA_MAJOR, Report, from_document
+from virtprobe.report.envelope import KIND_FLEET
 
-KINDS = (KIND_DETECT, KIND_BENCH)
+if TYPE_CHECKING:
+    from virtprobe.report.fleet import FleetReport
+
+KINDS = (KIND_DETECT, KIND_BENCH, KIND_FLEET)
 SCHEMA_FILES: dict[tuple[str, str], str] = {
     (KIND_DETECT, "1.0"): "detect-1.0.schema.json",
     (KIND_DETECT, "1.1"): "detect-1.1.schema.json",
     (KIND_BENCH, "1.0"): "bench-1.0.schema.json",
+    (KIND_BENCH, "1.1"): "bench-1.1.schema.json",
+    (KIND_FLEET, "1.0"): "fleet-1.0.schema.json",
 }
 # (kind, major) -> the newest minor this virtprobe knows; kinds move on their own.
-LATEST_MINOR: dict[tuple[str, int], int] = {(KIND_DETECT, 1): 1, (KIND_BENCH, 1): 0}
+LATEST_MINOR: dict[tuple[str, int], int] = {(KIND_DETECT, 1): 1, (KIND_BENCH, 1): 1, (KIND_FLEET, 1): 0}
 
 
 def _detect_1_0_to_1_1(doc: dict[str, Any]) -> dict[str, Any]:
@@ -53,6 +72,7 @@ def _detect_1_0_to_1_1(doc: dict[str, Any]) -> dict[str, Any]:
 # (kind, "MAJOR.MINOR") -> function turning that version into the next minor.
 UPGRADES: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
     (KIND_DETECT, "1.0"): _detect_1_0_to_1_1,
+    (KIND_BENCH, "1.0"): bench_1_0_to_1_1,
 }
 
 _VERSION_RE = re.compile(r"^([0-9]{1,6})\.([0-9]{1,6})$")
@@ -216,6 +236,21 @@ def load_document(path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_report(path: str | os.PathLike[str]) -> Report:
     """Load one report file as a typed report. Every problem is a ReportFormatError naming the file."""
     doc = load_document(path)
+    if doc.get("kind") == KIND_FLEET:
+        raise ReportFormatError(f"{path}: a fleet report (many hosts); read it with report.load.load_any")
+    try:
+        return from_document(doc)
+    except ReportFormatError as err:
+        raise ReportFormatError(f"{path}: {err.message}") from err
+
+
+def load_any(path: str | os.PathLike[str]) -> Report | FleetReport:
+    """A detect, bench or fleet report file; a fleet's member reports are checked by their own kinds' rules."""
+    doc = load_document(path)
+    if doc.get("kind") == KIND_FLEET:
+        from virtprobe.report.fleet import fleet_from_document
+
+        return fleet_from_document(doc, str(path), check_document)
     try:
         return from_document(doc)
     except ReportFormatError as err:

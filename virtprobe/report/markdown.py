@@ -9,16 +9,25 @@ from __future__ import annotations
 
 from virtprobe import stats
 from virtprobe.benchmark.environment import detect_summary
+from virtprobe.benchmark.hostmem import HostMemFigure
 from virtprobe.benchmark.result import PHASES, BenchResult, VmBaseline
 from virtprobe.detect.model import show_value
 from virtprobe.report.document import BenchReport, DetectReport, Header, Report
 from virtprobe.report.labels import TCG_CAVEAT, phase_label
 from virtprobe.report.metrics import (
+    BILLING_SOURCE,
+    clock_line,
     container_memory_per_instance,
     container_startup_phase,
+    engine_line,
     floor_rows,
+    function_clock_note,
+    function_row_label,
+    function_rows,
     hwvirt_rows,
     outlier_lines,
+    process_label,
+    runtime_rows,
     source_text,
     vm_memory,
 )
@@ -82,29 +91,27 @@ def _ratio(vm: float | None, container: float | None) -> str:
 def _header_lines(report: BenchReport) -> list[str]:
     r = report.result
     env = r.environment
-    engine = env.docker
     opts = r.options
-    docker = (
-        f"Docker {cell(engine.engine_version)} (containerd {cell(engine.containerd_version)}, "
-        f"runc {cell(engine.runc_version)}, cgroup v{cell(engine.cgroup_version)})"
-        if engine is not None
-        else "engine –"
-    )
     return [
         f"### virtprobe bench — {cell(env.hostname)}, {cell(report.header.created_utc)}",
         "",
         f"**{verdict_line(env.detect)}**",
         "",
-        f"Kernel {cell(env.kernel)} · {cell(env.cpu_model)} × {cell(env.cpu_count)} · {docker} · "
+        f"Kernel {cell(env.kernel)} · {cell(env.cpu_model)} × {cell(env.cpu_count)} · "
         f"{cell(opts.runs)} runs after {cell(opts.warmup)} warmup",
+        "",
+        f"Engine: {cell(engine_line(env.engine))}",
     ]
 
 
 def _startup_lines(r: BenchResult) -> list[str]:
     container = r.container
-    lines = ["", "#### Container startup", "", "| phase | median | p99 | n |", "|---|---:|---:|---:|"]
+    runtime = f" (runtime {cell(container.runtime)})" if container is not None and container.runtime else ""
+    lines = ["", f"#### Container startup{runtime}", "", "| phase | median | p99 | n |", "|---|---:|---:|---:|"]
     if container is None:
         return lines
+    if container.refused:
+        lines.append(f"| refused | {cell(container.refused)} | | 0 |")
     for phase in PHASES:
         s = container.summary(phase)
         if s.n:
@@ -112,6 +119,7 @@ def _startup_lines(r: BenchResult) -> list[str]:
             lines.append(
                 f"| {phase_label(phase)}{noisy} | {format_value(s.median, 's')} | {format_value(s.p99, 's')} | {s.n} |"
             )
+    lines += ["", f"- {cell(clock_line(container))}"]
     outliers = outlier_lines(container)
     if outliers:
         lines += ["", *(f"- Outliers: {cell(line)}" for line in outliers)]
@@ -125,23 +133,71 @@ def _startup_lines(r: BenchResult) -> list[str]:
     return lines
 
 
+def _runtime_lines(r: BenchResult) -> list[str]:
+    """--runtime: the runtimes side by side (nothing when one runtime was benched)."""
+    if not r.other_runtimes:
+        return []
+    lines = [
+        "",
+        "#### Runtimes side by side (ratio = whole cycle / the first runtime's)",
+        "",
+        "| runtime | start (API call) | first instruction | whole cycle | ratio | n | clock |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in runtime_rows(r):
+        if row.refused:
+            lines.append(f"| {cell(row.runtime)} | – | – | – | – | 0 | refused: {cell(row.refused)} |")
+            continue
+        fi = format_value(row.first_instruction.median, "s") if row.first_instruction is not None else "own clock"
+        ratio = "–" if row.cycle_ratio is None else f"{row.cycle_ratio:.2f}×"
+        lines.append(
+            f"| {cell(row.runtime)} | {format_value(row.start.median, 's')} | {fi} | "
+            f"{format_value(row.cycle.median, 's')} | {ratio} | {row.cycle.n} | {cell(row.clock)} |"
+        )
+    lines.append("")
+    lines += [f"- {cell(o.runtime)}: {cell(clock_line(o))}" for o in r.other_runtimes if not o.refused]
+    return lines
+
+
+def _host_figure_line(
+    value: float | None, figure: HostMemFigure | None, what: str, cont_mem: float | None
+) -> str | None:
+    if value is not None:
+        return None if value == cont_mem else f"| host, per container | {format_value(value, 'bytes')} | {what} |"
+    if figure is not None and figure.reason:
+        return f"| host, per container | {cell(figure.reason)} | {what} |"
+    return None
+
+
 def _memory_lines(r: BenchResult) -> list[str]:
     container = r.container
     cont_mem, cont_mem_basis = container_memory_per_instance(container)
     memory = container.memory if container is not None else None
     lines = ["", "#### Memory per instance", "", "| instance | memory | what |", "|---|---:|---|"]
+    if memory is not None and memory.host_side_reason:
+        lines.append(f"| container | – | {cell(memory.host_side_reason)} |")
     if memory is not None:
-        cg, shim = stats.summarize(memory.cgroup_bytes), stats.summarize(memory.shim_pss_bytes or ())
+        cg, proc = stats.summarize(memory.cgroup_bytes), stats.summarize(memory.process_pss_bytes or ())
         if cg.median is not None:
             lines.append(f"| container | {format_value(cg.median, 'bytes')} | cgroup usage, median of {cg.n} |")
-        if shim.median is not None:
-            lines.append(f"| container shim | {format_value(shim.median, 'bytes')} | containerd-shim PSS, median |")
-        for value, what in (
-            (memory.host_kernel_anon_growth_bytes_per_container, "host kernel+anon memory growth per container"),
-            (memory.host_available_drop_bytes_per_container, "host MemAvailable drop per container (noisy)"),
+        if proc.median is not None:
+            name = cell(process_label(memory.process_name))
+            lines.append(f"| per-container process | {format_value(proc.median, 'bytes')} | {name} PSS, median |")
+        for value, figure, what in (
+            (
+                memory.host_kernel_anon_growth_bytes_per_container,
+                memory.host_kernel_anon,
+                "host kernel+anon memory growth per container",
+            ),
+            (
+                memory.host_available_drop_bytes_per_container,
+                memory.host_available,
+                "host MemAvailable drop per container (noisy)",
+            ),
         ):
-            if value is not None and value != cont_mem:
-                lines.append(f"| host, per container | {format_value(value, 'bytes')} | {what} |")
+            line = _host_figure_line(value, figure, what, cont_mem)
+            if line:
+                lines.append(line)
     if cont_mem is not None:
         lines.append(f"| **container, total** | **{format_value(cont_mem, 'bytes')}** | {cell(cont_mem_basis)} |")
     for b in r.baselines:
@@ -180,7 +236,7 @@ def _floor_lines(r: BenchResult) -> list[str]:
     ladder = floor_rows(r.container)
     if not ladder:
         return []
-    lines = ["", "#### Where Docker's time goes", "", "| what starts the probe | median | n |", "|---|---:|---:|"]
+    lines = ["", "#### Where the engine's time goes", "", "| what starts the probe | median | n |", "|---|---:|---:|"]
     for label, med, n in ladder:
         lines.append(f"| {cell(label)} | {format_value(med, 's') if n else 'not measured'} | {n} |")
     notes = r.container.floor.notes if r.container is not None and r.container.floor is not None else ()
@@ -204,13 +260,48 @@ def _hwvirt_lines(r: BenchResult) -> list[str]:
     return lines
 
 
+def _function_lines(r: BenchResult) -> list[str]:
+    """--function: cold, warm, paused and the VMs booted per call, with both billing rules."""
+    fn = r.function
+    if fn is None:
+        return []
+    runtime = f", runtime {cell(fn.runtime)}" if fn.runtime else ""
+    lines = [
+        "",
+        f"#### The serverless cycle: a function of {fn.function_ms} ms of CPU{runtime}",
+        "",
+        "| how it is served | wall | function's own work | share of wall | billed at 1 ms | billed at 100 ms | n |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    notes = []
+    for row in function_rows(r):
+        label = cell(function_row_label(row))
+        if row.wall_s is None:
+            lines.append(f"| {label} | – | – | – | – | – | 0 |")
+            if row.note:
+                notes.append(f"- {label}: {cell(row.note)}")
+            continue
+        share = "–" if row.share is None else f"{row.share * 100:.0f}%"
+        lines.append(
+            f"| {label} | {format_value(row.wall_s, 's')} | {format_value(row.work_s, 's')} | {share} | "
+            f"{row.billed_1ms} ms | {row.billed_100ms} ms | {row.n} |"
+        )
+    lines += ["", *notes, f"- Billing: {cell(BILLING_SOURCE)}"]
+    note = function_clock_note(r)
+    if note:
+        lines.append(f"- {cell(note)}")
+    return lines
+
+
 def render_bench_markdown(report: BenchReport) -> str:
     r = report.result
     lines = [
         *_header_lines(report),
         *_startup_lines(r),
+        *_runtime_lines(r),
         *_memory_lines(r),
         *_baseline_lines(r),
+        *_function_lines(r),
         *_floor_lines(r),
         *_hwvirt_lines(r),
     ]

@@ -218,7 +218,7 @@ def parse_probe_report(data: bytes) -> ProbeReport | None:
 
 # --- the function probe (`bench --function MS`) -----------------------------------------
 # A second executable, /spin, in the same image: it reads CLOCK_MONOTONIC, spins until
-# its own CPU time (CLOCK_PROCESS_CPUTIME_ID) reaches argv[1] milliseconds (decimal;
+# its own CPU time (CLOCK_PROCESS_CPUTIME_ID) has grown by argv[1] milliseconds (decimal;
 # 100 without an argument), reads CLOCK_MONOTONIC again and prints both readings as
 # two "sec.nsec" lines. The difference of the two is the function's own work on the
 # clock of whatever kernel it ran under, so it means the same under any kernel.
@@ -229,16 +229,19 @@ def parse_probe_report(data: bytes) -> ProbeReport | None:
 # digit: movzx eax, byte [rsi] ; sub eax, '0' ; cmp eax, 9 ; ja go
 #   imul r13, r13, 10 ; add r13, rax ; inc rsi ; jmp digit
 # go: clock_gettime(MONOTONIC, [rsp]) ; imul r13, r13, 1000000
+#   clock_gettime(PROCESS_CPUTIME_ID, [rsp+16]) ; r13 += sec * 1e9 + nsec   (CPU spent before
+#   the start, e.g. by QEMU user mode's loader, does not count)
 # spin: clock_gettime(PROCESS_CPUTIME_ID, [rsp+16])
 #   rax = sec * 1e9 + nsec ; cmp rax, r13 ; jb spin
 #   clock_gettime(MONOTONIC, [rsp+32]) ; put_ts([rsp]) ; put_ts([rsp+32]) ; exit_group(0)
 _X86_64_SPIN = bytes.fromhex(
     "4989e44881ec8000000049c7c56400000049833c2402721f498b7424104531ed0fb60683e83083f80977"
     "0c4d6bed0a4901c548ffc6ebe9b8e4000000bf010000004889e60f054d69ed40420f00b8e4000000bf02"
-    "000000488d7424100f05488b4424104869c000ca9a3b48034424184c39e872d9b8e4000000bf01000000"
-    "488d7424200f054889e3e813000000488d5c2420e80900000031ffb8e70000000f05498d4c24ffc6010a"
-    "488b430841b80a00000041b90900000031d249f7f080c23048ffc9881141ffc975ee48ffc9c6012e488b"
-    "0331d249f7f080c23048ffc988114885c075ee4c89e24829ca4889cebf01000000b8010000000f05c3"
+    "000000488d7424100f05488b4424104869c000ca9a3b48034424184901c5b8e4000000bf02000000488d"
+    "7424100f05488b4424104869c000ca9a3b48034424184c39e872d9b8e4000000bf01000000488d742420"
+    "0f054889e3e813000000488d5c2420e80900000031ffb8e70000000f05498d4c24ffc6010a488b430841"
+    "b80a00000041b90900000031d249f7f080c23048ffc9881141ffc975ee48ffc9c6012e488b0331d249f7"
+    "f080c23048ffc988114885c075ee4c89e24829ca4889cebf01000000b8010000000f05c3"
 )
 
 # aarch64: the same program (x21 the target in ns, x5 the constants 10, 1e6, 1e9).
@@ -246,11 +249,12 @@ _AARCH64_SPIN = bytes.fromhex(
     "f3030091ff0302d1950c80d2600240f91f0800f183010054610a40f9150080d2450180d22200403942c0"
     "00515f240071a8000054b57e059bb502028b21040091f9ffff17200080d2e1030091280e80d2010000d4"
     "054888d2e501a0f2b57e059b054099d24573a7f2400080d2e1430091280e80d2010000d4e20b40f9e30f"
-    "40f9420c059b5f0015eb03ffff54200080d2e1830091280e80d2010000d4f403009106000094f4830091"
-    "04000094000080d2c80b80d2010000d4630600d14401805264000039820640f9450180d2260180d24708"
-    "c59ae988059b29c10091630400d169000039e20307aac60400f121ffff54630400d1c405805264000039"
-    "820240f94708c59ae988059b29c10091630400d169000039e20307aa42ffffb5200080d2e10303aa6202"
-    "03cb080880d2010000d4c0035fd6"
+    "40f9420c059bb502028b400080d2e1430091280e80d2010000d4e20b40f9e30f40f9420c059b5f0015eb"
+    "03ffff54200080d2e1830091280e80d2010000d4f403009106000094f483009104000094000080d2c80b"
+    "80d2010000d4630600d14401805264000039820640f9450180d2260180d24708c59ae988059b29c10091"
+    "630400d169000039e20307aac60400f121ffff54630400d1c405805264000039820240f94708c59ae988"
+    "059b29c10091630400d169000039e20307aa42ffffb5200080d2e10303aa620203cb080880d2010000d4"
+    "c0035fd6"
 )
 
 SPIN_ARCHES: dict[str, bytes] = {"x86_64": _X86_64_SPIN, "aarch64": _AARCH64_SPIN}

@@ -216,9 +216,7 @@ def _exit_loops(vm: kvmapi.Vm, exits: int, clock: Callable[[], float]) -> tuple[
         last = vm.run_once()
         if bad or last.io_port != DONE_PORT:
             detail = f": {last.detail}" if last.detail else ""
-            raise kvmapi.KvmError(
-                "run", f"exit loop misbehaved: {bad} non-I/O exits, last {last.reason}{detail}"
-            )
+            raise kvmapi.KvmError("run", f"exit loop misbehaved: {bad} non-I/O exits, last {last.reason}{detail}")
         # The same loop around an ioctl that does no work: what Python alone costs.
         req_null = kvmapi.KVM_CHECK_EXTENSION
         cap = kvmapi.KVM_CAP_USER_MEMORY

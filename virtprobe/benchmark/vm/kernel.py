@@ -121,17 +121,17 @@ def has_pvh_note(elf: bytes) -> bool:
     """Does this ELF64 carry a Xen note of type XEN_ELFNOTE_PHYS32_ENTRY (the PVH entry point)?"""
     if len(elf) < 64 or not elf.startswith(ELF_MAGIC) or elf[4] != 2 or elf[5] != 1:
         return False
-    phoff, = struct.unpack_from("<Q", elf, 0x20)
+    (phoff,) = struct.unpack_from("<Q", elf, 0x20)
     phentsize, phnum = struct.unpack_from("<HH", elf, 0x36)
     for i in range(phnum):
         base = phoff + i * phentsize
         if base + 56 > len(elf):
             return False
-        p_type, = struct.unpack_from("<I", elf, base)
+        (p_type,) = struct.unpack_from("<I", elf, base)
         if p_type != PT_NOTE:
             continue
-        p_offset, = struct.unpack_from("<Q", elf, base + 8)
-        p_filesz, = struct.unpack_from("<Q", elf, base + 32)
+        (p_offset,) = struct.unpack_from("<Q", elf, base + 8)
+        (p_filesz,) = struct.unpack_from("<Q", elf, base + 32)
         if _notes_have(elf[p_offset : p_offset + p_filesz], b"Xen\x00", XEN_ELFNOTE_PHYS32_ENTRY):
             return True
     return False

@@ -65,9 +65,7 @@ class VmProfile:
             "boot_p99_s": self.boot_p99_s,
             "guest_ram_bytes": self.guest_ram_bytes,
             "overhead_bytes": self.overhead_bytes,
-            "overhead_range_bytes": (
-                None if self.overhead_range_bytes is None else list(self.overhead_range_bytes)
-            ),
+            "overhead_range_bytes": (None if self.overhead_range_bytes is None else list(self.overhead_range_bytes)),
             "boot_source": None if self.boot_source is None else self.boot_source.to_dict(),
             "memory_source": None if self.memory_source is None else self.memory_source.to_dict(),
             "notes": list(self.notes),
@@ -218,9 +216,7 @@ def load_file(path: str | Path) -> list[VmProfile]:
     return parse_profiles(doc, str(p))
 
 
-def select_profiles(
-    profiles_file: str | Path | None = None, *, include_unverified: bool = False
-) -> list[VmProfile]:
+def select_profiles(profiles_file: str | Path | None = None, *, include_unverified: bool = False) -> list[VmProfile]:
     """Built-in profiles, then the user's (a user profile of the same name replaces the built-in one)."""
     merged: dict[str, VmProfile] = {p.name: p for p in load_builtin()}
     if profiles_file is not None:

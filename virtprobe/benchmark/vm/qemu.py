@@ -116,8 +116,7 @@ def find_qemu(qemu: str | None = None) -> str:
     exe = qemu or shutil.which(QEMU_BINARY)
     if exe is None or not os.access(exe, os.X_OK):
         raise UnrunnableError(
-            f"{qemu or QEMU_BINARY} not found: install it, e.g. "
-            "apt-get install --no-install-recommends qemu-system-x86"
+            f"{qemu or QEMU_BINARY} not found: install it, e.g. apt-get install --no-install-recommends qemu-system-x86"
         )
     return exe
 
