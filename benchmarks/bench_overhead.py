@@ -28,9 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from virtprobe.benchmark.model import new_run_id
+
 from virtprobe.benchmark import runner
 from virtprobe.benchmark.docker_backend import HARDENING, DockerBackend
-from virtprobe.benchmark.model import new_run_id
 
 REPO = Path(__file__).resolve().parent.parent
 RUNS = 20

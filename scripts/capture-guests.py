@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from virtprobe import __version__  # noqa: E402
-from virtprobe.detect.shell_capture import render_script  # noqa: E402
+from virtprobe.detection.shell_capture import render_script  # noqa: E402
 from virtprobe.machine.archive import snapshot_top, unpack  # noqa: E402
 
 CACHE = REPO / ".cache" / "guests"

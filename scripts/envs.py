@@ -686,7 +686,7 @@ def capture(name: str, out_dir: Path) -> Result:
         *[f"- {k}: {val}" for k, val in v.items() if _relevant(name, k)],
         "",
         "Nothing was edited by hand; empty directories hold a `.keep` file so that git keeps them.",
-        "The capture keeps only the files detect reads (see virtprobe/detect/capture.py: no DMI serials,",
+        "The capture keeps only the files detect reads (see virtprobe/detection/capture.py: no DMI serials,",
         "ACPI headers only, only detect's environment variables). virtprobe-snapshot.json also holds the",
         "CPUID registers, the KVM probe's result and the output of the commands detect ran (`dmesg`, where",
         "the environment lets it read the kernel log). envs.py scanned the capture, command outputs",

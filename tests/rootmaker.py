@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from virtprobe.detect.container_readers import INIT_NS_INODES
+from virtprobe.detection.container_readers import INIT_NS_INODES
 from virtprobe.machine.source import SNAPSHOT_META, RootSource
 
 

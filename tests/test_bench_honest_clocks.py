@@ -17,7 +17,7 @@ from virtprobe.benchmark.clock import CLIENT_ONLY, ENGINE_OFFSET, SAME_KERNEL
 from virtprobe.benchmark.options import BenchOptions
 from virtprobe.benchmark.result import BenchResult
 from virtprobe.benchmark.runner import run_bench
-from virtprobe.detect.run import detect
+from virtprobe.detection.run import detect
 from virtprobe.machine.source import RootSource
 from virtprobe.report.bench_table import render_bench
 from virtprobe.report.document import new_report

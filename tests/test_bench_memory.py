@@ -11,7 +11,7 @@ from tests.scripted import FakeClock, ScriptedBackend, scripted_engine_info
 from virtprobe.benchmark.options import BenchOptions
 from virtprobe.benchmark.result import BenchResult
 from virtprobe.benchmark.runner import run_bench
-from virtprobe.detect.run import detect
+from virtprobe.detection.run import detect
 from virtprobe.machine.source import RootSource
 from virtprobe.report.compare import bench_series
 from virtprobe.report.document import new_report

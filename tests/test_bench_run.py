@@ -13,7 +13,7 @@ from tests.scripted import FakeClock, RealClock, ScriptedBackend
 from virtprobe.benchmark import memory
 from virtprobe.benchmark.options import BenchOptions
 from virtprobe.benchmark.runner import run_bench
-from virtprobe.detect.run import detect
+from virtprobe.detection.run import detect
 from virtprobe.machine.source import RootSource
 from virtprobe.report.document import dumps, from_document, new_report, to_document
 from virtprobe.report.load import check_document
@@ -88,7 +88,7 @@ def test_user_image_is_checked_and_timed_by_first_output() -> None:
 def scripted_engine(monkeypatch: pytest.MonkeyPatch) -> ScriptedBackend:
     backend = ScriptedBackend(RealClock())  # the CLI's runner reads the real monotonic clock
     monkeypatch.setattr("virtprobe.benchmark.docker_backend.DockerBackend", lambda: backend)
-    monkeypatch.setattr("virtprobe.detect.run.detect", lambda src, kvm_probe=True: DETECTED)
+    monkeypatch.setattr("virtprobe.detection.run.detect", lambda src, kvm_probe=True: DETECTED)
     monkeypatch.setattr(memory, "MEMORY_SETTLE_S", 0.0)
     return backend
 

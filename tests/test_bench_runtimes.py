@@ -13,7 +13,7 @@ from virtprobe.benchmark.clock import CLIENT_ONLY, SAME_KERNEL
 from virtprobe.benchmark.options import BenchOptions
 from virtprobe.benchmark.result import BenchResult
 from virtprobe.benchmark.runner import run_bench
-from virtprobe.detect.run import detect
+from virtprobe.detection.run import detect
 from virtprobe.errors import InputError
 from virtprobe.machine.source import RootSource
 from virtprobe.report.compare import compare_bench

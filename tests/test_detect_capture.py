@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOTS
-from virtprobe.detect import capture as capture_mod
-from virtprobe.detect.run import detect
+from virtprobe.detection import capture as capture_mod
+from virtprobe.detection.run import detect
 from virtprobe.errors import InputError
 from virtprobe.machine.source import DETECT_ENV_VARS, SNAPSHOT_META, RootSource
 

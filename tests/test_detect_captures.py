@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOTS
-from virtprobe.detect.run import detect
-from virtprobe.detect.shell_capture import CPUID_REASON
+from virtprobe.detection.run import detect
+from virtprobe.detection.shell_capture import CPUID_REASON
 from virtprobe.machine.source import SNAPSHOT_META, RootSource
 
 # What each captured machine is. x86 runs QEMU's default qemu64 CPU, which has the

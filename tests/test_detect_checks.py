@@ -21,15 +21,15 @@ import pytest
 
 from tests.conftest import ROOTS
 from tests.rootmaker import make_root
-from virtprobe.detect.checks import (
+from virtprobe.detection.checks import (
     CLOUD_HYPERVISOR_CAPS,
     FIRECRACKER_CAPS,
     QEMU_CAPS,
     TARGETS,
     resolve_targets,
 )
-from virtprobe.detect.model import CHECK_UNKNOWN, FAIL, PASS, WARN, CheckResult
-from virtprobe.detect.run import detect
+from virtprobe.detection.model import CHECK_UNKNOWN, FAIL, PASS, WARN, CheckResult
+from virtprobe.detection.run import detect
 from virtprobe.machine.kvmapi import KVM_CAPS
 from virtprobe.machine.source import RootSource
 
@@ -205,7 +205,7 @@ def test_resolve_targets() -> None:
 
 
 def test_checks_round_trip_through_the_document(tmp_path: Path) -> None:
-    from virtprobe.detect.model import DetectResult
+    from virtprobe.detection.model import DetectResult
     from virtprobe.report.envelope import detect_document
 
     result = detect(_kvm_host(tmp_path))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import ROOTS
-from virtprobe.detect.cloud import AZURE_ASSET_TAG, match_cloud, probe_cloud
+from virtprobe.detection.cloud import AZURE_ASSET_TAG, match_cloud, probe_cloud
 from virtprobe.machine.source import RootSource
 
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import ROOTS
 from tests.rootmaker import make_root, ns_links
-from virtprobe.detect.container import probe_container
-from virtprobe.detect.container_readers import (
+from virtprobe.detection.container import probe_container
+from virtprobe.detection.container_readers import (
     INIT_NS_INODES,
     classify_cgroup_path,
     engine_from_mountinfo,
@@ -24,8 +24,8 @@ from virtprobe.detect.container_readers import (
     parse_mountinfo_root,
     parse_ns_inode,
 )
-from virtprobe.detect.model import OVERRULED
-from virtprobe.detect.run import detect
+from virtprobe.detection.model import OVERRULED
+from virtprobe.detection.run import detect
 from virtprobe.machine.source import RootSource
 
 
@@ -289,7 +289,7 @@ def test_container_variable_of_this_process_only_supports(tmp_path: Path, pid_ns
 
 
 def test_gvisor_names_itself_and_the_engine_supports(tmp_path: Path) -> None:
-    from virtprobe.detect.container_readers import GVISOR_VERSION
+    from virtprobe.detection.container_readers import GVISOR_VERSION
 
     dmesg = "[    0.000000] Starting gVisor...\n[    3.671604] Ready!\n"
     src = make_root(
@@ -409,7 +409,7 @@ def test_every_null_in_the_container_section_has_a_reason(name: str) -> None:
 
 
 def test_the_readers_paths_are_all_captured() -> None:
-    from virtprobe.detect import capture, container_readers, wsl
+    from virtprobe.detection import capture, container_readers, wsl
 
     missing = [p for p in (*container_readers.PATHS, *wsl.PATHS) if not capture.covered(p)]
     assert missing == []

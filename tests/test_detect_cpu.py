@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOTS
-from virtprobe.detect.cpu import (
+from virtprobe.detection.cpu import (
     firmware_disable_line,
     kernel_version,
     parse_cpuinfo,
@@ -20,7 +20,7 @@ from virtprobe.detect.cpu import (
     probe_cpu,
     read_hypervisor_bit,
 )
-from virtprobe.detect.model import DECISIVE, OVERRULED
+from virtprobe.detection.model import DECISIVE, OVERRULED
 from virtprobe.machine import cpuid as cpuid_mod
 from virtprobe.machine.source import Lookup, RootSource
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import ROOTS
 from tests.rootmaker import make_root
-from virtprobe.detect.cvm import (
+from virtprobe.detection.cvm import (
     IDS,
     SEV_NEEDS_ROOT,
     cvm_from_sev_status,
@@ -25,8 +25,8 @@ from virtprobe.detect.cvm import (
     parse_mem_encrypt,
     probe_cvm,
 )
-from virtprobe.detect.model import DECISIVE, NONE, OVERRULED, CvmResult, DetectResult
-from virtprobe.detect.run import detect
+from virtprobe.detection.model import DECISIVE, NONE, OVERRULED, CvmResult, DetectResult
+from virtprobe.detection.run import detect
 from virtprobe.machine.source import RootSource
 
 CVM_ROOTS = sorted(

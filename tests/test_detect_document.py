@@ -15,7 +15,7 @@ from rich.console import Console
 
 from tests.conftest import ROOTS
 from tests.rootmaker import make_root
-from virtprobe.detect.run import detect, parse_os_release
+from virtprobe.detection.run import detect, parse_os_release
 from virtprobe.errors import ReportFormatError
 from virtprobe.machine.source import FileRead, RootSource
 from virtprobe.report.detect_table import render_detect, summary_lines

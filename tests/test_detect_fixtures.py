@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOTS
-from virtprobe.detect.run import detect
+from virtprobe.detection.run import detect
 from virtprobe.machine.source import RootSource
 
 SCENARIOS = sorted(p.name for p in ROOTS.iterdir() if (p / "expected.json").exists()) if ROOTS.exists() else []

@@ -13,19 +13,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOTS
-from virtprobe.detect import hv_readers as R
-from virtprobe.detect.cloud import match_cloud, probe_cloud
-from virtprobe.detect.cpu import firmware_disable_line, parse_cpuinfo, parse_flags, probe_cpu
-from virtprobe.detect.hv_readers import (
+from virtprobe.detection import hv_readers as R
+from virtprobe.detection.cloud import match_cloud, probe_cloud
+from virtprobe.detection.cpu import firmware_disable_line, parse_cpuinfo, parse_flags, probe_cpu
+from virtprobe.detection.hv_readers import (
     DMI_FILES,
     decode_signature,
     device_tree_strings,
     parse_acpi_header,
     parse_xen_features,
 )
-from virtprobe.detect.hypervisor import probe_hypervisor
-from virtprobe.detect.kvm import parse_bool_param, probe_kvm
-from virtprobe.detect.model import WEIGHTS
+from virtprobe.detection.hypervisor import probe_hypervisor
+from virtprobe.detection.kvm import parse_bool_param, probe_kvm
+from virtprobe.detection.model import WEIGHTS
 from virtprobe.machine.source import RootSource
 
 u32 = st.integers(min_value=0, max_value=0xFFFFFFFF)

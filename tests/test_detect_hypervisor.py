@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOTS
-from virtprobe.detect import hv_readers as R
-from virtprobe.detect.cloud import probe_cloud
-from virtprobe.detect.cpu import probe_cpu
-from virtprobe.detect.hv_readers import (
+from virtprobe.detection import hv_readers as R
+from virtprobe.detection.cloud import probe_cloud
+from virtprobe.detection.cpu import probe_cpu
+from virtprobe.detection.hv_readers import (
     acpi_vmm,
     decode_signature,
     device_tree_strings,
@@ -21,11 +21,11 @@ from virtprobe.detect.hv_readers import (
     parse_xen_features,
     signature_id,
 )
-from virtprobe.detect.hypervisor import probe_hypervisor
-from virtprobe.detect.kvm import probe_kvm
-from virtprobe.detect.model import DECISIVE, NONE, OVERRULED, UNKNOWN, WEIGHTS
-from virtprobe.detect.run import detect
-from virtprobe.detect.vmm import MASKED_NOTE
+from virtprobe.detection.hypervisor import probe_hypervisor
+from virtprobe.detection.kvm import probe_kvm
+from virtprobe.detection.model import DECISIVE, NONE, OVERRULED, UNKNOWN, WEIGHTS
+from virtprobe.detection.run import detect
+from virtprobe.detection.vmm import MASKED_NOTE
 from virtprobe.machine.source import RootSource
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOTS
-from virtprobe.detect.kvm import dev_fstype, parse_bool_param, probe_kvm
+from virtprobe.detection.kvm import dev_fstype, parse_bool_param, probe_kvm
 from virtprobe.machine.source import RootSource
 
 

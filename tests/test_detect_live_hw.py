@@ -8,11 +8,11 @@ import sys
 import pytest
 
 from tests.conftest import live_skip, on_dev_vm
-from virtprobe.detect.cloud import probe_cloud
-from virtprobe.detect.cpu import probe_cpu
-from virtprobe.detect.hypervisor import probe_hypervisor
-from virtprobe.detect.kvm import probe_kvm
-from virtprobe.detect.model import NONE, WEIGHTS
+from virtprobe.detection.cloud import probe_cloud
+from virtprobe.detection.cpu import probe_cpu
+from virtprobe.detection.hypervisor import probe_hypervisor
+from virtprobe.detection.kvm import probe_kvm
+from virtprobe.detection.model import NONE, WEIGHTS
 from virtprobe.machine.source import LiveSource
 
 pytestmark = pytest.mark.live

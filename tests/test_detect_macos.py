@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from virtprobe.detect.macos import parse_sw_vers, parse_sysctl
+from virtprobe.detection.macos import parse_sw_vers, parse_sysctl
 
 
 def test_sysctl_and_sw_vers_parsers() -> None:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOTS
-from virtprobe.detect.run import detect
+from virtprobe.detection.run import detect
 from virtprobe.errors import InputError
 from virtprobe.machine.source import SNAPSHOT_META, RootSource
 from virtprobe.report.detect_table import render_detect

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.rootmaker import make_root
-from virtprobe.detect.run import detect
-from virtprobe.detect.windows import parse_hyperv_requirements, parse_systeminfo, parse_wmic_list
+from virtprobe.detection.run import detect
+from virtprobe.detection.windows import parse_hyperv_requirements, parse_systeminfo, parse_wmic_list
 from virtprobe.report.detect_table import summary_lines
 
 SYSTEMINFO_REQS = (
@@ -118,7 +118,7 @@ SC_ABSENT = (
 
 
 def test_parse_sc_query() -> None:
-    from virtprobe.detect.windows import parse_sc_query
+    from virtprobe.detection.windows import parse_sc_query
 
     assert parse_sc_query(SC_RUNNING) == "RUNNING"
     assert parse_sc_query(SC_RUNNING.replace("4  RUNNING", "1  STOPPED")) == "STOPPED"

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.rootmaker import make_root
-from virtprobe.detect.model import WslDistribution
-from virtprobe.detect.wsl import probe_wsl, root_fstype, wsl_version_from_kernel
-from virtprobe.detect.wsl_list import decode_wsl_output, parse_wsl_list
+from virtprobe.detection.model import WslDistribution
+from virtprobe.detection.wsl import probe_wsl, root_fstype, wsl_version_from_kernel
+from virtprobe.detection.wsl_list import decode_wsl_output, parse_wsl_list
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import ROOTS
-from virtprobe.detect.run import detect
+from virtprobe.detection.run import detect
 from virtprobe.errors import InputError
 from virtprobe.machine.source import RootSource
 from virtprobe.report.nfd import NAME_RE, PREFIX, is_valid_value, labels, render_nfd, sanitize_value

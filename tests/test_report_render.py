@@ -152,7 +152,7 @@ def _live_bench_doc() -> dict[str, Any]:
     import dataclasses
 
     from virtprobe.benchmark.environment import environment
-    from virtprobe.detect.run import detect
+    from virtprobe.detection.run import detect
     from virtprobe.machine.source import LiveSource
 
     fixture = _bench("bench-base.json").result

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import live_skip
-from virtprobe.detect import capture as capture_mod
-from virtprobe.detect import shell_capture
-from virtprobe.detect.run import detect
-from virtprobe.detect.shell_capture import ARCHIVE_TOP, CPUID_REASON, render_script
+from virtprobe.detection import capture as capture_mod
+from virtprobe.detection import shell_capture
+from virtprobe.detection.run import detect
+from virtprobe.detection.shell_capture import ARCHIVE_TOP, CPUID_REASON, render_script
 from virtprobe.machine.roots import open_source
 from virtprobe.machine.source import SNAPSHOT_META
 

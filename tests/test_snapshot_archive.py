@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOTS
-from virtprobe.detect.run import detect
+from virtprobe.detection.run import detect
 from virtprobe.errors import InputError
 from virtprobe.machine import archive as archive_mod
 from virtprobe.machine.archive import ArchiveSource, is_archive

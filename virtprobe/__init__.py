@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from virtprobe.benchmark.backend import Progress
     from virtprobe.benchmark.options import BenchOptions
     from virtprobe.benchmark.result import BenchResult
-    from virtprobe.detect.model import DetectResult
+    from virtprobe.detection.model import DetectResult
     from virtprobe.errors import VirtprobeError
     from virtprobe.report.compare import Comparison
     from virtprobe.report.document import BenchReport, DetectReport, Report
@@ -48,7 +48,7 @@ __all__ = [
 _LAZY = {
     "BenchOptions": "virtprobe.benchmark.options",
     "BenchResult": "virtprobe.benchmark.result",
-    "DetectResult": "virtprobe.detect.model",
+    "DetectResult": "virtprobe.detection.model",
     "VirtprobeError": "virtprobe.errors",
     "Comparison": "virtprobe.report.compare",
     "BenchReport": "virtprobe.report.document",
@@ -73,7 +73,7 @@ def detect(root: str | os.PathLike[str] | None = None, *, kvm_probe: bool = True
     unknown answers are None with the reason in `result.evidence`. Raises
     virtprobe.errors.InputError for a `root` that does not exist.
     """
-    from virtprobe.detect.run import detect as _detect
+    from virtprobe.detection.run import detect as _detect
     from virtprobe.machine.roots import open_source
 
     return _detect(open_source(root), kvm_probe=kvm_probe)
@@ -91,7 +91,7 @@ def bench(options: BenchOptions | None = None, *, progress: Progress | None = No
     from virtprobe.benchmark.docker_backend import DockerBackend
     from virtprobe.benchmark.options import BenchOptions
     from virtprobe.benchmark.runner import run_bench
-    from virtprobe.detect.run import detect as _detect
+    from virtprobe.detection.run import detect as _detect
     from virtprobe.machine.source import LiveSource
 
     if options is None:

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import live_skip
-from virtprobe.detect.checks import FIRECRACKER_CAPS
-from virtprobe.detect.model import FAIL, PASS, WARN, CheckResult
-from virtprobe.detect.run import detect
+from virtprobe.detection.checks import FIRECRACKER_CAPS
+from virtprobe.detection.model import FAIL, PASS, WARN, CheckResult
+from virtprobe.detection.run import detect
 from virtprobe.machine import kvmapi
 from virtprobe.machine.source import LiveSource
 

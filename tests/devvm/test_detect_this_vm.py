@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from virtprobe.detect.model import OVERRULED
-from virtprobe.detect.run import detect
+from virtprobe.detection.model import OVERRULED
+from virtprobe.detection.run import detect
 from virtprobe.machine.source import LiveSource
 
 pytestmark = pytest.mark.live

@@ -11,7 +11,7 @@ import platform
 import socket
 
 from virtprobe.benchmark.result import DetectSummary, EngineInfo, Environment
-from virtprobe.detect.model import DetectResult
+from virtprobe.detection.model import DetectResult
 
 
 def _read(path: str) -> str | None:

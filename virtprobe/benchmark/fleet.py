@@ -34,7 +34,7 @@ from virtprobe.benchmark.connect import EngineTarget
 from virtprobe.benchmark.interrupts import Terminated, signals_ignored, signals_interrupt
 from virtprobe.benchmark.options import BenchOptions
 from virtprobe.benchmark.result import BenchResult
-from virtprobe.detect.model import DetectResult
+from virtprobe.detection.model import DetectResult
 from virtprobe.errors import EXIT_ENGINE, Interrupted, VirtprobeError
 
 # Calls that remove containers: they must go through after a Ctrl-C, for the sweep.

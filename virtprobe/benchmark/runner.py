@@ -38,7 +38,7 @@ from virtprobe.benchmark.result import (
     MemorySection,
     VmBaseline,
 )
-from virtprobe.detect.model import DetectResult
+from virtprobe.detection.model import DetectResult
 from virtprobe.errors import InputError, Interrupted
 from virtprobe.machine.source import LiveSource
 

@@ -98,7 +98,7 @@ def detect(
     if targets and not check:
         raise typer.BadParameter(f"{targets[0]!r}: targets are given after --check", param_hint="TARGET")
     if check:
-        from virtprobe.detect.checks import TARGETS, resolve_targets
+        from virtprobe.detection.checks import TARGETS, resolve_targets
 
         _, unknown = resolve_targets(targets or [])
         if unknown:
@@ -151,13 +151,13 @@ def snapshot(
     if script:
         if out is not None:
             raise typer.BadParameter("--script prints the script on stdout and takes no OUT", param_hint="OUT")
-        from virtprobe.detect.shell_capture import render_script
+        from virtprobe.detection.shell_capture import render_script
 
         typer.echo(render_script(__version__), nl=False)
         return
     if out is None:
         raise typer.BadParameter("give the folder or .tar.gz file to write (or --script)", param_hint="OUT")
-    from virtprobe.detect.capture import capture
+    from virtprobe.detection.capture import capture
 
     written = capture(out, force=force, kvm_probe=not no_kvm_probe)
     typer.echo(f"snapshot written to {written}", err=True)

@@ -31,7 +31,7 @@ _TASK_LABELS = {
 
 
 def _detected() -> Any:
-    from virtprobe.detect.run import detect
+    from virtprobe.detection.run import detect
     from virtprobe.machine.source import LiveSource
 
     # One detect run for the whole fleet: it describes the machine virtprobe runs on.

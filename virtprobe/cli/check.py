@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from virtprobe.detect.checks import resolve_targets
-from virtprobe.detect.model import FAIL, PASS, WARN, DetectResult
+from virtprobe.detection.checks import resolve_targets
+from virtprobe.detection.model import FAIL, PASS, WARN, DetectResult
 from virtprobe.errors import GateFailed
 
 

@@ -21,7 +21,7 @@ def run_detect_command(
     """The detect command's body, shared by the Typer command and the fast path.
 
     `check` is None without --check, else the targets named after it (empty: all)."""
-    from virtprobe.detect.run import detect
+    from virtprobe.detection.run import detect
     from virtprobe.machine.roots import open_source
     from virtprobe.machine.source import Source
 

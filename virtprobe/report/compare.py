@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from virtprobe.benchmark.result import PHASES, BenchResult, Environment, VmBaseline
-from virtprobe.detect.model import DetectResult, show_value
+from virtprobe.detection.model import DetectResult, show_value
 from virtprobe.errors import InputError
 from virtprobe.report.document import KIND_BENCH, KIND_DETECT, BenchReport, DetectReport, Report
 from virtprobe.stats import CONFIDENCE, bootstrap_ci, mann_whitney_u

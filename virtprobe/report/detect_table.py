@@ -10,8 +10,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from virtprobe.detect.kvm import PVM_GUEST_NOTE
-from virtprobe.detect.model import (
+from virtprobe.detection.kvm import PVM_GUEST_NOTE
+from virtprobe.detection.model import (
     DECISIVE,
     NONE,
     OVERRULED,
@@ -180,8 +180,8 @@ def summary_lines(result: DetectResult) -> list[str]:
         if result.host.platform == "win32" and ct.id == "container-other":
             what = "a Windows container (engine unknown)"
         rt = f" (runtime {ct.runtime})" if ct.runtime else ""
-        stale = [e.source for e in ct_ev if e.weight == OVERRULED and e.note.startswith("stale marker")]
-        tail = f"; {', '.join(stale)} is a stale marker" if stale else ""
+        stale_sources = [e.source for e in ct_ev if e.weight == OVERRULED and e.note.startswith("stale marker")]
+        tail = f"; {', '.join(stale_sources)} is a stale marker" if stale_sources else ""
         lines.append(f"Container: {what}{rt}{orch}{cg}" + (f" — seen in {seen}" if seen else "") + tail)
 
     wsl = result.wsl
@@ -270,7 +270,7 @@ def evidence_table(result: DetectResult, all_evidence: bool) -> Table:
 
 def check_lines(result: DetectResult, targets: list[str] | None = None) -> list[str]:
     """Lines as virt-host-validate prints them: STATUS, what, why; then the fix, indented."""
-    from virtprobe.detect.checks import TITLES
+    from virtprobe.detection.checks import TITLES
 
     lines = []
     for c in result.checks:
@@ -287,7 +287,7 @@ def render_checks(result: DetectResult, targets: list[str] | None = None) -> Ren
     if not result.checks:
         why = f"no checks: virtprobe checks Linux hosts only; this is {result.host.platform}"
         return Text(why)
-    from virtprobe.detect.checks import TITLES
+    from virtprobe.detection.checks import TITLES
 
     # A borderless grid: the status in its own column, so wrapped reasons keep their indent.
     grid = Table.grid(padding=(0, 1))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from virtprobe.benchmark.result import BenchResult
-from virtprobe.detect.model import DetectResult
+from virtprobe.detection.model import DetectResult
 from virtprobe.errors import ReportFormatError
 from virtprobe.report.envelope import (
     KIND_BENCH,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from virtprobe import __version__
 
 if TYPE_CHECKING:
-    from virtprobe.detect.model import DetectResult
+    from virtprobe.detection.model import DetectResult
 
 SCHEMA_MAJOR = 1
 KIND_DETECT = "detect"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from virtprobe import stats
 from virtprobe.benchmark.result import BenchResult
-from virtprobe.detect.model import DetectResult
+from virtprobe.detection.model import DetectResult
 from virtprobe.errors import ReportFormatError
 from virtprobe.report.document import BenchReport, DetectReport, Report, from_document, to_document
 from virtprobe.report.envelope import KIND_BENCH, KIND_DETECT, KIND_FLEET, Header

@@ -11,7 +11,7 @@ from virtprobe import stats
 from virtprobe.benchmark.environment import detect_summary
 from virtprobe.benchmark.hostmem import HostMemFigure
 from virtprobe.benchmark.result import PHASES, BenchResult, VmBaseline
-from virtprobe.detect.model import show_value
+from virtprobe.detection.model import show_value
 from virtprobe.report.document import BenchReport, DetectReport, Header, Report
 from virtprobe.report.labels import TCG_CAVEAT, phase_label
 from virtprobe.report.metrics import (

@@ -22,7 +22,7 @@ import re
 from typing import Any
 
 from virtprobe import __version__
-from virtprobe.detect.model import DetectResult
+from virtprobe.detection.model import DetectResult
 
 PREFIX = "virtprobe.io/"
 MAX_VALUE_LEN = 63

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from virtprobe.benchmark.result import DetectSummary
-from virtprobe.detect.model import show_value
+from virtprobe.detection.model import show_value
 
 
 def format_value(value: float | None, unit: str) -> str:

@@ -9,7 +9,7 @@ from virtprobe.benchmark.vm import hwvirt
 from virtprobe.benchmark.vm import profiles as vm_profiles
 from virtprobe.benchmark.vm import qemu as vm_qemu
 from virtprobe.benchmark.vm import sim as vm_sim
-from virtprobe.detect.model import KvmResult
+from virtprobe.detection.model import KvmResult
 from virtprobe.errors import InputError
 
 VM_KINDS = ("qemu",)

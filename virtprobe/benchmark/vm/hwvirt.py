@@ -26,7 +26,7 @@ from pathlib import Path
 
 from virtprobe import stats
 from virtprobe.benchmark.result import ExitRoundTrip, HwvirtSection, NearNative, VmFloor
-from virtprobe.detect.model import KvmResult
+from virtprobe.detection.model import KvmResult
 from virtprobe.machine import kvmapi
 
 EXIT_PORT = 0xE9  # the loop's trap port

@@ -34,8 +34,8 @@ from pathlib import Path
 from virtprobe.benchmark.guest.initramfs import READY_MARKER, build_initramfs
 from virtprobe.benchmark.result import MEASURED, VmBaseline, VmMemory
 from virtprobe.benchmark.vm import kernel as vm_kernel
-from virtprobe.detect.kvm import PVM_GUEST_NOTE
-from virtprobe.detect.model import KvmResult
+from virtprobe.detection.kvm import PVM_GUEST_NOTE
+from virtprobe.detection.model import KvmResult
 from virtprobe.errors import UnrunnableError
 
 QEMU_BINARY = "qemu-system-x86_64"

@@ -31,7 +31,7 @@ import re
 import weakref
 from typing import NamedTuple
 
-from virtprobe.detect.model import CONSIDERED, DECISIVE, NONE, OVERRULED, SUPPORTING, UNKNOWN, CpuResult, Evidence
+from virtprobe.detection.model import CONSIDERED, DECISIVE, NONE, OVERRULED, SUPPORTING, UNKNOWN, CpuResult, Evidence
 from virtprobe.machine.source import FileRead, Lookup, Source
 
 TOPIC = "cpu"

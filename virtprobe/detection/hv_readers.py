@@ -3,7 +3,7 @@
 A `Hint` is one observation: where it was read, what it said, which hypervisor
 id and/or VMM it points to, and how strong it is. A reader whose source cannot
 be read returns a hint with `unreadable` set and the reason, so the decision
-(detect/hypervisor.py, detect/vmm.py) can answer null and say why.
+(detection/hypervisor.py, detection/vmm.py) can answer null and say why.
 
 Every string table below names the primary source it comes from.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from virtprobe.detect.cpu import read_cpuinfo
+from virtprobe.detection.cpu import read_cpuinfo
 from virtprobe.machine.cpuid import HYPERVISOR_LEAVES
 from virtprobe.machine.source import FileRead, Source
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from virtprobe.detect.model import (
+from virtprobe.detection.model import (
     CONSIDERED,
     DECISIVE,
     NONE,
@@ -32,7 +32,7 @@ from virtprobe.detect.model import (
     Layer,
     WslResult,
 )
-from virtprobe.detect.wsl_list import parse_wsl_list
+from virtprobe.detection.wsl_list import parse_wsl_list
 from virtprobe.machine.source import Source
 
 COMMANDS = ("systeminfo", "wsl.exe -l -v", "wmic computersystem", "sc.exe query cexecsvc")

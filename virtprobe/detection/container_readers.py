@@ -1,6 +1,6 @@
 """Container evidence readers: each reads one kind of source and returns what it saw, with its strength.
 
-The decision (detect/container.py) weighs what these return; nothing here decides.
+The decision (detection/container.py) weighs what these return; nothing here decides.
 Strength is written down in docs/detection.md ("Container"):
 - STRONG: facts about this process that a runtime sets up at start and a root
   filesystem cannot carry: its own root mount and bind mounts, its own cgroup,
@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from virtprobe.detect.model import CONSIDERED, UNKNOWN, Evidence
+from virtprobe.detection.model import CONSIDERED, UNKNOWN, Evidence
 from virtprobe.machine.source import Source
 
 TOPIC = "container"

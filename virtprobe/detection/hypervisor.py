@@ -1,7 +1,7 @@
 """The hypervisor underneath, every layer of it that shows: gather the hints, then decide.
 
-The readers are in detect/hv_readers.py (one per source, each returning `Hint`s),
-the VMM decision in detect/vmm.py. This module holds `decide()`, the one set of
+The readers are in detection/hv_readers.py (one per source, each returning `Hint`s),
+the VMM decision in detection/vmm.py. This module holds `decide()`, the one set of
 rules, and turns hints into evidence rows. Identifiers follow systemd-detect-virt
 (src/basic/virt.c) where one exists; the table is in the README and the rules in
 docs/detection.md ("Hypervisor and VMM").
@@ -31,10 +31,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from virtprobe.detect import hv_readers as R
-from virtprobe.detect.cpu import HypervisorBit, read_hypervisor_bit
-from virtprobe.detect.hv_readers import SOME_VM, VM_OTHER, Hint
-from virtprobe.detect.model import (
+from virtprobe.detection import hv_readers as R
+from virtprobe.detection.cpu import HypervisorBit, read_hypervisor_bit
+from virtprobe.detection.hv_readers import SOME_VM, VM_OTHER, Hint
+from virtprobe.detection.model import (
     CONSIDERED,
     DECISIVE,
     NONE,
@@ -45,7 +45,7 @@ from virtprobe.detect.model import (
     HypervisorResult,
     Layer,
 )
-from virtprobe.detect.vmm import decide_vmm
+from virtprobe.detection.vmm import decide_vmm
 from virtprobe.machine.source import Source
 
 TOPIC = "hypervisor"

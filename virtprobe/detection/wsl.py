@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from virtprobe.detect.model import (
+from virtprobe.detection.model import (
     CONSIDERED,
     DECISIVE,
     SUPPORTING,

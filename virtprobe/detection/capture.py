@@ -316,7 +316,7 @@ def _meta(src: _RecordingSource) -> SnapshotMeta:
 
 def capture_into(dest: Path, kvm_probe: bool) -> list[str]:
     """Write a snapshot root into the (existing, empty) folder dest."""
-    from virtprobe.detect.run import detect
+    from virtprobe.detection.run import detect
 
     src = _RecordingSource()
     detect(src, kvm_probe=kvm_probe)
@@ -359,7 +359,7 @@ def capture(out: Path, force: bool, kvm_probe: bool) -> Path:
         raise InputError(f"cannot write snapshot {out}: {err.strerror or err}") from err
 
 
-def _debug_main() -> None:  # pragma: no cover - manual use: python -m virtprobe.detect.capture OUT
+def _debug_main() -> None:  # pragma: no cover - manual use: python -m virtprobe.detection.capture OUT
     print(capture(Path(sys.argv[1]), force=False, kvm_probe=True))
 
 

@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from virtprobe.detect.kvm import parse_bool_param
-from virtprobe.detect.model import (
+from virtprobe.detection.kvm import parse_bool_param
+from virtprobe.detection.model import (
     CHECK_UNKNOWN,
     FAIL,
     NONE,

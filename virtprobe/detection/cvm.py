@@ -35,8 +35,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from virtprobe.detect.cpu import parse_flags, read_cpuinfo, read_hypervisor_bit
-from virtprobe.detect.model import (
+from virtprobe.detection.cpu import parse_flags, read_cpuinfo, read_hypervisor_bit
+from virtprobe.detection.model import (
     CONSIDERED,
     DECISIVE,
     NONE,

@@ -10,9 +10,9 @@ says why; inside a container that is usually because /sys/firmware is masked.
 
 from __future__ import annotations
 
-from virtprobe.detect import hv_readers as R
-from virtprobe.detect.hv_readers import Hint
-from virtprobe.detect.model import NONE, SUPPORTING, UNKNOWN, Evidence
+from virtprobe.detection import hv_readers as R
+from virtprobe.detection.hv_readers import Hint
+from virtprobe.detection.model import NONE, SUPPORTING, UNKNOWN, Evidence
 
 RANK = (R.ACPI, R.DMI, R.CPUID, R.SYSINFO, R.DT, R.ACPI_DEV, R.PCI, R.VMBUS, R.FW_CFG, R.BRAND)
 

@@ -33,9 +33,9 @@ CPUID hypervisor bit clear, False when the bit is set.
 
 from __future__ import annotations
 
-from virtprobe.detect.cpu import read_hypervisor_bit
-from virtprobe.detect.hv_readers import dmi_text, read_dmi
-from virtprobe.detect.model import CONSIDERED, DECISIVE, NONE, SUPPORTING, UNKNOWN, CloudResult, Evidence
+from virtprobe.detection.cpu import read_hypervisor_bit
+from virtprobe.detection.hv_readers import dmi_text, read_dmi
+from virtprobe.detection.model import CONSIDERED, DECISIVE, NONE, SUPPORTING, UNKNOWN, CloudResult, Evidence
 from virtprobe.machine.source import Source
 
 TOPIC = "cloud"

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from virtprobe.detect.cpu import parse_flags, read_cpuinfo
-from virtprobe.detect.model import CONSIDERED, DECISIVE, SUPPORTING, UNKNOWN, Evidence, KvmResult
+from virtprobe.detection.cpu import parse_flags, read_cpuinfo
+from virtprobe.detection.model import CONSIDERED, DECISIVE, SUPPORTING, UNKNOWN, Evidence, KvmResult
 from virtprobe.machine.source import Source
 
 TOPIC = "kvm"

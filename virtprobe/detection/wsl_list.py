@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from virtprobe.detect.model import WslDistribution
+from virtprobe.detection.model import WslDistribution
 
 
 def decode_wsl_output(raw: bytes) -> str:

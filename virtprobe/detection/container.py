@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import NamedTuple
 
-from virtprobe.detect.container_readers import (
+from virtprobe.detection.container_readers import (
     HOST_NS,
     NS_NAMES,
     PATHS,
@@ -51,7 +51,7 @@ from virtprobe.detect.container_readers import (
     read_namespaces,
     read_pid1,
 )
-from virtprobe.detect.model import (
+from virtprobe.detection.model import (
     CONSIDERED,
     DECISIVE,
     NONE,

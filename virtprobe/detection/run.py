@@ -8,7 +8,7 @@ id is None, with evidence saying why. Probes never raise; neither does this.
 
 from __future__ import annotations
 
-from virtprobe.detect.model import (
+from virtprobe.detection.model import (
     CONSIDERED,
     UNKNOWN,
     CloudResult,
@@ -64,14 +64,14 @@ def host_info(src: Source) -> tuple[HostInfo, list[Evidence]]:
 
 def detect_linux(src: Source, kvm_probe: bool = True) -> DetectResult:
     # Imported here, not at the top: Windows and macOS never load the Linux probes.
-    from virtprobe.detect.checks import run_checks
-    from virtprobe.detect.cloud import probe_cloud
-    from virtprobe.detect.container import probe_container
-    from virtprobe.detect.cpu import probe_cpu
-    from virtprobe.detect.cvm import probe_cvm
-    from virtprobe.detect.hypervisor import probe_hypervisor
-    from virtprobe.detect.kvm import probe_kvm
-    from virtprobe.detect.wsl import probe_wsl
+    from virtprobe.detection.checks import run_checks
+    from virtprobe.detection.cloud import probe_cloud
+    from virtprobe.detection.container import probe_container
+    from virtprobe.detection.cpu import probe_cpu
+    from virtprobe.detection.cvm import probe_cvm
+    from virtprobe.detection.hypervisor import probe_hypervisor
+    from virtprobe.detection.kvm import probe_kvm
+    from virtprobe.detection.wsl import probe_wsl
 
     evidence: list[Evidence] = []
     host, ev = host_info(src)
@@ -128,11 +128,11 @@ def detect(src: Source, kvm_probe: bool = True) -> DetectResult:
     if src.platform == "linux":
         return detect_linux(src, kvm_probe=kvm_probe)
     if src.platform == "win32":
-        from virtprobe.detect.windows import probe_windows
+        from virtprobe.detection.windows import probe_windows
 
         return probe_windows(src)
     if src.platform == "darwin":
-        from virtprobe.detect.macos import probe_macos
+        from virtprobe.detection.macos import probe_macos
 
         return probe_macos(src)
     return detect_unknown(src)

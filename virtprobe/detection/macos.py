@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from virtprobe.detect.model import (
+from virtprobe.detection.model import (
     CONSIDERED,
     DECISIVE,
     NONE,
