@@ -92,7 +92,9 @@ def test_phases_on_the_real_engine(backend: DockerBackend, probe_tag: str, run_i
     mem = section.memory.to_dict()
     assert mem["n"] == 3 and len(mem["cgroup_bytes"]) == 3
     assert all(b > 0 for b in mem["cgroup_bytes"])
-    assert mem["shim_pss_bytes"] and all(b > 0 for b in mem["shim_pss_bytes"])
+    assert mem["process_pss_bytes"] and all(b > 0 for b in mem["process_pss_bytes"])
+    assert mem["process_name"] == "containerd-shim"  # comm is truncated to 15 bytes: "containerd-shim"
+    assert section.clock is not None and section.clock.mode == "same-kernel"
     assert section.parallel.n == 5 and (section.parallel.containers_per_s or 0) > 0
     assert backend.list_labelled(run_id) == []
 
@@ -228,7 +230,7 @@ def test_bench_json_stdout_is_a_valid_report(backend: DockerBackend, probe_tag: 
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["kind"] == "bench" and doc["container"]["timing_basis"] == "first_instruction"
-    assert doc["environment"]["docker"]["storage_driver"]
+    assert doc["environment"]["engine"]["storage_driver"] and doc["environment"]["engine"]["product"]
     assert len(doc["container"]["samples"]) == 4
     try:
         from virtprobe.report.load import check_document

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from tests.conftest import ROOTS
@@ -16,12 +15,10 @@ from virtprobe.machine.source import RootSource
 from virtprobe.report.compare import bench_series
 from virtprobe.report.document import new_report
 from virtprobe.report.html import render_html
-from virtprobe.report.load import load_report
 from virtprobe.report.markdown import render_bench_markdown
 
 DETECTED = detect(RootSource(ROOTS / "firecracker_this_machine"), kvm_probe=True)
 MIB = 1024 * 1024
-REPORTS = Path(__file__).resolve().parent.parent / "reports"
 
 
 class PageCacheChurn(ScriptedBackend):
@@ -91,39 +88,3 @@ def test_podman_rows_name_conmon_and_no_containerd_shim_anywhere() -> None:
     for text in texts:
         assert "containerd-shim" not in text and "conmon" in text
     assert "Podman 4.3.1" in texts[0] and "per container: conmon 2.1.6" in texts[0]
-
-
-def test_the_bench_1_0_report_in_reports_upgrades_to_name_its_engine() -> None:
-    report = load_report(REPORTS / "bench-firecracker.json")
-    engine = report.result.environment.engine  # type: ignore[union-attr]
-    assert report.header.schema_version == "1.1"
-    assert engine is not None and engine.product == "docker-engine" and engine.container_process == "containerd-shim"
-    assert engine.runtime_kind == "runc" and engine.location_reason == "not recorded: a bench 1.0 report"
-    memory = report.result.container.memory  # type: ignore[union-attr]
-    assert memory is not None and memory.process_name == "containerd-shim"
-    for value in (memory.host_available_drop_bytes_per_container, memory.host_kernel_anon_growth_bytes_per_container):
-        assert value is None or value >= 0
-
-
-def test_a_1_0_report_from_podman_keeps_its_product_unknown(tmp_path: Path) -> None:
-    doc = json.loads((REPORTS / "bench-firecracker.json").read_text())
-    doc["environment"]["docker"] = {
-        "engine_version": "4.3.1",
-        "api_version": "1.41",
-        "containerd_version": None,
-        "runc_version": None,
-        "default_runtime": "runc",
-        "storage_driver": "overlay",
-        "cgroup_version": 1,
-        "cgroup_driver": "cgroupfs",
-    }
-    doc["container"]["memory"]["host_available_drop_bytes_per_container"] = -2.1 * MIB
-    path = tmp_path / "podman-1.0.json"
-    path.write_text(json.dumps(doc))
-    report = load_report(path)
-    engine = report.result.environment.engine  # type: ignore[union-attr]
-    assert engine is not None and engine.product is None and engine.container_process is None
-    memory = report.result.container.memory  # type: ignore[union-attr]
-    assert memory is not None and memory.process_name is None
-    assert memory.host_available_drop_bytes_per_container is None
-    assert any("below zero: -2.10 MiB" in n for n in memory.notes)

@@ -141,3 +141,15 @@ def test_a_report_of_one_runtime_keeps_its_single_section_layout() -> None:
     result = _bench(ScriptedBackend(clock), clock)
     assert result.other_runtimes == () and result.container is not None and result.container.runtime == "runc"
     assert "Runtimes side by side" not in render_bench_markdown(BenchReport(new_report(result).header, result))
+
+
+@pytest.mark.parametrize("at", [2, 5, 8])  # a runtime cycle, a cold call, the paused container
+def test_ctrl_c_during_runtimes_or_the_function_leaves_no_container(at: int) -> None:
+    from virtprobe.errors import Interrupted
+
+    clock = FakeClock()
+    backend = ScriptedBackend(clock, interrupt_at=at, refuse={"crun": CRUN_REFUSAL})
+    options = BenchOptions(runs=2, warmup=0, memory_containers=0, runtimes=("runc", "crun", "runsc"), function_ms=10)
+    with pytest.raises(Interrupted):
+        run_bench(options, backend, DETECTED, clock=clock, sleep=lambda s: None)
+    assert backend.containers == {}

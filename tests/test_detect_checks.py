@@ -70,11 +70,11 @@ def _kvm_host(tmp_path: Path, caps: dict[str, int] | None = None, files: dict[st
 
 
 def _checks(src: RootSource, kvm_probe: bool = True) -> dict[str, CheckResult]:
-    return {c.target: c for c in detect(src, kvm_probe=kvm_probe).checks}
+    return {c.target: c for c in detect(src, kvm_probe=kvm_probe, checks=True).checks}
 
 
 def test_every_target_is_checked_once_in_order(tmp_path: Path) -> None:
-    assert [c.target for c in detect(_kvm_host(tmp_path)).checks] == list(TARGETS)
+    assert [c.target for c in detect(_kvm_host(tmp_path), checks=True).checks] == list(TARGETS)
 
 
 def test_the_kvm_capabilities_named_are_the_ones_probed() -> None:
@@ -208,10 +208,12 @@ def test_checks_round_trip_through_the_document(tmp_path: Path) -> None:
     from virtprobe.detection.model import DetectResult
     from virtprobe.report.envelope import detect_document
 
-    result = detect(_kvm_host(tmp_path))
+    result = detect(_kvm_host(tmp_path), checks=True)
+    assert result.checks  # something to round-trip
     doc = json.loads(json.dumps(detect_document(result)))
     jsonschema.Draft202012Validator(SCHEMA).validate(doc)
     assert DetectResult.from_sections(doc).checks == result.checks
+    assert detect(_kvm_host(tmp_path)).checks == ()  # computed only when asked (detect --check)
 
 
 # --- the CLI ---------------------------------------------------------------

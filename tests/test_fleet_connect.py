@@ -124,3 +124,14 @@ def test_public_url_drops_only_the_user() -> None:
     assert public_url("ssh://root@build-7.example:22") == "ssh://build-7.example:22"
     assert public_url("tcp://127.0.0.1:2376") == "tcp://127.0.0.1:2376"
     assert public_url("unix:///var/run/docker.sock") == "unix:///var/run/docker.sock"
+
+
+def test_an_unreadable_or_broken_config_json(tmp_path: Path) -> None:
+    # Unreadable (a HOME of another user): the defaults, as the docker CLI runs with them.
+    (tmp_path / "config.json").mkdir()  # reading a folder fails like a forbidden file does
+    assert current_context({"DOCKER_CONFIG": str(tmp_path)}) == ("default", "default")
+    broken = tmp_path / "b"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    with pytest.raises(InputError, match="not JSON"):
+        current_context({"DOCKER_CONFIG": str(broken)})

@@ -215,3 +215,10 @@ def test_bad_input_is_one_line_and_exit_1(tmp_path: Path, args: list[str], messa
     r = _run(*[str(fleet) if a == "FLEET" else a for a in args])
     assert r.returncode == 1
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_the_fleet_1_0_sample_stays_loadable() -> None:
+    fleet = load_any(FIX / "fleet" / "fleet-1.0.json")
+    assert isinstance(fleet, FleetReport) and fleet.header.schema_version == "1.0"
+    assert [m.kind for m in fleet.members] == ["bench", "bench", "detect", "detect"]
+    assert len(groups(fleet)) == 4 and not fleet.failed

@@ -71,14 +71,12 @@ def test_every_fixture_root_checked_for_unknowns_left_out() -> None:
 
 
 def test_kvm_that_could_not_be_opened_is_not_labelled_unusable() -> None:
-    from dataclasses import replace
-
     base = _RESULTS["firecracker_this_machine"]
-    denied = replace(base, kvm=replace(base.kvm, device_present=True, openable=False, usable=False))
+    denied = base._replace(kvm=base.kvm._replace(device_present=True, openable=False, usable=False))
     got = labels(denied)
     assert got[PREFIX + "kvm.present"] == "true"
     assert PREFIX + "kvm.usable" not in got
-    ran = replace(base, kvm=replace(base.kvm, device_present=True, openable=True, usable=False))
+    ran = base._replace(kvm=base.kvm._replace(device_present=True, openable=True, usable=False))
     assert labels(ran)[PREFIX + "kvm.usable"] == "false"
 
 
@@ -102,14 +100,11 @@ def test_any_verdict_strings_give_valid_labels(
     name: str, vmm: str | None, instance: str | None, module: str | None, nested: bool | None
 ) -> None:
     """Whatever a probe (or a future one) puts in a verdict, the file stays valid for nfd-worker."""
-    from dataclasses import replace
-
     base = _RESULTS[name]
-    result = replace(
-        base,
-        hypervisor=replace(base.hypervisor, vmm=vmm),
-        cloud=replace(base.cloud, instance_type=instance),
-        kvm=replace(base.kvm, module=module, nested=nested),
+    result = base._replace(
+        hypervisor=base.hypervisor._replace(vmm=vmm),
+        cloud=base.cloud._replace(instance_type=instance),
+        kvm=base.kvm._replace(module=module, nested=nested),
     )
     text = render_nfd(result, expires_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))
     assert all(line.startswith("#") or "=" in line for line in text.splitlines())

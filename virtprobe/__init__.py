@@ -65,18 +65,21 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def detect(root: str | os.PathLike[str] | None = None, *, kvm_probe: bool = True) -> DetectResult:
+def detect(
+    root: str | os.PathLike[str] | None = None, *, kvm_probe: bool = True, checks: bool = False
+) -> DetectResult:
     """Everything virtprobe can tell about this machine, or about a captured snapshot at `root`.
 
     With `root`, only the snapshot is read, never the live machine. `kvm_probe=False`
-    skips running a test guest on /dev/kvm. Never raises for what the machine hides:
+    skips running a test guest on /dev/kvm; `checks=True` also answers "can this host run X?"
+    for every `detect --check` target (result.checks). Never raises for what the machine hides:
     unknown answers are None with the reason in `result.evidence`. Raises
     virtprobe.errors.InputError for a `root` that does not exist.
     """
     from virtprobe.detection.run import detect as _detect
     from virtprobe.machine.roots import open_source
 
-    return _detect(open_source(root), kvm_probe=kvm_probe)
+    return _detect(open_source(root), kvm_probe=kvm_probe, checks=checks)
 
 
 def bench(options: BenchOptions | None = None, *, progress: Progress | None = None, **kwargs: Any) -> BenchResult:

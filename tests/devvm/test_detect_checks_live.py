@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.live, pytest.mark.kvm]
 def checks() -> dict[str, CheckResult]:
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         live_skip("/dev/kvm is not read-write for this user")
-    return {c.target: c for c in detect(LiveSource(), kvm_probe=True).checks}
+    return {c.target: c for c in detect(LiveSource(), kvm_probe=True, checks=True).checks}
 
 
 def test_firecracker_fails_for_the_stock_kernel_not_for_kvm(checks: dict[str, CheckResult]) -> None:

@@ -117,17 +117,26 @@ def current_context(env: Mapping[str, str]) -> tuple[str, str]:
     if env.get("DOCKER_CONTEXT"):
         return env["DOCKER_CONTEXT"], "DOCKER_CONTEXT"
     path = config_dir(env) / "config.json"
-    if path.is_file():
-        current = _load_json(path, "docker config").get("currentContext")
-        if isinstance(current, str) and current:
-            return current, "current context"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        # No config, or one this user cannot read (HOME is another user's): the docker
+        # CLI then runs with the defaults too, and so does a bench without --host.
+        return DEFAULT_CONTEXT, "default"
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"docker config {path} is not JSON ({err.msg}); fix it or set DOCKER_CONFIG") from err
+    current = config.get("currentContext") if isinstance(config, dict) else None
+    if isinstance(current, str) and current:
+        return current, "current context"
     return DEFAULT_CONTEXT, "default"
 
 
 def _tls_from_folder(folder: Path, verify: bool) -> TlsFiles:
     def have(name: str) -> str | None:
         p = folder / name
-        return str(p) if p.is_file() else None
+        return str(p) if os.path.isfile(p) else None
 
     return TlsFiles(ca_cert=have("ca.pem"), client_cert=have("cert.pem"), client_key=have("key.pem"), verify=verify)
 
@@ -157,7 +166,7 @@ def context_target(name: str, env: Mapping[str, str], origin: str = "--context")
         return EngineTarget(name=DEFAULT_CONTEXT, url=url, origin=origin, tls=target.tls, context=name)
     store = config_dir(env) / "contexts"
     meta_path = store / "meta" / context_id(name) / "meta.json"
-    if not meta_path.is_file():
+    if not os.path.isfile(meta_path):
         raise InputError(f"context {name!r} not found in {store / 'meta'}; list them with `docker context ls`")
     meta = _load_json(meta_path, f"context {name!r}")
     endpoints = meta.get("Endpoints")
@@ -169,7 +178,7 @@ def context_target(name: str, env: Mapping[str, str], origin: str = "--context")
     tls = None
     tls_dir = store / "tls" / context_id(name) / "docker"
     skip_verify = bool(docker_ep.get("SkipTLSVerify")) if isinstance(docker_ep, dict) else False
-    if host.startswith("tcp://") and tls_dir.is_dir():
+    if host.startswith("tcp://") and os.path.isdir(tls_dir):
         tls = _tls_from_folder(tls_dir, verify=not skip_verify)
     return EngineTarget(name=name, url=host, origin=origin, tls=tls, context=name)
 

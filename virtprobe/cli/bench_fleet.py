@@ -84,9 +84,10 @@ def engine_progress(targets: Sequence[EngineTarget]) -> Iterator[tuple[Any, Any]
         console=console,
         transient=True,
     ) as bar:
+        rows: dict[str, Any] = {}
 
         def progress_for_bar(target: EngineTarget) -> Progress:
-            row = bar.add_task(f"{target.name:<{width}}  connecting", total=None)
+            row = rows[target.name] = bar.add_task(f"{target.name:<{width}}  connecting", total=None)
 
             def progress(task: str, done: int, total: int) -> None:
                 label = _TASK_LABELS.get(task, task)
@@ -94,7 +95,14 @@ def engine_progress(targets: Sequence[EngineTarget]) -> Iterator[tuple[Any, Any]
 
             return progress
 
-        yield progress_for_bar, on_done
+        def on_done_bar(o: EngineOutcome) -> None:
+            on_done(o)  # the line that stays, above the live rows
+            row = rows.get(o.target.name)
+            if row is not None:
+                bar.update(row, description=f"{o.target.name:<{width}}  {'done' if o.ok else 'FAILED'}")
+                bar.stop_task(row)
+
+        yield progress_for_bar, on_done_bar
 
 
 def run_fleet_command(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def run_detect_command(
     json_out: bool,
-    root: Path | None,
+    root: str | os.PathLike[str] | None,
     all_evidence: bool,
     kvm_probe: bool,
     host_root: Path | None = None,
@@ -32,7 +36,7 @@ def run_detect_command(
         src = HostRootSource(host_root)
     else:
         src = open_source(root)
-    result = detect(src, kvm_probe=kvm_probe)
+    result = detect(src, kvm_probe=kvm_probe, checks=check is not None)
     if check is not None:
         from virtprobe.cli.check import show_checks
 

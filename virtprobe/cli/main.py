@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from virtprobe.errors import EXIT_INTERRUPTED, VirtprobeError
@@ -36,9 +35,9 @@ def detect_fast_args(argv: Sequence[str]) -> dict[str, Any] | None:
             key, value = _DETECT_FLAGS[arg]
             args[key] = value
         elif arg == "--root" and rest and not rest[0].startswith("-") and args["root"] is None:
-            args["root"] = Path(rest.pop(0))
+            args["root"] = rest.pop(0)
         elif arg.startswith("--root=") and len(arg) > len("--root=") and args["root"] is None:
-            args["root"] = Path(arg[len("--root=") :])
+            args["root"] = arg[len("--root=") :]
         else:
             return None
     return args

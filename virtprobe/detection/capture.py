@@ -23,11 +23,12 @@ import shutil
 import sys
 import tarfile
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from virtprobe.errors import InputError
-from virtprobe.machine.source import MAX_READ_BYTES, SNAPSHOT_META, LiveSource, Lookup, SnapshotMeta
+from virtprobe.machine.source import MAX_READ_BYTES, SNAPSHOT_FORMAT, SNAPSHOT_META, LiveSource, Lookup
 
 FILE = "file"  # copy the content
 HEADER = "header"  # the first ACPI_HEADER_BYTES bytes only
@@ -278,6 +279,38 @@ def _read(host: str, limit: int) -> bytes:
             chunks.append(chunk)
             total += len(chunk)
     return b"".join(chunks)
+
+
+@dataclass
+class SnapshotMeta:
+    """What `virtprobe snapshot` writes to virtprobe-snapshot.json."""
+
+    platform: str
+    machine: str
+    env: dict[str, str] = field(default_factory=dict)
+    cpuid: dict[str, dict[str, int]] | None = None
+    cpuid_reason: str | None = None
+    commands: dict[str, str] = field(default_factory=dict)  # name -> base64 stdout
+    kvm_probe: dict[str, Any] | None = None
+    msr: dict[str, int] = field(default_factory=dict)  # "0xc0010131" -> value, only those detect read
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "format": SNAPSHOT_FORMAT,
+            "platform": self.platform,
+            "machine": self.machine,
+            "env": dict(sorted(self.env.items())),
+            "commands": dict(sorted(self.commands.items())),
+        }
+        if self.cpuid is not None:
+            out["cpuid"] = self.cpuid
+        if self.cpuid_reason:
+            out["cpuid_reason"] = self.cpuid_reason
+        if self.kvm_probe is not None:
+            out["kvm_probe"] = self.kvm_probe
+        if self.msr:
+            out["msr"] = dict(sorted(self.msr.items()))
+        return out
 
 
 def _meta(src: _RecordingSource) -> SnapshotMeta:

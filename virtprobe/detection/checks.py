@@ -23,8 +23,7 @@ exit code.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from virtprobe.detection.kvm import parse_bool_param
 from virtprobe.detection.model import (
@@ -165,16 +164,14 @@ def resolve_targets(names: list[str] | tuple[str, ...]) -> tuple[list[str], list
     return [t for t in TARGETS if t in wanted], unknown
 
 
-@dataclass(frozen=True)
-class _Finding:
+class _Finding(NamedTuple):
     status: str
     reason: str
     fix: str | None = None
     source: str | None = None
 
 
-@dataclass(frozen=True)
-class _Ctx:
+class _Ctx(NamedTuple):
     src: Source
     cpu: CpuResult
     kvm: KvmResult

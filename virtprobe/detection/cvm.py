@@ -33,7 +33,7 @@ says `none`, where virtprobe says null.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from virtprobe.detection.cpu import parse_flags, read_cpuinfo, read_hypervisor_bit
 from virtprobe.detection.model import (
@@ -70,8 +70,7 @@ SEV_NEEDS_ROOT = "needs root to read the SEV MSR 0xC0010131 (/dev/cpu/0/msr, msr
 _MEM_ENCRYPT = re.compile(r"(?:AMD )?Memory Encryption Features active:[ \t]*([^\n]*)")
 
 
-@dataclass(frozen=True)
-class Seen:
+class Seen(NamedTuple):
     """What one source showed: the id it points to ("none" included), or None when unreadable."""
 
     source: str

@@ -9,8 +9,7 @@ Conventions (documented in the README):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 NONE = "none"
 
@@ -33,8 +32,7 @@ def show_value(value: Any) -> str:
     return str(value)
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(NamedTuple):
     topic: str  # "cpu" | "kvm" | "hypervisor" | "cloud" | "container" | "wsl" | "host" | "cvm"
     source: str  # "/proc/cpuinfo: flags", "cpuid 0x40000000", "command: systeminfo", ...
     value: str  # what was observed, short and verbatim where possible
@@ -64,8 +62,7 @@ class Evidence:
         )
 
 
-@dataclass(frozen=True)
-class CpuResult:
+class CpuResult(NamedTuple):
     vendor: str | None  # "GenuineIntel", "AuthenticAMD", "Apple", ...
     model_name: str | None
     virt_tech: str | None  # "vt-x" | "amd-v" | "none" | None (unknown)
@@ -95,8 +92,7 @@ class CpuResult:
         )
 
 
-@dataclass(frozen=True)
-class KvmResult:
+class KvmResult(NamedTuple):
     device_present: bool | None  # /dev/kvm exists
     openable: bool | None  # could be opened read-write by this user
     usable: bool | None  # a guest really ran to a HLT exit
@@ -122,11 +118,10 @@ class KvmResult:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> KvmResult:
-        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__})
+        return cls(**{k: d.get(k) for k in cls._fields})
 
 
-@dataclass(frozen=True)
-class Layer:
+class Layer(NamedTuple):
     """One virtualization layer seen from inside, outermost last."""
 
     id: str  # "kvm", "microsoft", "xen", ...
@@ -141,8 +136,7 @@ class Layer:
         return cls(id=d["id"], source=d["source"], signature=d.get("signature"))
 
 
-@dataclass(frozen=True)
-class HypervisorResult:
+class HypervisorResult(NamedTuple):
     id: str | None  # the hypervisor we run under: "kvm", "microsoft", ..., "none", or None
     vmm: str | None = None  # the user-space VMM where known: "firecracker", "qemu", ...
     layers: tuple[Layer, ...] = ()
@@ -161,8 +155,7 @@ class HypervisorResult:
         )
 
 
-@dataclass(frozen=True)
-class CloudResult:
+class CloudResult(NamedTuple):
     id: str | None  # "amazon", "azure", "google", "oracle", "alibaba", ..., "none", None
     instance_type: str | None = None  # e.g. "m5d.metal" where DMI says it
     bare_metal: bool | None = None
@@ -175,8 +168,7 @@ class CloudResult:
         return cls(id=d.get("id"), instance_type=d.get("instance_type"), bare_metal=d.get("bare_metal"))
 
 
-@dataclass(frozen=True)
-class ContainerResult:
+class ContainerResult(NamedTuple):
     id: str | None  # "docker", "podman", "lxc", "systemd-nspawn", "cri-o", ..., "none", None
     orchestrator: str | None = None  # "kubernetes" or "none" or None
     cgroup_version: int | None = None  # 1 or 2 (hybrid counts as 1)
@@ -202,8 +194,7 @@ class ContainerResult:
         )
 
 
-@dataclass(frozen=True)
-class WslDistribution:
+class WslDistribution(NamedTuple):
     name: str
     state: str
     version: int | None
@@ -217,8 +208,7 @@ class WslDistribution:
         return cls(name=d["name"], state=d["state"], version=d.get("version"), default=bool(d.get("default")))
 
 
-@dataclass(frozen=True)
-class WslResult:
+class WslResult(NamedTuple):
     # 1 or 2 when we run inside WSL; 0 means sure it is not WSL; None means unknown.
     version: int | None
     distributions: tuple[WslDistribution, ...] = ()  # on a Windows host, from `wsl.exe -l -v`
@@ -244,8 +234,7 @@ class WslResult:
         )
 
 
-@dataclass(frozen=True)
-class CvmResult:
+class CvmResult(NamedTuple):
     """Confidential VM: is this a guest whose memory the hypervisor cannot read?"""
 
     # systemd-detect-virt --cvm ids: "sev", "sev-es", "sev-snp", "tdx", "protvirt", "cca";
@@ -272,8 +261,7 @@ CHECK_UNKNOWN = "unknown"
 CHECK_STATUSES = (PASS, WARN, FAIL, CHECK_UNKNOWN)
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(NamedTuple):
     """One "can this host run X?" answer (virtprobe detect --check)."""
 
     target: str  # "kvm", "firecracker", "gvisor", ... (detect.checks.TARGETS)
@@ -302,8 +290,7 @@ class CheckResult:
         )
 
 
-@dataclass(frozen=True)
-class HostInfo:
+class HostInfo(NamedTuple):
     platform: str  # "linux" | "win32" | "darwin" | "unknown"
     machine: str
     kernel: str | None = None  # osrelease / OS build
@@ -330,8 +317,7 @@ class HostInfo:
         )
 
 
-@dataclass(frozen=True)
-class DetectResult:
+class DetectResult(NamedTuple):
     host: HostInfo
     cpu: CpuResult
     kvm: KvmResult
@@ -339,9 +325,9 @@ class DetectResult:
     cloud: CloudResult
     container: ContainerResult
     wsl: WslResult
-    evidence: tuple[Evidence, ...] = field(default=())
+    evidence: tuple[Evidence, ...] = ()
     cvm: CvmResult = CVM_NOT_PROBED
-    checks: tuple[CheckResult, ...] = ()  # computed on Linux for every target (detect.checks)
+    checks: tuple[CheckResult, ...] = ()  # with --check (checks=True): every target (detection.checks)
 
     def sections(self) -> dict[str, Any]:
         return {

@@ -1,7 +1,7 @@
 """`detect(src)`: dispatch on the source's platform once, run every probe, assemble the result.
 
 Linux runs the file-based probes (cpu, kvm, hypervisor, cloud, container,
-wsl, cvm) and the --check targets (detect.checks); Windows and macOS have
+wsl, cvm), and the --check targets (detection.checks) when asked; Windows and macOS have
 their own whole-machine probes; any other platform gets a result whose every
 id is None, with evidence saying why. Probes never raise; neither does this.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 from virtprobe.detection.model import (
     CONSIDERED,
     UNKNOWN,
+    CheckResult,
     CloudResult,
     ContainerResult,
     CpuResult,
@@ -62,9 +63,8 @@ def host_info(src: Source) -> tuple[HostInfo, list[Evidence]]:
     return host, ev
 
 
-def detect_linux(src: Source, kvm_probe: bool = True) -> DetectResult:
+def detect_linux(src: Source, kvm_probe: bool = True, checks: bool = False) -> DetectResult:
     # Imported here, not at the top: Windows and macOS never load the Linux probes.
-    from virtprobe.detection.checks import run_checks
     from virtprobe.detection.cloud import probe_cloud
     from virtprobe.detection.container import probe_container
     from virtprobe.detection.cpu import probe_cpu
@@ -90,7 +90,13 @@ def detect_linux(src: Source, kvm_probe: bool = True) -> DetectResult:
     evidence.extend(ev)
     cvm, ev = probe_cvm(src)
     evidence.extend(ev)
-    checks = run_checks(src, cpu, kvm, hypervisor, host.kernel, kvm_probe=kvm_probe)
+    verdicts: tuple[CheckResult, ...] = ()
+    if checks:
+        # Only when asked: the check targets are the largest module detect has, and
+        # `detect --json` is judged by its start-up time.
+        from virtprobe.detection.checks import run_checks
+
+        verdicts = run_checks(src, cpu, kvm, hypervisor, host.kernel, kvm_probe=kvm_probe)
     return DetectResult(
         host=host,
         cpu=cpu,
@@ -101,7 +107,7 @@ def detect_linux(src: Source, kvm_probe: bool = True) -> DetectResult:
         wsl=wsl,
         evidence=tuple(evidence),
         cvm=cvm,
-        checks=checks,
+        checks=verdicts,
     )
 
 
@@ -123,10 +129,12 @@ def detect_unknown(src: Source) -> DetectResult:
     )
 
 
-def detect(src: Source, kvm_probe: bool = True) -> DetectResult:
-    """Everything detect can tell about the machine `src` describes. Never raises for bad input."""
+def detect(src: Source, kvm_probe: bool = True, checks: bool = False) -> DetectResult:
+    """Everything detect can tell about the machine `src` describes. Never raises for bad input.
+
+    `checks` also answers "can this host run X?" for every --check target (Linux only)."""
     if src.platform == "linux":
-        return detect_linux(src, kvm_probe=kvm_probe)
+        return detect_linux(src, kvm_probe=kvm_probe, checks=checks)
     if src.platform == "win32":
         from virtprobe.detection.windows import probe_windows
 

@@ -5,12 +5,10 @@ Each carries the reason when there is no value, so a probe can say "unknown" and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True)
-class FileRead:
+class FileRead(NamedTuple):
     """The result of reading one file: its bytes, or the reason there are none."""
 
     path: str  # the path as the real machine would name it, e.g. "/proc/cpuinfo"
@@ -29,16 +27,14 @@ class FileRead:
         return self.data.decode("utf-8", errors="replace")
 
 
-@dataclass(frozen=True)
-class CpuidRegs:
+class CpuidRegs(NamedTuple):
     eax: int
     ebx: int
     ecx: int
     edx: int
 
 
-@dataclass(frozen=True)
-class Lookup:
+class Lookup(NamedTuple):
     """A non-file fact (CPUID leaf, command output, KVM probe) or why it is unknown."""
 
     value: Any

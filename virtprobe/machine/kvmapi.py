@@ -19,8 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from virtprobe.machine.facts import Lookup
 
@@ -269,8 +268,7 @@ class KvmError(Exception):
         self.errno = err
 
 
-@dataclass(frozen=True)
-class VcpuExit:
+class VcpuExit(NamedTuple):
     """One decoded KVM_RUN return."""
 
     reason: str  # "KVM_EXIT_IO", ...

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-from virtprobe.machine.archive import ArchiveSource, is_archive
 from virtprobe.machine.source import LiveSource, RootSource, Source
 
 
@@ -16,4 +15,10 @@ def open_source(root: str | os.PathLike[str] | None) -> Source:
     temporary folder by machine.archive."""
     if root is None:
         return LiveSource()
-    return ArchiveSource(root) if is_archive(root) else RootSource(root)
+    if os.path.isfile(root):
+        # Only a file can be an archive; tarfile and its compressors cost milliseconds to import.
+        from virtprobe.machine.archive import ArchiveSource, is_archive
+
+        if is_archive(root):
+            return ArchiveSource(root)
+    return RootSource(root)

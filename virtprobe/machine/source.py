@@ -20,15 +20,16 @@ import binascii
 import errno
 import json
 import os
-import platform as _platform
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from virtprobe.errors import InputError
+from virtprobe.machine.cpuid import machine_name
 from virtprobe.machine.facts import CpuidRegs, FileRead, Lookup
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SNAPSHOT_META = "virtprobe-snapshot.json"
 SNAPSHOT_FORMAT = 1
@@ -180,7 +181,7 @@ class LiveSource(Source):
         kvm_fn: Callable[[], Lookup] | None = None,
     ) -> None:
         self.platform = sys.platform if sys.platform in ("linux", "win32", "darwin") else "unknown"
-        self.machine = _platform.machine() or "unknown"
+        self.machine = machine_name() or "unknown"
         self.env = {k: v for k, v in os.environ.items() if k in DETECT_ENV_VARS}
         self._cpuid_fn = cpuid_fn
         self._kvm_fn = kvm_fn
@@ -277,7 +278,9 @@ class RootSource(Source):
     is_live = False
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
+        from pathlib import Path  # not at import: the live fast path never needs it
+
+        self.root: Path = Path(root)
         if not self.root.exists():
             raise InputError(f"snapshot root {self.root} does not exist")
         if not self.root.is_dir():
@@ -389,35 +392,3 @@ class RootSource(Source):
         if raw is not None:
             return Lookup(None, f"MSR 0x{index:x} in the snapshot is malformed")
         return Lookup(None, f"MSR 0x{index:x} not in the snapshot")
-
-
-@dataclass
-class SnapshotMeta:
-    """What `virtprobe snapshot` writes to virtprobe-snapshot.json."""
-
-    platform: str
-    machine: str
-    env: dict[str, str] = field(default_factory=dict)
-    cpuid: dict[str, dict[str, int]] | None = None
-    cpuid_reason: str | None = None
-    commands: dict[str, str] = field(default_factory=dict)  # name -> base64 stdout
-    kvm_probe: dict[str, Any] | None = None
-    msr: dict[str, int] = field(default_factory=dict)  # "0xc0010131" -> value, only those detect read
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "format": SNAPSHOT_FORMAT,
-            "platform": self.platform,
-            "machine": self.machine,
-            "env": dict(sorted(self.env.items())),
-            "commands": dict(sorted(self.commands.items())),
-        }
-        if self.cpuid is not None:
-            out["cpuid"] = self.cpuid
-        if self.cpuid_reason:
-            out["cpuid_reason"] = self.cpuid_reason
-        if self.kvm_probe is not None:
-            out["kvm_probe"] = self.kvm_probe
-        if self.msr:
-            out["msr"] = dict(sorted(self.msr.items()))
-        return out

@@ -32,6 +32,7 @@ from virtprobe.report.labels import (
     phase_label,
 )
 from virtprobe.report.metrics import (
+    BILLING_RULE,
     BILLING_SOURCE,
     clock_line,
     container_memory_per_instance,
@@ -165,7 +166,7 @@ def function_table(result: BenchResult) -> list[RenderableType]:
         table.add_row(
             label, ms1(row.wall_s), ms1(row.work_s), share, str(row.billed_1ms), str(row.billed_100ms), str(row.n)
         )
-    notes.append(Text(f"billing: per 1 ms vs per 100 ms of wall time; source: {BILLING_SOURCE}"))
+    notes.append(Text(f"billing: {BILLING_RULE}; source: {BILLING_SOURCE}"))
     clock_note = function_clock_note(result)
     if clock_note:
         notes.append(Text(clock_note))

@@ -8,11 +8,41 @@ measurable; what 1.0 did not record stays unknown here instead of being guessed.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from virtprobe.benchmark.engine import CONTAINERD_SHIM, runtime_kind
 
 MIB = 1024 * 1024
+
+# 1.0 reports cited the containerd runtimes study through a virtprobe issue; an issue
+# is not a source. The study is the public repository (its results/ folder).
+_ISSUE_CITED = re.compile(r",?\s*as cited in virtprobe issue #\d+")
+STUDY = "benchmark-containerd-runtimes"
+STUDY_CITATION = "(idlab-discover), results/ at github.com/idlab-discover/benchmark-containerd-runtimes"
+STUDY_URL = "https://github.com/idlab-discover/benchmark-containerd-runtimes"
+
+
+def _uncite_issue(text: str) -> str:
+    if not _ISSUE_CITED.search(text):
+        return text
+    replacement = f" {STUDY_CITATION}" if STUDY in text else ""
+    return _ISSUE_CITED.sub(replacement, text, count=1).replace(" study (2024) (idlab", " (2024, idlab")
+
+
+def _baselines(doc: dict[str, Any]) -> None:
+    vm = doc.get("vm")
+    for b in vm.get("baselines") or [] if isinstance(vm, dict) else []:
+        if not isinstance(b, dict):
+            continue
+        source = b.get("source")
+        if isinstance(source, dict) and isinstance(source.get("citation"), str):
+            cited = source["citation"]
+            source["citation"] = _uncite_issue(cited)
+            if cited != source["citation"] and STUDY in cited and not source.get("url"):
+                source["url"] = STUDY_URL
+        if isinstance(b.get("notes"), list):
+            b["notes"] = [_uncite_issue(n) if isinstance(n, str) else n for n in b["notes"]]
 
 
 def engine_from_1_0(docker: Any) -> dict[str, Any] | None:
@@ -85,6 +115,7 @@ def bench_1_0_to_1_1(doc: dict[str, Any]) -> dict[str, Any]:
         memory = container.get("memory")
         if isinstance(memory, dict):
             _memory(memory, engine.get("container_process") if engine else None)
+    _baselines(doc)
     doc.setdefault("other_runtimes", [])
     doc.setdefault("function", None)
     return doc

@@ -7,11 +7,10 @@ report/load.py keeps the version history, validates and upgrades.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from virtprobe import __version__
 
@@ -28,11 +27,11 @@ SCHEMA_VERSION = SCHEMA_VERSIONS[KIND_BENCH]  # kept for callers of 1.0 days
 
 
 def utc_now() -> str:
-    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # time, not datetime: this runs on the detect --json path, where imports are the cost.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     """The envelope's common fields: which format, which kind, which tool wrote it, and when."""
 
     schema_version: str

@@ -24,7 +24,8 @@ def check_gates(result: BenchResult, max_startup_ms: float | None, max_memory_mi
     if max_memory_mib is not None:
         value, basis = container_memory_per_instance(container)
         if value is None:
-            failures.append(f"--max-memory-mib {max_memory_mib:g}: memory was not measured (--memory 0?)")
+            why = "--memory 0?" if basis == "not measured" else basis  # e.g. the engine is not on this machine
+            failures.append(f"--max-memory-mib {max_memory_mib:g}: memory was not measured ({why})")
         elif value / MIB > max_memory_mib:
             failures.append(
                 f"memory per container ({basis}) {value / MIB:.2f} MiB > --max-memory-mib {max_memory_mib:g}"

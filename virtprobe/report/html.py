@@ -23,6 +23,7 @@ from virtprobe.report.compare_render import SETUP_WARNING, format_change, format
 from virtprobe.report.document import KIND_DETECT, BenchReport, DetectReport, Report
 from virtprobe.report.labels import TCG_CAVEAT, baseline_name, phase_label
 from virtprobe.report.metrics import (
+    BILLING_RULE,
     BILLING_SOURCE,
     clock_line,
     container_memory_per_instance,
@@ -306,7 +307,7 @@ def _function_html(r: BenchResult) -> list[str]:
         )
     headers = ["how it is served", "wall", "function's own work", "share", "billed at 1 ms", "billed at 100 ms", "n"]
     notes = [f"<li>{_e(row.label)}: {_e(row.note)}</li>" for row in function_rows(r) if row.note]
-    notes.append(f"<li>Billing: {_e(BILLING_SOURCE)}</li>")
+    notes.append(f"<li>Billing: {_e(BILLING_RULE)}; source: {_e(BILLING_SOURCE)}</li>")
     clock_note = function_clock_note(r)
     if clock_note:
         notes.append(f"<li>{_e(clock_note)}</li>")

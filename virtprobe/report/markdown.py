@@ -15,6 +15,7 @@ from virtprobe.detection.model import show_value
 from virtprobe.report.document import BenchReport, DetectReport, Header, Report
 from virtprobe.report.labels import TCG_CAVEAT, phase_label
 from virtprobe.report.metrics import (
+    BILLING_RULE,
     BILLING_SOURCE,
     clock_line,
     container_memory_per_instance,
@@ -198,6 +199,26 @@ def _memory_lines(r: BenchResult) -> list[str]:
             line = _host_figure_line(value, figure, what, cont_mem)
             if line:
                 lines.append(line)
+    for other in r.other_runtimes:
+        om = other.memory
+        if om is None:
+            continue
+        who = f"container, runtime {cell(other.runtime)}"
+        if om.host_side_reason:
+            lines.append(f"| {who} | – | {cell(om.host_side_reason)} |")
+            continue
+        ocg, oproc = stats.summarize(om.cgroup_bytes), stats.summarize(om.process_pss_bytes or ())
+        if ocg.median is not None:
+            lines.append(f"| {who} | {format_value(ocg.median, 'bytes')} | cgroup usage, median of {ocg.n} |")
+        if oproc.median is not None:
+            name = cell(process_label(om.process_name))
+            lines.append(f"| {who} | {format_value(oproc.median, 'bytes')} | {name} PSS, median |")
+        for value, what in (
+            (om.host_kernel_anon_growth_bytes_per_container, "host kernel+anon memory growth per container"),
+            (om.host_available_drop_bytes_per_container, "host MemAvailable drop per container (noisy)"),
+        ):
+            if value is not None:
+                lines.append(f"| {who} | {format_value(value, 'bytes')} | {what} |")
     if cont_mem is not None:
         lines.append(f"| **container, total** | **{format_value(cont_mem, 'bytes')}** | {cell(cont_mem_basis)} |")
     for b in r.baselines:
@@ -286,7 +307,7 @@ def _function_lines(r: BenchResult) -> list[str]:
             f"| {label} | {format_value(row.wall_s, 's')} | {format_value(row.work_s, 's')} | {share} | "
             f"{row.billed_1ms} ms | {row.billed_100ms} ms | {row.n} |"
         )
-    lines += ["", *notes, f"- Billing: {cell(BILLING_SOURCE)}"]
+    lines += ["", *notes, f"- Billing: {cell(BILLING_RULE)}; source: {cell(BILLING_SOURCE)}"]
     note = function_clock_note(r)
     if note:
         lines.append(f"- {cell(note)}")

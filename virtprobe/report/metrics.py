@@ -173,6 +173,7 @@ BILLING_SOURCE = (
     "aws.amazon.com/about-aws/whats-new/2020/12/"
 )
 BILLING_STEPS_MS = (1, 100)
+BILLING_RULE = "each call's wall time rounded up to 1 ms, and to 100 ms (the rule before December 2020)"
 
 
 def billed_ms(duration_s: float, step_ms: int) -> int:

@@ -4,8 +4,8 @@ A profile file is JSON: {"format": 1, "profiles": [ {...}, ... ]}. The built-in
 one is bench/vm/data/vm_profiles.json; `--profiles FILE` adds a user file of the
 same format. Every number carries a source {citation, url, host, method}; a
 profile without trustworthy figures is `"unverified": true`, keeps what was
-found in its notes, and is left out of the default table (issue #4: never
-invent a figure).
+found in its notes, and is left out of the default table (never invent a
+figure).
 
 Validation is by hand so a bad file gets one line naming the file, the profile
 and the field, rather than a jsonschema traceback.

@@ -10,7 +10,7 @@ the kernel keeps exactly, unlike any sampling.
 Acceleration: KVM is tried first. Some hosts expose /dev/kvm but cannot run a
 stock kernel: under kvm_pvm the guest's kernel mode is emulated, the boot
 crawls for about a minute, then QEMU prints "KVM internal error. Suberror: 1 /
-emulation failure" and hangs instead of exiting (issue #4). So stderr is
+emulation failure" and hangs instead of exiting (MEASURED.md). So stderr is
 watched for those lines, the boot has a timeout, and on either the process
 group is killed, the reason is recorded, and the run falls back to TCG, whose
 rows are labelled as software emulation.

@@ -1,0 +1,80 @@
+"""Upgrading bench 1.0 reports to 1.1: the engine named, no negative figure, no issue as a source."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+
+from virtprobe.report.bench_table import render_bench
+from virtprobe.report.html import render_html
+from virtprobe.report.load import load_report
+from virtprobe.report.markdown import render_bench_markdown
+
+MIB = 1024 * 1024
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
+FIX = Path(__file__).resolve().parent / "fixtures" / "reports"
+
+
+def test_the_bench_1_0_report_in_reports_upgrades_to_name_its_engine() -> None:
+    report = load_report(REPORTS / "bench-firecracker.json")
+    engine = report.result.environment.engine  # type: ignore[union-attr]
+    assert report.header.schema_version == "1.1"
+    assert engine is not None and engine.product == "docker-engine" and engine.container_process == "containerd-shim"
+    assert engine.runtime_kind == "runc" and engine.location_reason == "not recorded: a bench 1.0 report"
+    memory = report.result.container.memory  # type: ignore[union-attr]
+    assert memory is not None and memory.process_name == "containerd-shim"
+    for value in (memory.host_available_drop_bytes_per_container, memory.host_kernel_anon_growth_bytes_per_container):
+        assert value is None or value >= 0
+
+
+def test_a_1_0_report_from_podman_keeps_its_product_unknown(tmp_path: Path) -> None:
+    doc = json.loads((REPORTS / "bench-firecracker.json").read_text())
+    doc["environment"]["docker"] = {
+        "engine_version": "4.3.1",
+        "api_version": "1.41",
+        "containerd_version": None,
+        "runc_version": None,
+        "default_runtime": "runc",
+        "storage_driver": "overlay",
+        "cgroup_version": 1,
+        "cgroup_driver": "cgroupfs",
+    }
+    doc["container"]["memory"]["host_available_drop_bytes_per_container"] = -2.1 * MIB
+    path = tmp_path / "podman-1.0.json"
+    path.write_text(json.dumps(doc))
+    report = load_report(path)
+    engine = report.result.environment.engine  # type: ignore[union-attr]
+    assert engine is not None and engine.product is None and engine.container_process is None
+    memory = report.result.container.memory  # type: ignore[union-attr]
+    assert memory is not None and memory.process_name is None
+    assert memory.host_available_drop_bytes_per_container is None
+    assert any("below zero: -2.10 MiB" in n for n in memory.notes)
+
+
+def test_no_output_of_an_old_report_names_an_issue_as_a_source() -> None:
+    for path in (REPORTS / "bench-firecracker.json", *sorted(FIX.glob("bench-*.json"))):
+        if "future" in path.name:
+            continue
+        report = load_report(path)
+        console = Console(width=200, record=True, color_system=None)
+        console.print(render_bench(report.result))  # type: ignore[arg-type]
+        for text in (console.export_text(), render_bench_markdown(report), render_html([report], [path.name])):  # type: ignore[arg-type]
+            assert "virtprobe issue" not in text and "issue #" not in text, path.name
+
+
+def test_a_real_1_1_report_loads_round_trips_and_renders_in_every_format() -> None:
+    from virtprobe.report.document import to_document
+
+    path = FIX / "bench-1.1-runtimes-function.json"
+    doc = json.loads(path.read_text())
+    report = load_report(path)
+    assert report.header.schema_version == "1.1"
+    # Derived data is dropped on load (summaries are recomputed), everything else survives.
+    assert to_document(report) == doc
+    result = report.result
+    assert [s.runtime for s in result.runtime_sections] == ["runc", "crun", "runsc"]  # type: ignore[union-attr]
+    md = render_bench_markdown(report)  # type: ignore[arg-type]
+    assert "cgroups in hybrid mode not supported" in md and "The serverless cycle" in md
+    assert "<h3>The serverless cycle" in render_html([report], [path.name])
