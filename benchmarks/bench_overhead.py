@@ -28,10 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from virtprobe.benchmark.model import new_run_id
-
-from virtprobe.benchmark import runner
+from virtprobe.benchmark import cycles as runner
 from virtprobe.benchmark.docker_backend import HARDENING, DockerBackend
+from virtprobe.benchmark.interrupts import cleanup_guard
+from virtprobe.benchmark.ownership import new_run_id
 
 REPO = Path(__file__).resolve().parent.parent
 RUNS = 20
@@ -70,7 +70,7 @@ def main() -> int:
     run_id = new_run_id()
     results: list[bool] = []
 
-    with runner.cleanup_guard(backend, run_id):
+    with cleanup_guard(backend, run_id):
         # 1. Interleaved in ABBA order (raw first on even cycles, virtprobe first on odd
         # ones): a fixed order lets a position effect pass for overhead, as it did in
         # vm_overhead.
@@ -85,7 +85,8 @@ def main() -> int:
                 r = raw_cycle(backend, image, run_id)
             if i >= WARMUP:
                 raw.append(r)
-                vp.append(s["cycle_s"])
+                assert s.cycle_s is not None
+                vp.append(s.cycle_s)
         raw_med, vp_med = statistics.median(raw), statistics.median(vp)
         print(f"raw SDK cycle median {raw_med * 1000:.1f} ms; virtprobe cycle median {vp_med * 1000:.1f} ms")
         results.append(check("virtprobe cycle / raw SDK cycle", vp_med / raw_med, 1.05, at_most=True))
@@ -93,18 +94,13 @@ def main() -> int:
         # 3. Density: 8 at a time against serial, both in this process.
         n = 24
         serial = [
-            runner.one_cycle(backend, time.monotonic_ns, image, run_id, i, False, True)["cycle_s"]
-            for i in range(n)
+            runner.one_cycle(backend, time.monotonic_ns, image, run_id, i, False, True).cycle_s or 0.0 for i in range(n)
         ]
         serial_rate = n / sum(serial)
         par = runner.run_parallel(backend, time.monotonic_ns, image, run_id, 8, n, True, lambda *a: None)
-        print(
-            f"serial {serial_rate:.2f} containers/s; --parallel 8 {par['containers_per_s']:.2f} containers/s"
-        )
+        print(f"serial {serial_rate:.2f} containers/s; --parallel 8 {par.containers_per_s or 0:.2f} containers/s")
         results.append(
-            check(
-                "throughput --parallel 8 / serial", par["containers_per_s"] / serial_rate, 1.5, at_most=False
-            )
+            check("throughput --parallel 8 / serial", (par.containers_per_s or 0) / serial_rate, 1.5, at_most=False)
         )
 
     # 2. The CLI's wall time against the cycles it measured.

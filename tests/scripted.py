@@ -129,6 +129,7 @@ class ScriptedBackend:
         refuse: dict[str, str] | None = None,
         engine_clock_offset_ns: int = 0,
         realtime: Any = time.time_ns,
+        ignores_runtime: bool = False,
     ):
         self.clock = clock
         self.engine = engine or scripted_engine_info()
@@ -137,6 +138,7 @@ class ScriptedBackend:
         self.refuse = refuse or {}
         self.engine_clock_offset_ns = engine_clock_offset_ns
         self.realtime = realtime
+        self.ignores_runtime = ignores_runtime
         self.paused: set[str] = set()
         self.containers: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, str]] = []
@@ -278,6 +280,15 @@ class ScriptedBackend:
 
     def check_user_image(self, name: str) -> None:
         self.calls.append(("check_user_image", name))
+
+    def check_runtime(self, image: str, run_id: str, runtime: str) -> None:
+        self.calls.append(("check_runtime", runtime))
+        if self.ignores_runtime and runtime != self.engine.runtime:
+            # Podman 4.3's compatible API: the name is accepted, the default runtime used.
+            raise UnrunnableError(
+                f"the engine ran the container under {self.engine.runtime!r}, not the runtime {runtime!r} "
+                "it was asked for"
+            )
 
     def remove_probe_images(self) -> list[str]:
         return ["sha256:scripted"]

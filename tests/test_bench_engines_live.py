@@ -104,3 +104,19 @@ def test_podman_is_named_with_conmon_and_has_no_containerd_shim_row(tmp_path: Pa
     assert all(b > 0 for b in memory["cgroup_bytes"])
     assert "containerd-shim" not in md and "conmon PSS" in md and "Podman" in md
     assert labelled(env) == []
+
+
+def test_podman_ignores_the_runtime_asked_for_and_the_row_says_so(tmp_path: Path) -> None:
+    """Podman 4.3's Docker-compatible API accepts HostConfig.Runtime and uses its default runtime."""
+    if not Path(PODMAN_SOCK.removeprefix("unix://")).exists():
+        live_skip(f"no Podman service socket at {PODMAN_SOCK} (scripts/setup.sh starts it)")
+    env = {"DOCKER_HOST": f"unix://{PODMAN_SOCK.removeprefix('unix://')}"}
+    doc, _ = bench(tmp_path, "-n", "2", "--warmup", "0", "--memory", "0", "--runtime", "runc,runsc", env=env)
+    runc, runsc = doc["container"], doc["other_runtimes"][0]
+    assert runc["refused"] is None and runc["samples"]
+    if runsc["refused"] is None:
+        # A Podman that honours the name: then the probe ran under gVisor's own clock.
+        assert runsc["clock"]["mode"] == "client-only"
+    else:
+        assert "not the runtime 'runsc'" in runsc["refused"] and runsc["samples"] == []
+    assert labelled(env) == []

@@ -128,7 +128,7 @@ def test_compare_refuses_another_engine_and_lists_the_differences() -> None:
     assert "per-container process: containerd-shim -> conmon" in info.value.message
 
 
-def test_the_bench_cli_takes_a_comma_separated_runtime_list(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_bench_cli_takes_a_comma_separated_runtime_list() -> None:
     from virtprobe.cli.bench import _runtime_names
 
     assert _runtime_names(["runc,crun", " runsc "]) == ("runc", "crun", "runsc")
@@ -153,3 +153,14 @@ def test_ctrl_c_during_runtimes_or_the_function_leaves_no_container(at: int) -> 
     with pytest.raises(Interrupted):
         run_bench(options, backend, DETECTED, clock=clock, sleep=lambda s: None)
     assert backend.containers == {}
+
+
+def test_an_engine_that_ignores_the_runtime_gets_no_row_named_for_it() -> None:
+    clock = FakeClock()
+    backend = ScriptedBackend(clock, ignores_runtime=True)
+    result = _bench(backend, clock, runtimes=("runc", "runsc"))
+    runc, runsc = result.runtime_sections
+    # Every named runtime is checked before the rounds; the ignored one keeps only its reason.
+    assert ("check_runtime", "runsc") in backend.calls and ("check_runtime", "runc") in backend.calls
+    assert runc.refused is None and len(runc.samples) == 5
+    assert runsc.refused is not None and "not the runtime 'runsc'" in runsc.refused and runsc.samples == ()

@@ -114,7 +114,7 @@ x86_linux = pytest.mark.skipif(
 
 
 def test_cpuid_not_x86(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cpuid_mod.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(cpuid_mod, "machine_name", lambda: "aarch64")
     got = cpuid_mod.live_cpuid_many([0, 1])
     assert all(v.value is None and v.reason == "CPUID exists only on x86" for v in got.values())
 

@@ -434,7 +434,11 @@ def test_function_probe_spins_for_its_cpu_time_and_reports_start_and_end(tmp_pat
     start, end = got
     assert before <= start <= end <= after
     # It spun on CPU, not on the wall clock: its own CPU time covers the 40 ms asked for.
-    assert end - start >= 40_000_000 and cpu_ns >= 40_000_000
+    assert cpu_ns >= 40_000_000
+    if len(argv) == 1:
+        # Natively the process has one thread, so 40 ms of its CPU time take at least 40 ms of wall
+        # time. (QEMU user mode's own threads add to the process's CPU time, so not there.)
+        assert end - start >= 40_000_000
 
 
 def test_parse_spin_output() -> None:

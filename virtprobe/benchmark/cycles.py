@@ -173,12 +173,25 @@ def run_interleaved(
 ) -> list[tuple[list[CycleSample], str | None]]:
     """Round i runs cycle i of every runtime in turn, so drift on the host hits them all alike.
 
-    Returns (samples, refused) per runtime, in order. A runtime whose container
-    cannot start (UnrunnableError: the engine refused it) is dropped from later
-    rounds with that message as its reason; the others go on.
+    Returns (samples, refused) per runtime, in order. A named runtime is first
+    checked to be the one the engine really uses (backend.check_runtime). A runtime
+    that fails that check, or whose container cannot start (UnrunnableError: the
+    engine refused it), is dropped from later rounds with that message as its
+    reason; the others go on.
     """
     total = options.warmup + options.runs
     results: list[tuple[list[CycleSample], str | None]] = [([], None) for _ in runtimes]
+    for k, (runtime, _) in enumerate(runtimes):
+        if runtime is None:
+            continue
+        try:
+            # Before any timing: an engine may accept a runtime name and use another.
+            with held_interrupts():
+                backend.check_runtime(image, run_id, runtime)
+        except UnrunnableError as err:
+            if len(runtimes) == 1:
+                raise
+            results[k] = ([], err.message)
     for i in range(total):
         for k, (runtime, judge) in enumerate(runtimes):
             samples, refused = results[k]

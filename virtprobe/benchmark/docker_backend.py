@@ -330,6 +330,49 @@ class DockerBackend:
                 raise EngineError(f"the Docker daemon refused to create a container: {err.explanation}") from err
         return str(resp["Id"])
 
+    def check_runtime(self, image: str, run_id: str, runtime: str) -> None:
+        """Refuse (UnrunnableError) when the engine would not run containers under `runtime`.
+
+        Podman 4.3's Docker-compatible API accepts HostConfig.Runtime and ignores it:
+        the container runs under its default runtime, and its compatible inspect says
+        "oci". So one container is created and asked, through Docker's inspect, else
+        libpod's, which runtime it got; a row is never named for a runtime it did not use.
+        """
+        cid = self.create(image, run_id, role="runtime-check", runtime=runtime)
+        try:
+            with self._calls():
+                attrs = self.api.inspect_container(cid)
+                got = (attrs.get("HostConfig") or {}).get("Runtime")
+                if got in (None, "", "oci"):
+                    got = self._libpod_runtime(cid)
+        finally:
+            self.remove(cid)
+        if got == runtime:
+            return
+        if got is None:
+            raise UnrunnableError(
+                f"the engine does not say which runtime ran a container asked to use {runtime!r}, "
+                "so no row can be named for it"
+            )
+        raise UnrunnableError(
+            f"the engine ran the container under {got!r}, not the runtime {runtime!r} it was asked for "
+            "(Podman's Docker-compatible API ignores HostConfig.Runtime; set runtime in containers.conf "
+            "to bench another runtime under Podman)"
+        )
+
+    def _libpod_runtime(self, cid: str) -> str | None:
+        """The OCI runtime of a container as Podman's own API (libpod) names it, or None elsewhere."""
+        # libpod answers only under a version prefix (Podman 4.3 gives 404 without one).
+        for prefix in ("/v4.0.0", ""):
+            try:
+                resp = self.api._get(f"{self.api.base_url}{prefix}/libpod/containers/{cid}/json")
+                value = resp.json().get("OCIRuntime") if resp.status_code == 200 else None
+            except (requests.exceptions.RequestException, ValueError, AttributeError):
+                value = None
+            if isinstance(value, str) and value:
+                return value
+        return None
+
     def start(self, cid: str) -> None:
         with self._calls():
             try:

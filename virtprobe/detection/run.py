@@ -64,6 +64,16 @@ def host_info(src: Source) -> tuple[HostInfo, list[Evidence]]:
 
 
 def detect_linux(src: Source, kvm_probe: bool = True, checks: bool = False) -> DetectResult:
+    # The probes that execute code (CPUID, the KVM guest) start in a child now and run
+    # while the modules below load and the file-only probes read (machine/prefetch.py).
+    src.prefetch(kvm=kvm_probe)
+    try:
+        return _detect_linux(src, kvm_probe, checks)
+    finally:
+        src.close()
+
+
+def _detect_linux(src: Source, kvm_probe: bool, checks: bool) -> DetectResult:
     # Imported here, not at the top: Windows and macOS never load the Linux probes.
     from virtprobe.detection.cloud import probe_cloud
     from virtprobe.detection.container import probe_container
@@ -73,23 +83,16 @@ def detect_linux(src: Source, kvm_probe: bool = True, checks: bool = False) -> D
     from virtprobe.detection.kvm import probe_kvm
     from virtprobe.detection.wsl import probe_wsl
 
-    evidence: list[Evidence] = []
-    host, ev = host_info(src)
-    evidence.extend(ev)
-    cpu, ev = probe_cpu(src)
-    evidence.extend(ev)
-    kvm, ev = probe_kvm(src, run_guest=kvm_probe)
-    evidence.extend(ev)
-    hypervisor, ev = probe_hypervisor(src)
-    evidence.extend(ev)
-    cloud, ev = probe_cloud(src)
-    evidence.extend(ev)
-    container, ev = probe_container(src)
-    evidence.extend(ev)
-    wsl, ev = probe_wsl(src)
-    evidence.extend(ev)
-    cvm, ev = probe_cvm(src)
-    evidence.extend(ev)
+    host, host_ev = host_info(src)
+    # File-only probes first, while the child is still busy; the evidence keeps its order.
+    container, container_ev = probe_container(src)
+    wsl, wsl_ev = probe_wsl(src)
+    cpu, cpu_ev = probe_cpu(src)
+    kvm, kvm_ev = probe_kvm(src, run_guest=kvm_probe)
+    hypervisor, hv_ev = probe_hypervisor(src)
+    cloud, cloud_ev = probe_cloud(src)
+    cvm, cvm_ev = probe_cvm(src)
+    evidence = [*host_ev, *cpu_ev, *kvm_ev, *hv_ev, *cloud_ev, *container_ev, *wsl_ev, *cvm_ev]
     verdicts: tuple[CheckResult, ...] = ()
     if checks:
         # Only when asked: the check targets are the largest module detect has, and

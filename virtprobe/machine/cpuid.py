@@ -81,25 +81,34 @@ def is_x86(machine: str | None = None) -> bool:
     return m in ("x86_64", "amd64", "i386", "i486", "i586", "i686", "x86")
 
 
+def execute_cpuid(keys: list[tuple[int, int]]) -> list[tuple[tuple[int, int], tuple[int, int, int, int]]]:
+    """Execute CPUID in this process for each (leaf, subleaf): ((leaf, subleaf), (eax, ebx, ecx, edx)).
+
+    Only ever called in a forked child (here and in machine/prefetch.py): if executable
+    memory is refused or the code faults, that child dies, not detect.
+    """
+    import ctypes
+    import mmap
+
+    buf = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    buf.write(_CPUID_CODE)
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    fn = ctypes.CFUNCTYPE(None, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p)(addr)
+    out = (ctypes.c_uint32 * 4)()
+    got = []
+    for leaf, sub in keys:
+        fn(leaf, sub, ctypes.addressof(out))
+        got.append(((leaf, sub), (out[0], out[1], out[2], out[3])))
+    return got
+
+
 def _child_run(leaves: list[tuple[int, int]], wfd: int) -> None:  # pragma: no cover - runs in the fork
     code = 1
     try:
         # A fault here is the case the fork exists for, and the parent reports it;
         # no traceback dump from an inherited faulthandler (pytest enables one).
         faulthandler.disable()
-        import ctypes
-        import mmap
-
-        buf = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
-        buf.write(_CPUID_CODE)
-        addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
-        fn = ctypes.CFUNCTYPE(None, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p)(addr)
-        out = (ctypes.c_uint32 * 4)()
-        chunks = []
-        for leaf, sub in leaves:
-            fn(leaf, sub, ctypes.addressof(out))
-            chunks.append(_REC.pack(leaf, sub, out[0], out[1], out[2], out[3]))
-        data = b"".join(chunks)
+        data = b"".join(_REC.pack(leaf, sub, *regs) for (leaf, sub), regs in execute_cpuid(leaves))
         while data:
             n = os.write(wfd, data)
             data = data[n:]
@@ -200,6 +209,13 @@ def live_cpuid_many(leaves: list[int] | tuple[int, ...], subleaf: int = 0) -> di
         dev = _devcpu_cpuid(*k)
         out[k] = dev if dev.ok else Lookup(None, f"{why}; and {dev.reason}")
     return out
+
+
+def seed_batch(regs: dict[tuple[int, int], CpuidRegs]) -> None:
+    """Registers the prefetch child read (machine/prefetch.py): the batch live_cpuid would fork for."""
+    global _batch_done
+    _batch_done = True
+    _cache.update({k: Lookup(v) for k, v in regs.items()})
 
 
 def live_cpuid(leaf: int, subleaf: int = 0) -> Lookup:

@@ -31,6 +31,8 @@ from virtprobe.machine.facts import CpuidRegs, FileRead, Lookup
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from virtprobe.machine.prefetch import Prefetch
+
 SNAPSHOT_META = "virtprobe-snapshot.json"
 SNAPSHOT_FORMAT = 1
 
@@ -136,6 +138,12 @@ class Source:
     def describe(self) -> str:
         raise NotImplementedError
 
+    def prefetch(self, kvm: bool) -> None:
+        """Start slow live probes early (LiveSource does); a snapshot has nothing to start."""
+
+    def close(self) -> None:
+        """Release what prefetch started."""
+
     def path(self, rel: str) -> str:
         """The path as it is named on the machine being described."""
         return "/" + _norm(rel)
@@ -188,9 +196,27 @@ class LiveSource(Source):
         self._cpuid_cache: dict[tuple[int, int], Lookup] = {}
         self._cmd_cache: dict[str, Lookup] = {}
         self._kvm_cache: Lookup | None = None
+        self._prefetch: Prefetch | None = None
 
     def describe(self) -> str:
         return "live machine"
+
+    def prefetch(self, kvm: bool) -> None:
+        """Start the KVM probe (when kvm) and the CPUID batch in a child now, in parallel with the
+        file reads (machine/prefetch.py). Only where the CPUID machine code runs: Linux x86-64."""
+        if self._prefetch is not None or self._cpuid_fn is not None or not hasattr(os, "fork"):
+            return
+        if sys.platform != "linux" or self.machine.lower() not in ("x86_64", "amd64"):
+            return
+        from virtprobe.machine.cpuid import WANTED_LEAVES
+        from virtprobe.machine.prefetch import Prefetch
+
+        self._prefetch = Prefetch(WANTED_LEAVES, kvm=kvm and self._kvm_fn is None)
+
+    def close(self) -> None:
+        """Reap the prefetch child, whatever it still had to say."""
+        if self._prefetch is not None:
+            self._prefetch.close()
 
     def read(self, rel: str, limit: int = MAX_READ_BYTES) -> FileRead:
         path = self.path(rel)
@@ -215,8 +241,12 @@ class LiveSource(Source):
         key = (leaf, subleaf)
         if key not in self._cpuid_cache:
             if self._cpuid_fn is None:
-                from virtprobe.machine.cpuid import live_cpuid
+                from virtprobe.machine.cpuid import live_cpuid, seed_batch
 
+                if self._prefetch is not None:
+                    regs, _why = self._prefetch.cpuid()
+                    if regs is not None:  # else live_cpuid forks again, then falls back to /dev/cpu
+                        seed_batch(regs)
                 self._cpuid_fn = live_cpuid
             self._cpuid_cache[key] = self._cpuid_fn(leaf, subleaf)
         return self._cpuid_cache[key]
@@ -227,6 +257,8 @@ class LiveSource(Source):
         return self._cmd_cache[name]
 
     def kvm_probe(self) -> Lookup:
+        if self._kvm_cache is None and self._prefetch is not None and self._kvm_fn is None:
+            self._kvm_cache = self._prefetch.kvm()  # None when the child gave no answer
         if self._kvm_cache is None:
             if self._kvm_fn is None:
                 from virtprobe.machine.kvmapi import probe_guest

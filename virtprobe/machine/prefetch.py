@@ -1,0 +1,136 @@
+"""The probes that execute code (the KVM probe guest, CPUID) run in one forked child, while detect reads files.
+
+`virtprobe detect --json` is judged by its start-up time. Both probes need ctypes
+and the KVM structures (3 ms of imports here) and then run for a millisecond or
+two each; the parent meanwhile imports the probe modules and reads /proc and
+/sys. So the child does the executing part in parallel and sends the answers
+through a pipe (marshal: builtin types only). It also keeps what the CPUID fork
+was for: if executing CPUID faults, only the child dies.
+
+The child answers the KVM probe first, then CPUID, so a CPUID fault still leaves
+the KVM answer. Whatever the child did not answer, LiveSource falls back to
+doing in-process, as it did before (machine/cpuid.py and machine/kvmapi.py).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import select
+import struct
+import time
+from typing import Any
+
+from virtprobe.machine.facts import CpuidRegs, Lookup
+
+CHILD_TIMEOUT_S = 2.0
+_LEN = struct.Struct("<I")
+
+
+def _send(wfd: int, obj: Any) -> None:
+    data = marshal.dumps(obj)
+    data = _LEN.pack(len(data)) + data
+    while data:
+        data = data[os.write(wfd, data) :]
+
+
+def _child(wfd: int, leaves: tuple[int, ...], kvm: bool) -> None:  # pragma: no cover - runs in the fork
+    code = 1
+    try:
+        import faulthandler
+
+        # A CPUID fault is the case the fork exists for; the parent reports it.
+        faulthandler.disable()
+        if kvm:
+            from virtprobe.machine.kvmapi import probe_guest
+
+            got = probe_guest()
+            _send(wfd, ("kvm", got.value, got.reason))
+        from virtprobe.machine import cpuid
+
+        regs = cpuid.execute_cpuid([(leaf, 0) for leaf in leaves])
+        _send(wfd, ("cpuid", [(leaf, sub, *r) for (leaf, sub), r in regs], None))
+        code = 0
+    finally:
+        os._exit(code)
+
+
+class Prefetch:
+    """A started child; `kvm()` and `cpuid()` wait for its answers (each at most CHILD_TIMEOUT_S)."""
+
+    def __init__(self, leaves: tuple[int, ...], kvm: bool) -> None:
+        self._answers: dict[str, tuple[object, str | None]] = {}
+        self._failure = ""
+        rfd, wfd = os.pipe()
+        try:
+            self._pid = os.fork()
+        except OSError as err:
+            os.close(rfd)
+            os.close(wfd)
+            self._pid = 0
+            self._rfd = -1
+            self._failure = f"fork failed: {err.strerror}"
+            return
+        if self._pid == 0:  # pragma: no cover - child
+            os.close(rfd)
+            _child(wfd, leaves, kvm)
+        os.close(wfd)
+        self._rfd = rfd
+        self._buf = b""
+        self._deadline = time.monotonic() + CHILD_TIMEOUT_S
+
+    def _collect(self, want: str) -> None:
+        """Read the child's records until `want` arrived, the child ended, or time ran out."""
+        while want not in self._answers and self._rfd >= 0:
+            while len(self._buf) >= _LEN.size and len(self._buf) >= _LEN.size + _LEN.unpack_from(self._buf)[0]:
+                n = _LEN.unpack_from(self._buf)[0]
+                kind, value, reason = marshal.loads(self._buf[_LEN.size : _LEN.size + n])
+                self._answers[kind] = (value, reason)
+                self._buf = self._buf[_LEN.size + n :]
+            if "cpuid" in self._answers:  # the child's last word: reap it now
+                self._finish(timed_out=False)
+                return
+            if want in self._answers:
+                return
+            left = self._deadline - time.monotonic()
+            ready = select.select([self._rfd], [], [], max(left, 0))[0] if left > 0 else []
+            chunk = os.read(self._rfd, 65536) if ready else b""
+            if chunk:
+                self._buf += chunk
+                continue
+            self._finish(timed_out=not ready)
+
+    def _finish(self, timed_out: bool) -> None:
+        os.close(self._rfd)
+        self._rfd = -1
+        if timed_out:
+            try:  # noqa: SIM105 - contextlib is one more import on detect's path
+                os.kill(self._pid, 9)
+            except ProcessLookupError:
+                pass
+        _, status = os.waitpid(self._pid, 0)
+        if timed_out:
+            self._failure = f"the probe child did not answer within {CHILD_TIMEOUT_S:.0f} s"
+        elif not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+            sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+            why = f"killed by signal {sig}" if sig else f"exit status {os.WEXITSTATUS(status)}"
+            self._failure = f"executing CPUID from Python failed ({why}; executable memory may be refused)"
+
+    def kvm(self) -> Lookup | None:
+        """The KVM probe's answer, or None when the child gave none (the caller runs it itself)."""
+        self._collect("kvm")
+        got = self._answers.get("kvm")
+        return None if got is None else Lookup(got[0], got[1])
+
+    def cpuid(self) -> tuple[dict[tuple[int, int], CpuidRegs] | None, str]:
+        """(registers per (leaf, subleaf), "") or (None, why the child could not run CPUID)."""
+        self._collect("cpuid")
+        got = self._answers.get("cpuid")
+        if got is None or not isinstance(got[0], list):
+            return None, self._failure or "the probe child sent no CPUID answer"
+        return {(leaf, sub): CpuidRegs(a, b, c, d) for leaf, sub, a, b, c, d in got[0]}, ""
+
+    def close(self) -> None:
+        """Reap the child if nobody asked for its answers."""
+        if self._rfd >= 0:
+            self._collect("\0never")
