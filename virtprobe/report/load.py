@@ -15,6 +15,11 @@ Format version history (schema_version, per kind; see docs/report-format.md):
   with their noise, the per-container values being null when not measurable;
   `other_runtimes` (--runtime) and `function` (--function) are new. A 1.0 file is
   upgraded by _bench_1_0_to_1_1.
+  Two renames went into this minor on purpose, against the rule below: 1.0 had
+  named every engine "docker" and every per-container process a containerd-shim,
+  which was wrong for Podman. A virtprobe that reads only 1.0 still loads a 1.1
+  file (unknown keys are allowed) and shows the renamed figures as unknown; it
+  never shows a wrong one. A later rename or removal is a major version.
 - fleet 1.0 (2026-12-01): a new kind (`merge`, `bench --host/--context`):
   `members`, each with its embedded detect or bench document, which is checked
   and upgraded by its own kind's rules (report/fleet.py).
