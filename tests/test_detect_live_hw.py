@@ -1,4 +1,4 @@
-"""Live test of the hw probes: exact verdicts on the Firecracker/PVM dev machine, invariants elsewhere."""
+"""Live test of the hw probes on whatever machine runs the tests: invariants only (exact verdicts: tests/devvm/)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import live_skip, on_dev_vm
+from tests.conftest import live_skip
 from virtprobe.detection.cloud import probe_cloud
 from virtprobe.detection.cpu import probe_cpu
 from virtprobe.detection.hypervisor import probe_hypervisor
@@ -38,25 +38,7 @@ def test_live_hw_invariants() -> None:
         assert hv.role in ("guest", "host")
     for e in (*cpu_ev, *kvm_ev, *hv_ev, *cloud_ev):
         assert e.weight in WEIGHTS
-    assert cloud.id is None or isinstance(cloud.id, str)
-
-
-def test_live_verdict_on_the_dev_machine() -> None:
-    if not on_dev_vm():
-        pytest.skip("not the Firecracker/PVM dev machine; only invariants apply here")
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
-        live_skip("/dev/kvm is not openable by this user")
-    src = LiveSource()
-    cpu, _ = probe_cpu(src)
-    kvm, _ = probe_kvm(src, run_guest=True)
-    hv, _ = probe_hypervisor(src)
-    cloud, _ = probe_cloud(src)
-    assert cpu.virt_tech == NONE
-    assert cpu.hypervisor_bit is True
-    assert hv.id == "kvm"
-    assert hv.vmm == "firecracker"
-    assert [x.signature for x in hv.layers] == ["KVMKVMKVM"]
-    assert kvm.usable is True, kvm.reason
-    assert kvm.module == "kvm_pvm"
-    assert kvm.reason is not None and "kvm-ok would say KVM cannot be used" in kvm.reason
-    assert cloud.id is None  # Firecracker has no DMI: unknown, not "none"
+    if cloud.id is None:  # unknown says why
+        assert any(e.weight == "unknown" and e.note for e in cloud_ev)
+    elif cloud.id == NONE:  # "none" needs DMI that was read and named no cloud
+        assert any(e.weight == "decisive" and e.points_to == NONE for e in cloud_ev)
