@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from typing import Any
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 from tests.conftest import FIXTURES, ROOTS, live_skip
 from virtprobe.benchmark import clock
 from virtprobe.benchmark.clock import CLIENT_ONLY, ENGINE_OFFSET, SAME_KERNEL, ClockOffset, ClockVerdict
+from virtprobe.benchmark.docker_backend import build_image
 from virtprobe.benchmark.engine import EngineInfo, LocalMachine, parse_engine
 from virtprobe.benchmark.guest import probe_image
 from virtprobe.benchmark.guest.probe_image import ProbeReport
@@ -237,7 +237,7 @@ def test_local_engine_offset_is_zero_within_its_bound(api: Any) -> None:
 @pytest.mark.docker
 @pytest.mark.parametrize(("runtime", "mode"), [("runc", SAME_KERNEL), ("runsc", CLIENT_ONLY)])
 def test_live_runtimes(api: Any, runtime: str, mode: str) -> None:
-    docker = pytest.importorskip("docker")
+    pytest.importorskip("docker")
     local = LiveSource()
     info, version = api.info(), api.version()
     from virtprobe.benchmark.engine import read_local_machine
@@ -248,20 +248,7 @@ def test_live_runtimes(api: Any, runtime: str, mode: str) -> None:
         live_skip(f"the engine offers no {runtime!r} runtime")
     assert offer is not None
     image = probe_image.probe_image("x86_64")
-    try:
-        api.inspect_image(image.tag)
-    except docker.errors.ImageNotFound:
-        for _ in api.build(
-            fileobj=io.BytesIO(image.context_tar()),
-            custom_context=True,
-            tag=image.tag,
-            labels={probe_image.PROBE_LABEL: "1"},
-            rm=True,
-            forcerm=True,
-            network_mode="none",
-            decode=True,
-        ):
-            pass
+    build_image(api, image)
     host_config = api.create_host_config(network_mode="none", runtime=runtime, cap_drop=["ALL"], read_only=True)
     cid = api.create_container(image.tag, host_config=host_config, labels={"io.virtprobe.run": "test-clock"})["Id"]
     try:

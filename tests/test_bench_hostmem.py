@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import FIXTURES, live_skip
 from virtprobe.benchmark import hostmem
+from virtprobe.benchmark.docker_backend import build_image
 from virtprobe.benchmark.engine import LocalMachine, parse_engine
 from virtprobe.benchmark.guest import probe_image
 from virtprobe.errors import ReportFormatError
@@ -204,20 +204,7 @@ def test_live_holder_is_named_from_its_comm(base_url: str, holder: str) -> None:
     except (docker.errors.DockerException, OSError) as err:  # requests' errors are OSErrors
         live_skip(f"engine unreachable at {base_url}: {err}")
     image = probe_image.probe_image("x86_64")
-    try:
-        api.inspect_image(image.tag)
-    except docker.errors.ImageNotFound:
-        for _ in api.build(
-            fileobj=io.BytesIO(image.context_tar()),
-            custom_context=True,
-            tag=image.tag,
-            labels={probe_image.PROBE_LABEL: "1"},
-            rm=True,
-            forcerm=True,
-            network_mode="none",
-            decode=True,
-        ):
-            pass
+    build_image(api, image)
     host_config = api.create_host_config(network_mode="none", cap_drop=["ALL"], read_only=True, mem_limit="64m")
     cid = api.create_container(
         image.tag, command=[probe_image.PAUSE_ARG], host_config=host_config, labels={"io.virtprobe.run": "test-hostmem"}

@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import live_skip
+from virtprobe.benchmark.docker_backend import build_image
 from virtprobe.benchmark.guest import probe_image
 
 
@@ -337,20 +338,7 @@ def docker_api() -> Any:
     except (docker.errors.DockerException, OSError) as err:  # requests' errors are OSErrors
         live_skip(f"Docker engine unreachable: {err}")
     image = probe_image.probe_image("x86_64")
-    try:
-        api.inspect_image(image.tag)
-    except docker.errors.ImageNotFound:
-        for _ in api.build(
-            fileobj=io.BytesIO(image.context_tar()),
-            custom_context=True,
-            tag=image.tag,
-            labels={probe_image.PROBE_LABEL: "1"},
-            rm=True,
-            forcerm=True,
-            network_mode="none",
-            decode=True,
-        ):
-            pass
+    build_image(api, image)
     return api
 
 

@@ -156,6 +156,32 @@ def client_for(target: EngineTarget, timeout_s: int = API_TIMEOUT_S) -> docker.D
     return client
 
 
+def build_image(api: Any, image: probe_image.ProbeImage) -> float | None:
+    """Build a FROM-scratch image offline unless the engine has it: seconds it took, None when reused.
+
+    Raises docker.errors.BuildError or APIError; callers translate them."""
+    try:
+        api.inspect_image(image.tag)
+        return None
+    except docker.errors.ImageNotFound:
+        pass
+    start = time.monotonic()
+    for _ in api.build(
+        fileobj=io.BytesIO(image.context_tar()),
+        custom_context=True,
+        tag=image.tag,
+        labels={probe_image.PROBE_LABEL: "1"},
+        rm=True,
+        forcerm=True,
+        network_mode="none",
+        use_config_proxy=False,
+        decode=True,
+    ):
+        pass
+    api.inspect_image(image.tag)
+    return time.monotonic() - start
+
+
 class DockerBackend:
     """Real engine. One instance per run; methods are thread-safe enough for the parallel pool."""
 
@@ -243,28 +269,9 @@ class DockerBackend:
         image = probe_image.probe_image(key)
         with self._calls():
             try:
-                self.api.inspect_image(image.tag)
-                return image.tag, None
-            except docker.errors.ImageNotFound:
-                pass
-            start = time.monotonic()
-            try:
-                for _ in self.api.build(
-                    fileobj=io.BytesIO(image.context_tar()),
-                    custom_context=True,
-                    tag=image.tag,
-                    labels={probe_image.PROBE_LABEL: "1"},
-                    rm=True,
-                    forcerm=True,
-                    network_mode="none",
-                    use_config_proxy=False,
-                    decode=True,
-                ):
-                    pass
-                self.api.inspect_image(image.tag)
+                return image.tag, build_image(self.api, image)
             except (docker.errors.BuildError, docker.errors.APIError) as err:
                 raise UnrunnableError(f"cannot build the probe image {image.tag}: {err}") from err
-            return image.tag, time.monotonic() - start
 
     def check_user_image(self, name: str) -> None:
         """Fail early, with what to do, when a user image is missing or has nothing to run."""

@@ -27,23 +27,14 @@ def _progress_bar() -> Iterator[Any]:
     Not on a pipe or a CI log: there the bar cannot animate, and its transient
     clean-up would leave a blank line before an error's one line.
     """
-    from virtprobe.cli.console import stderr_console
+    from virtprobe.cli.console import progress_bar, stderr_console
 
     console = stderr_console()
     if not console.is_terminal:
         yield lambda task, done, total: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     tasks: dict[str, Any] = {}
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with progress_bar(console) as bar:
 
         def progress(task: str, done: int, total: int) -> None:
             if task not in tasks:

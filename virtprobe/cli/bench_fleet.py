@@ -73,17 +73,9 @@ def engine_progress(targets: Sequence[EngineTarget]) -> Iterator[tuple[Any, Any]
 
         yield progress_for, on_done
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-    from rich.progress import Progress as Bar
+    from virtprobe.cli.console import progress_bar
 
-    with Bar(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with progress_bar(console) as bar:
         rows: dict[str, Any] = {}
 
         def progress_for_bar(target: EngineTarget) -> Progress:

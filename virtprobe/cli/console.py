@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 def stdout_console(width: int | None = None) -> Console:
@@ -11,3 +16,11 @@ def stdout_console(width: int | None = None) -> Console:
 
 def stderr_console() -> Console:
     return Console(stderr=True)
+
+
+def progress_bar(console: Console) -> Progress:
+    """The one look of bench's progress bars: what, a bar, done of total, time; gone when done."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=console, transient=True)
