@@ -227,17 +227,37 @@ def clean(
         bool,
         typer.Option("--include-running", help="Also remove the containers of virtprobe runs still going."),
     ] = False,
+    hosts: Annotated[
+        list[str] | None,
+        typer.Option("--host", "-H", help="Engine to clean (as bench --host); repeatable."),
+    ] = None,
+    contexts: Annotated[
+        list[str] | None,
+        typer.Option("--context", "-c", help="Docker context to clean; repeatable."),
+    ] = None,
+    tlsverify: Annotated[
+        bool,
+        typer.Option("--tlsverify", help="tcp:// hosts: TLS with ca.pem, cert.pem, key.pem from DOCKER_CERT_PATH."),
+    ] = False,
 ) -> None:
     """Remove containers and images left by crashed virtprobe runs (only virtprobe's own)."""
     from virtprobe.benchmark.clean import clean as run_clean
+    from virtprobe.benchmark.connect import resolve_targets
     from virtprobe.benchmark.docker_backend import DockerBackend
 
-    removed, running, removed_images = run_clean(DockerBackend(), images=images, include_running=include_running)
-    message = f"removed {len(removed)} container(s) labelled io.virtprobe.run" + (
-        f" and {len(removed_images)} probe image(s)" if images else ""
-    )
-    if running:
-        message += (
-            f"; kept {len(running)} of virtprobe runs still going on this machine (--include-running removes them too)"
+    # The same engines bench would reach: --host, --context, DOCKER_HOST, DOCKER_CONTEXT, the current context.
+    targets = resolve_targets(hosts or (), contexts or (), tlsverify=tlsverify)
+    for target in targets:
+        named = target.origin not in ("DOCKER_HOST", "default")
+        backend = DockerBackend(target=target) if named else DockerBackend()
+        removed, running, removed_images = run_clean(backend, images=images, include_running=include_running)
+        where = f"{target.name}: " if len(targets) > 1 or named else ""
+        message = f"{where}removed {len(removed)} container(s) labelled io.virtprobe.run" + (
+            f" and {len(removed_images)} probe image(s)" if images else ""
         )
-    typer.echo(message, err=True)
+        if running:
+            message += (
+                f"; kept {len(running)} of virtprobe runs still going on this machine "
+                "(--include-running removes them too)"
+            )
+        typer.echo(message, err=True)
