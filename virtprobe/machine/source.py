@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from virtprobe.machine.prefetch import Prefetch
 
 SNAPSHOT_META = "virtprobe-snapshot.json"
+KEEP_FILE = ".keep"
 SNAPSHOT_FORMAT = 1
 
 # Files larger than this are not system files we care about; refuse rather than
@@ -368,7 +369,8 @@ class RootSource(Source):
         if host is None:
             return None
         try:
-            return sorted(os.listdir(host))
+            # `.keep` holds an empty folder of a captured root in git; the machine had no such entry.
+            return sorted(n for n in os.listdir(host) if n != KEEP_FILE)
         except OSError:
             return None
 
