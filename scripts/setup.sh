@@ -55,7 +55,8 @@ compile_bytecode
 # debootstrap, systemd-container (nspawn), lxc, busybox-static: the live environments detect
 # is tested inside; openssh-server: a remote engine reached through ssh:// on loopback.
 apt_install docker.io qemu-system-x86 qemu-user hyperfine virt-what cpu-checker chromium crun ca-certificates \
-    podman runsc uidmap debootstrap systemd-container lxc busybox-static openssh-server openssl curl
+    podman runsc uidmap fuse-overlayfs slirp4netns debootstrap systemd-container lxc busybox-static openssh-server \
+    openssl curl
 
 # --- A guest kernel for the QEMU microVM tests ------------------------------
 # Debian's cloud kernel, downloaded and unpacked without installing it (about 3 s).
