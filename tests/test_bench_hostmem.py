@@ -120,7 +120,9 @@ def test_negative_figure_is_never_a_value() -> None:
     # The figure from the issue: MemAvailable rose by 2.1 MiB per container.
     fig = hostmem.memavailable_figure(1000 * MIB, 1000 * MIB + 21 * MIB, 10, [1000 * MIB, 1000 * MIB + 4096])
     assert fig.per_container_bytes is None and fig.raw_per_container_bytes == pytest.approx(-2.1 * MIB)
-    assert fig.reason == "not measurable on this host (noise ±0.00 MiB)"
+    assert fig.reason == (
+        "not measurable on this host (noise ±0.00 MiB; the reading moved -2.10 MiB per container, below zero)"
+    )
 
 
 def test_figure_above_its_noise_stands() -> None:

@@ -49,14 +49,15 @@ def test_a_negative_memavailable_drop_is_not_measurable_and_not_passed_to_compar
     assert memory is not None and memory.host_available is not None
     fig = memory.host_available
     assert fig.raw_per_container_bytes < 0 and fig.per_container_bytes is None
-    assert fig.reason == "not measurable on this host (noise ±1.00 MiB)"
+    assert fig.reason is not None and fig.reason.startswith("not measurable on this host (noise ±1.00 MiB; ")
+    assert "below zero" in fig.reason
     assert len(fig.idle_bytes) == 5 and fig.before_bytes and fig.after_bytes  # the raw readings stay
     assert memory.host_available_drop_bytes_per_container is None
     drop = dict((name, xs) for name, _, _, xs in bench_series(result))["memory host_drop_bytes_per_container"]
     assert drop == []
     report = new_report(result)
     for text in (render_bench_markdown(report), render_html([report], ["m.json"])):
-        assert "not measurable on this host (noise ±1.00 MiB)" in text
+        assert "not measurable on this host (noise ±1.00 MiB; " in text
 
 
 def test_a_steady_host_gives_a_figure_per_container() -> None:

@@ -250,7 +250,11 @@ def per_container_figure(
     reason = None
     if noise is None:
         reason = "not measurable on this host (noise not estimated: fewer than 2 idle readings)"
-    elif raw < 0 or raw <= noise:
+    elif raw < 0:
+        # A container cannot give memory back: other work on the host moved the reading.
+        moved = f"the reading moved {_mib(raw)} MiB per container, below zero"
+        reason = f"not measurable on this host (noise ±{_mib(noise)} MiB; {moved})"
+    elif raw <= noise:
         reason = f"not measurable on this host (noise ±{_mib(noise)} MiB)"
     return HostMemFigure(
         what=what,

@@ -147,8 +147,12 @@ def summary_lines(result: DetectResult) -> list[str]:
         lines.append(f"Hypervisor: {_name(hv.id)}{vmm}" + (f" — seen in {seen}" if seen else ""))
 
     cloud = result.cloud
-    if cloud.id in (None, NONE):
-        lines.append(f"Cloud: {'unknown' if cloud.id is None else 'none'}")
+    if cloud.id is None:
+        # Unknown says why, as every null does: e.g. a VMM (Firecracker) that writes no DMI.
+        why = next((f"{e.source}: {e.note}" for e in _topic(result, "cloud") if e.weight == UNKNOWN and e.note), "")
+        lines.append("Cloud: unknown" + (f" — {why}" if why else ""))
+    elif cloud.id == NONE:
+        lines.append("Cloud: none")
     else:
         extra = (
             f" ({cloud.instance_type}{', bare metal' if cloud.bare_metal else ''})"
