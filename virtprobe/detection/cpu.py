@@ -32,7 +32,7 @@ import weakref
 from typing import NamedTuple
 
 from virtprobe.detection.model import CONSIDERED, DECISIVE, NONE, OVERRULED, SUPPORTING, UNKNOWN, CpuResult, Evidence
-from virtprobe.machine.source import FileRead, Lookup, Source
+from virtprobe.machine.source import FileRead, Source
 
 TOPIC = "cpu"
 
@@ -184,99 +184,59 @@ def read_hypervisor_bit(src: Source) -> HypervisorBit:
     )
 
 
-def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:
-    ev: list[Evidence] = []
-    read, fields = read_cpuinfo(src)
-    path = read.path
-    if read.text is None:
-        ev.append(Evidence(TOPIC, path, "", UNKNOWN, note=read.reason or "unreadable"))
+# x86 vendors whose cpuinfo `flags` would list vmx or svm if the kernel offered them.
+X86_VENDORS = ("GenuineIntel", "AuthenticAMD", "HygonGenuine", "CentaurHauls", "  Shanghai  ")
 
+
+def read_vendor(src: Source, fields: dict[str, str]) -> tuple[str | None, list[Evidence]]:
+    """The CPU vendor: cpuinfo's vendor_id, else the CPUID leaf 0 string."""
     vendor = fields.get("vendor_id") or None
-    model = fields.get("model name") or None
+    if vendor is not None:
+        return vendor, []
+    leaf0 = src.cpuid(0x0)
+    if not leaf0.ok:
+        return None, []
+    r = leaf0.value
+    raw = b"".join(x.to_bytes(4, "little") for x in (r.ebx, r.edx, r.ecx))
+    vendor = raw.decode("ascii", errors="replace").strip("\x00 ") or None
+    return vendor, [Evidence(TOPIC, "cpuid 0x00000000", vendor, SUPPORTING, note="vendor string")] if vendor else []
+
+
+def decide_virt_tech(
+    src: Source, path: str, fields: dict[str, str], vendor: str | None, readable: bool
+) -> tuple[str | None, tuple[str, ...], list[Evidence]]:
+    """(vt-x | amd-v | none | None, its sub-features, evidence) from the kernel's flags line."""
     flags = parse_flags(fields.get("flags"))
-    has_flags_line = "flags" in fields
-
-    # Leaf 1 is already read for the hypervisor bit (one fork reads every leaf); this reuses it.
-    leaf1: Lookup | None = None
-
-    def raw_leaf1() -> Lookup:
-        nonlocal leaf1
-        if leaf1 is None:
-            leaf1 = src.cpuid(0x1)
-        return leaf1
-
-    if vendor is None:
-        leaf0 = src.cpuid(0x0)
-        if leaf0.ok:
-            r = leaf0.value
-            raw = b"".join(x.to_bytes(4, "little") for x in (r.ebx, r.edx, r.ecx))
-            vendor = raw.decode("ascii", errors="replace").strip("\x00 ") or None
-            if vendor:
-                ev.append(Evidence(TOPIC, "cpuid 0x00000000", vendor, SUPPORTING, note="vendor string"))
-
-    # Hypervisor bit: raw CPUID first, the cpuinfo flag as the fallback.
-    bit = read_hypervisor_bit(src)
-    hypervisor_bit = bit.on
-    ev.extend(bit.rows(TOPIC))
-
-    # Virtualization technology and sub-features.
-    virt_tech: str | None
-    features: tuple[str, ...] = ()
     if "vmx" in flags:
-        virt_tech = "vt-x"
-        features = tuple(parse_flags(fields.get("vmx flags")))
-        ev.append(Evidence(TOPIC, f"{path}: flags", "vmx", DECISIVE, points_to="vt-x"))
+        ev = [Evidence(TOPIC, f"{path}: flags", "vmx", DECISIVE, points_to="vt-x")]
         if "vmx flags" in fields:
             ev.append(Evidence(TOPIC, f"{path}: vmx flags", fields["vmx flags"], SUPPORTING, note="VMX capabilities"))
-        features = tuple(sorted(features))
-    elif "svm" in flags:
-        virt_tech = "amd-v"
+        return "vt-x", tuple(sorted(parse_flags(fields.get("vmx flags")))), ev
+    if "svm" in flags:
         features = tuple(f for f in SVM_SUBFLAGS if f in flags)
-        ev.append(Evidence(TOPIC, f"{path}: flags", "svm", DECISIVE, points_to="amd-v"))
+        ev = [Evidence(TOPIC, f"{path}: flags", "svm", DECISIVE, points_to="amd-v")]
         if features:
             ev.append(Evidence(TOPIC, f"{path}: flags", " ".join(features), SUPPORTING, note="SVM sub-features"))
-    elif has_flags_line and vendor in (
-        "GenuineIntel",
-        "AuthenticAMD",
-        "HygonGenuine",
-        "CentaurHauls",
-        "  Shanghai  ",
-    ):
-        virt_tech = NONE
-        ev.append(
-            Evidence(
-                TOPIC,
-                f"{path}: flags",
-                "no vmx/svm flag",
-                DECISIVE,
-                points_to=NONE,
-                note="the kernel does not offer VT-x or AMD-V to this system",
-            )
-        )
-    elif has_flags_line:
+        return "amd-v", features, ev
+    if "flags" in fields:
         # x86 without a vendor line is odd, but the flags line is still the kernel's word.
-        virt_tech = NONE
-        ev.append(Evidence(TOPIC, f"{path}: flags", "no vmx/svm flag", DECISIVE, points_to=NONE))
-    else:
-        virt_tech = None
-        if read.text is not None:
-            arch = src.machine
-            ev.append(
-                Evidence(
-                    TOPIC,
-                    f"{path}: flags",
-                    "",
-                    CONSIDERED,
-                    note=f"no x86 flags line ({arch}); hardware virtualization is not listed in cpuinfo here",
-                )
-            )
+        note = "the kernel does not offer VT-x or AMD-V to this system" if vendor in X86_VENDORS else ""
+        return NONE, (), [Evidence(TOPIC, f"{path}: flags", "no vmx/svm flag", DECISIVE, points_to=NONE, note=note)]
+    if not readable:
+        return None, (), []
+    note = f"no x86 flags line ({src.machine}); hardware virtualization is not listed in cpuinfo here"
+    return None, (), [Evidence(TOPIC, f"{path}: flags", "", CONSIDERED, note=note)]
 
-    # Firmware lock.
+
+def decide_firmware_lock(
+    src: Source, vendor: str | None, virt_tech: str | None, hypervisor_bit: bool | None
+) -> tuple[bool | None, list[Evidence]]:
+    """True only where a source says firmware disabled VT-x/AMD-V; False where it cannot have; else None."""
+    ev: list[Evidence] = []
     disabled: bool | None = None
-    intel = vendor == "GenuineIntel"
     suspect_intel = False
-    if intel and virt_tech == NONE and hypervisor_bit is False:
-        regs = raw_leaf1()
+    if vendor == "GenuineIntel" and virt_tech == NONE and hypervisor_bit is False:
+        regs = src.cpuid(0x1)  # already read for the hypervisor bit: one fork reads every leaf
         suspect_intel = regs.ok and bool(regs.value.ecx & (1 << 5))
     suspect_amd = virt_tech == "amd-v" and hypervisor_bit is False and not src.exists("dev/kvm")
     bare_none = virt_tech == NONE and hypervisor_bit is False
@@ -307,16 +267,29 @@ def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:
         # A vmx flag survives only when IA32_FEAT_CTL allows VMX; /dev/kvm on AMD
         # exists only when kvm_amd initialised, which it refuses when VM_CR.SVMDIS is set.
         disabled = False
+    return disabled, ev
+
+
+def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:
+    """Vendor, model, VT-x/AMD-V and its sub-features, the hypervisor bit, a firmware lock. Never raises."""
+    read, fields = read_cpuinfo(src)
+    ev: list[Evidence] = []
+    if read.text is None:
+        ev.append(Evidence(TOPIC, read.path, "", UNKNOWN, note=read.reason or "unreadable"))
+    vendor, vendor_ev = read_vendor(src, fields)
+    # Hypervisor bit: raw CPUID first, the cpuinfo flag as the fallback.
+    bit = read_hypervisor_bit(src)
+    virt_tech, features, tech_ev = decide_virt_tech(src, read.path, fields, vendor, read.text is not None)
+    disabled, lock_ev = decide_firmware_lock(src, vendor, virt_tech, bit.on)
+    ev += [*vendor_ev, *bit.rows(TOPIC), *tech_ev, *lock_ev]
     if vendor:
-        ev.append(Evidence(TOPIC, f"{path}: vendor_id", vendor, CONSIDERED))
-    return (
-        CpuResult(
-            vendor=vendor,
-            model_name=model,
-            virt_tech=virt_tech,
-            virt_features=features,
-            disabled_in_firmware=disabled,
-            hypervisor_bit=hypervisor_bit,
-        ),
-        ev,
+        ev.append(Evidence(TOPIC, f"{read.path}: vendor_id", vendor, CONSIDERED))
+    result = CpuResult(
+        vendor=vendor,
+        model_name=fields.get("model name") or None,
+        virt_tech=virt_tech,
+        virt_features=features,
+        disabled_in_firmware=disabled,
+        hypervisor_bit=bit.on,
     )
+    return result, ev

@@ -16,7 +16,7 @@ loadable modules and may not exist at all), /sys/module/<m>/parameters/nested
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from virtprobe.detection.cpu import parse_flags, read_cpuinfo
 from virtprobe.detection.model import CONSIDERED, DECISIVE, SUPPORTING, UNKNOWN, Evidence, KvmResult
@@ -93,65 +93,8 @@ def _dev_known(src: Source) -> bool:
     return not src.is_live and src.exists("sys")
 
 
-def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evidence]]:
-    ev: list[Evidence] = []
-    if not _dev_known(src):
-        # A partial snapshot or a bare chroot: absence of /dev/kvm proves nothing.
-        why = "cannot tell: /dev is not in this snapshot" if not src.is_live else "cannot tell: there is no /dev"
-        ev.append(Evidence(TOPIC, src.path("dev/kvm"), "", UNKNOWN, note=why))
-        present = [m for m in BACKENDS if src.exists(f"sys/module/{m}")]
-        module = present[0] if len(present) == 1 else None
-        return KvmResult(device_present=None, openable=None, usable=None, module=module, nested=None, reason=why), ev
-    device = src.exists("dev/kvm")
-    ev.append(
-        Evidence(
-            TOPIC,
-            src.path("dev/kvm"),
-            "present" if device else "absent",
-            DECISIVE if not device else SUPPORTING,
-        )
-    )
-
-    cpuinfo, fields = read_cpuinfo(src)
-    flags = parse_flags(fields.get("flags"))
-    has_flags = "flags" in fields
-
-    present = [m for m in BACKENDS if src.exists(f"sys/module/{m}")]
-    module = _pick_module(present, flags)
-    if module is None and device and src.machine in ("aarch64", "arm64", "s390x"):
-        module = "kvm" if src.exists("sys/module/kvm") else None
-    for m in present:
-        ev.append(
-            Evidence(
-                TOPIC,
-                src.path(f"sys/module/{m}"),
-                "present",
-                SUPPORTING if m == module else CONSIDERED,
-                points_to=m,
-                note="" if m == module else "loaded, but not the backend /dev/kvm is taken to use",
-            )
-        )
-    if not present:
-        ev.append(Evidence(TOPIC, src.path("sys/module"), "no kvm_intel/kvm_amd/kvm_pvm", CONSIDERED))
-
-    nested: bool | None = None
-    if module in ("kvm_intel", "kvm_amd"):
-        read = src.read(f"sys/module/{module}/parameters/nested")
-        nested = parse_bool_param(read.text)
-        if nested is None:
-            ev.append(Evidence(TOPIC, read.path, read.text or "", UNKNOWN, note=read.reason or "not Y/N/1/0"))
-        else:
-            ev.append(Evidence(TOPIC, read.path, (read.text or "").strip(), DECISIVE, note="nested virtualization"))
-    elif module is not None:
-        ev.append(
-            Evidence(
-                TOPIC,
-                src.path(f"sys/module/{module}/parameters/nested"),
-                "",
-                CONSIDERED,
-                note=f"{module} has no nested parameter",
-            )
-        )
+class _GuestRun(NamedTuple):
+    """What the probe guest (or its absence) says about /dev/kvm."""
 
     openable: bool | None = None
     usable: bool | None = None
@@ -160,50 +103,106 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
     probe_s: float | None = None
     reason: str | None = None
 
+
+def _read_backends(src: Source, device: bool, flags: frozenset[str]) -> tuple[list[str], str | None, list[Evidence]]:
+    """(loaded KVM backends, the one /dev/kvm is taken to use, evidence) from /sys/module."""
+    present = [m for m in BACKENDS if src.exists(f"sys/module/{m}")]
+    module = _pick_module(present, flags)
+    if module is None and device and src.machine in ("aarch64", "arm64", "s390x"):
+        module = "kvm" if src.exists("sys/module/kvm") else None
+    ev = [
+        Evidence(
+            TOPIC,
+            src.path(f"sys/module/{m}"),
+            "present",
+            SUPPORTING if m == module else CONSIDERED,
+            points_to=m,
+            note="" if m == module else "loaded, but not the backend /dev/kvm is taken to use",
+        )
+        for m in present
+    ]
+    if not present:
+        ev.append(Evidence(TOPIC, src.path("sys/module"), "no kvm_intel/kvm_amd/kvm_pvm", CONSIDERED))
+    return present, module, ev
+
+
+def _read_nested(src: Source, module: str | None) -> tuple[bool | None, list[Evidence]]:
+    """The backend's `nested` parameter: only kvm_intel and kvm_amd have one."""
+    if module in ("kvm_intel", "kvm_amd"):
+        read = src.read(f"sys/module/{module}/parameters/nested")
+        nested = parse_bool_param(read.text)
+        if nested is None:
+            return None, [Evidence(TOPIC, read.path, read.text or "", UNKNOWN, note=read.reason or "not Y/N/1/0")]
+        text = (read.text or "").strip()
+        return nested, [Evidence(TOPIC, read.path, text, DECISIVE, note="nested virtualization")]
+    if module is None:
+        return None, []
+    path = src.path(f"sys/module/{module}/parameters/nested")
+    return None, [Evidence(TOPIC, path, "", CONSIDERED, note=f"{module} has no nested parameter")]
+
+
+def _read_guest_run(src: Source, device: bool, run_guest: bool) -> tuple[_GuestRun, list[Evidence]]:
+    """The probe guest's run on /dev/kvm (live, or as the snapshot recorded it)."""
     if not run_guest:
-        reason = "the guest run was not requested, so usability is not proven"
         if not device:
-            usable, openable = False, False
-            reason = "no /dev/kvm"
-    else:
-        look = src.kvm_probe()
-        probe: dict[str, Any] | None = look.value if isinstance(look.value, dict) else None
-        if probe is None:
-            if not device:
-                usable, openable = False, False
-                reason = "no /dev/kvm"
-            else:
-                reason = f"the guest run result is unknown: {look.reason or 'no result'}"
-                ev.append(Evidence(TOPIC, "KVM ioctl probe", "", UNKNOWN, note=look.reason or "no result"))
-        else:
-            stage = str(probe.get("stage") or "")
-            ok = probe.get("ok") is True
-            api = probe.get("api_version")
-            api_version = api if isinstance(api, int) else None
-            exit_reason = probe.get("exit_reason")
-            guest_exit = exit_reason if isinstance(exit_reason, str) else None
-            elapsed = probe.get("elapsed_s")
-            probe_s = float(elapsed) if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool) else None
-            openable = stage != "open" if stage else None
-            usable = ok
-            error = probe.get("error")
-            value = f"stage {stage}" + (f", {guest_exit}" if guest_exit else "") + (f": {error}" if error else "")
-            said = "a guest really ran" if ok else "the probe guest did not run"
-            ev.append(Evidence(TOPIC, "KVM ioctl probe (/dev/kvm)", value, DECISIVE, note=said))
-            if not ok and not device:
-                reason = f"no /dev/kvm ({error or 'the probe could not open it'})"
-            elif not ok:
-                reason = f"the probe guest failed at stage {stage!r}: {error or 'no detail'}"
-    # Explain the verdict against the CPU flags, the way kvm-ok would see it.
+            return _GuestRun(False, False, reason="no /dev/kvm"), []
+        return _GuestRun(reason="the guest run was not requested, so usability is not proven"), []
+    look = src.kvm_probe()
+    probe: dict[str, Any] | None = look.value if isinstance(look.value, dict) else None
+    if probe is None:
+        if not device:
+            return _GuestRun(False, False, reason="no /dev/kvm"), []
+        why = look.reason or "no result"
+        return _GuestRun(reason=f"the guest run result is unknown: {why}"), [
+            Evidence(TOPIC, "KVM ioctl probe", "", UNKNOWN, note=why)
+        ]
+    stage = str(probe.get("stage") or "")
+    ok = probe.get("ok") is True
+    api = probe.get("api_version")
+    exit_reason = probe.get("exit_reason")
+    guest_exit = exit_reason if isinstance(exit_reason, str) else None
+    elapsed = probe.get("elapsed_s")
+    error = probe.get("error")
+    value = f"stage {stage}" + (f", {guest_exit}" if guest_exit else "") + (f": {error}" if error else "")
+    said = "a guest really ran" if ok else "the probe guest did not run"
+    reason = None
+    if not ok and not device:
+        reason = f"no /dev/kvm ({error or 'the probe could not open it'})"
+    elif not ok:
+        reason = f"the probe guest failed at stage {stage!r}: {error or 'no detail'}"
+    run = _GuestRun(
+        openable=stage != "open" if stage else None,
+        usable=ok,
+        api_version=api if isinstance(api, int) else None,
+        guest_exit=guest_exit,
+        probe_s=float(elapsed) if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool) else None,
+        reason=reason,
+    )
+    return run, [Evidence(TOPIC, "KVM ioctl probe (/dev/kvm)", value, DECISIVE, note=said)]
+
+
+def _explain(
+    src: Source,
+    run: _GuestRun,
+    device: bool,
+    present: list[str],
+    module: str | None,
+    cpuinfo_path: str,
+    fields: dict[str, str],
+) -> tuple[_GuestRun, list[Evidence]]:
+    """The verdict's reason in words, against what kvm-ok would conclude from the CPU flags."""
+    flags = parse_flags(fields.get("flags"))
     virt_flag = "vmx" if "vmx" in flags else "svm" if "svm" in flags else None
-    if usable and has_flags and virt_flag is None:
+    reason, usable, openable = run.reason, run.usable, run.openable
+    ev: list[Evidence] = []
+    if usable and "flags" in fields and virt_flag is None:
         via = f" via {module}" if module else ""
         extra = " (PVM: KVM without hardware virtualization extensions)" if module == "kvm_pvm" else ""
         reason = (
             "no vmx/svm flag in /proc/cpuinfo, yet /dev/kvm ran a guest to "
-            f"{guest_exit or 'completion'}{via}{extra}; kvm-ok would say KVM cannot be used"
+            f"{run.guest_exit or 'completion'}{via}{extra}; kvm-ok would say KVM cannot be used"
         )
-        ev.append(Evidence(TOPIC, f"{cpuinfo.path}: flags", "no vmx/svm flag", CONSIDERED, note=reason))
+        ev.append(Evidence(TOPIC, f"{cpuinfo_path}: flags", "no vmx/svm flag", CONSIDERED, note=reason))
     if usable and module == "kvm_pvm":
         # PVM runs the guest kernel deprivileged and expects it to be built for that
         # (CONFIG_PVM_GUEST). Seen here with Debian's cloud kernel under QEMU/KVM: its
@@ -213,9 +212,8 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
         ev.append(Evidence(TOPIC, src.path("sys/module/kvm_pvm"), "present", CONSIDERED, "kvm", PVM_GUEST_NOTE))
     elif device is False and present:
         # The kernel has a KVM backend, so it made /dev/kvm; this /dev just does not show it.
-        where = _where_dev_is(src)
         loaded = ", ".join(present)
-        reason = f"/dev/kvm is not present {where}; the host has {loaded} loaded; pass --device /dev/kvm"
+        reason = f"/dev/kvm is not present {_where_dev_is(src)}; the host has {loaded} loaded; pass --device /dev/kvm"
         usable, openable = False, False
         ev.append(Evidence(TOPIC, src.path("sys/module"), loaded, DECISIVE, module, reason))
     elif device is False and src.listdir("sys/module") is None and (src.is_live or not src.exists("sys")):
@@ -226,17 +224,34 @@ def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evid
         reason = f"the CPU has {virt_flag}, but /dev/kvm is absent: the kvm module is not loaded"
     elif usable is False and device is False:
         reason = "no /dev/kvm, and /sys/module lists no KVM backend: KVM is not available on this kernel"
-    return (
-        KvmResult(
-            device_present=device,
-            openable=openable,
-            usable=usable,
-            module=module,
-            nested=nested,
-            api_version=api_version,
-            guest_exit=guest_exit,
-            probe_s=probe_s,
-            reason=reason,
-        ),
-        ev,
+    return run._replace(reason=reason, usable=usable, openable=openable), ev
+
+
+def probe_kvm(src: Source, run_guest: bool = True) -> tuple[KvmResult, list[Evidence]]:
+    """Is /dev/kvm there, which backend provides it, and did a guest really run? Never raises."""
+    if not _dev_known(src):
+        # A partial snapshot or a bare chroot: absence of /dev/kvm proves nothing.
+        why = "cannot tell: /dev is not in this snapshot" if not src.is_live else "cannot tell: there is no /dev"
+        present = [m for m in BACKENDS if src.exists(f"sys/module/{m}")]
+        module = present[0] if len(present) == 1 else None
+        result = KvmResult(device_present=None, openable=None, usable=None, module=module, nested=None, reason=why)
+        return result, [Evidence(TOPIC, src.path("dev/kvm"), "", UNKNOWN, note=why)]
+    device = src.exists("dev/kvm")
+    ev = [Evidence(TOPIC, src.path("dev/kvm"), "present" if device else "absent", SUPPORTING if device else DECISIVE)]
+    cpuinfo, fields = read_cpuinfo(src)
+    present, module, backend_ev = _read_backends(src, device, parse_flags(fields.get("flags")))
+    nested, nested_ev = _read_nested(src, module)
+    run, run_ev = _read_guest_run(src, device, run_guest)
+    run, explain_ev = _explain(src, run, device, present, module, cpuinfo.path, fields)
+    result = KvmResult(
+        device_present=device,
+        openable=run.openable,
+        usable=run.usable,
+        module=module,
+        nested=nested,
+        api_version=run.api_version,
+        guest_exit=run.guest_exit,
+        probe_s=run.probe_s,
+        reason=run.reason,
     )
+    return result, [*ev, *backend_ev, *nested_ev, *run_ev, *explain_ev]
