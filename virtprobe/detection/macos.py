@@ -73,98 +73,69 @@ def _flag(v: str | None) -> bool | None:
     return v.strip() != "0"
 
 
-def probe_macos(src: Source) -> DetectResult:
-    """The whole detect result of a macOS host. Never raises."""
-    ev: list[Evidence] = []
+SYSCTL = "command: sysctl"
 
-    def add(
-        topic: str, source: str, value: str, weight: str, points_to: str | None = None, note: str = ""
-    ) -> None:
-        ev.append(Evidence(topic, source, value, weight, points_to, note))
 
-    out = src.command("sysctl")
-    sc = parse_sysctl(out.value.decode("utf-8", "replace")) if out.ok else {}
-    if not out.ok:
-        add("host", "command: sysctl", "", UNKNOWN, None, out.reason or "no output")
+def _cpu(src: Source, sc: dict[str, str]) -> tuple[CpuResult, list[Evidence]]:
+    """VT-x on an Intel Mac from machdep.cpu.features; Apple silicon has none to name."""
     brand = sc.get("machdep.cpu.brand_string")
-    cpu_vendor = sc.get("machdep.cpu.vendor") or ("Apple" if brand and brand.startswith("Apple") else None)
+    vendor = sc.get("machdep.cpu.vendor") or ("Apple" if brand and brand.startswith("Apple") else None)
     features = set(sc.get("machdep.cpu.features", "").upper().split())
-    hv_support = _flag(sc.get("kern.hv_support"))
-    vmm_present = _flag(sc.get("kern.hv_vmm_present"))
-    model = sc.get("hw.model")
-    apple_silicon = cpu_vendor == "Apple" or (src.machine == "arm64")
-
-    # --- CPU -------------------------------------------------------------------------
+    apple_silicon = vendor == "Apple" or (src.machine == "arm64")
+    source = f"{SYSCTL}: machdep.cpu.features"
     virt_tech: str | None
     if "VMX" in features:
-        virt_tech = "vt-x"
-        add("cpu", "command: sysctl: machdep.cpu.features", "VMX", DECISIVE, "vt-x")
+        virt_tech, row = "vt-x", Evidence("cpu", source, "VMX", DECISIVE, "vt-x")
     elif features and not apple_silicon:
         # Intel Macs only; a VM's virtual CPU lacks VMX unless nested is offered.
-        virt_tech = "none"
-        add("cpu", "command: sysctl: machdep.cpu.features", "no VMX", DECISIVE, "none")
+        virt_tech, row = "none", Evidence("cpu", source, "no VMX", DECISIVE, "none")
     else:
         # Apple silicon virtualizes through EL2; there is no VT-x/AMD-V to name.
-        virt_tech = None
-        add(
-            "cpu",
-            "command: sysctl: machdep.cpu.features",
-            "",
-            CONSIDERED,
-            None,
-            "Apple silicon has no VT-x/AMD-V; see kern.hv_support for Hypervisor.framework",
-        )
-    cpu = CpuResult(vendor=cpu_vendor, model_name=brand, virt_tech=virt_tech, hypervisor_bit=vmm_present)
+        note = "Apple silicon has no VT-x/AMD-V; see kern.hv_support for Hypervisor.framework"
+        virt_tech, row = None, Evidence("cpu", source, "", CONSIDERED, None, note)
+    vmm_present = _flag(sc.get("kern.hv_vmm_present"))
+    return CpuResult(vendor=vendor, model_name=brand, virt_tech=virt_tech, hypervisor_bit=vmm_present), [row]
 
-    # --- hypervisor -------------------------------------------------------------------
-    layers: list[Layer] = []
+
+def _hypervisor(sc: dict[str, str]) -> tuple[HypervisorResult, list[Evidence]]:
+    """hw.model names the hypervisor of a macOS guest; kern.hv_vmm_present says whether it is one."""
+    model = sc.get("hw.model")
+    vmm_present = _flag(sc.get("kern.hv_vmm_present"))
     vm_id = None
     for prefix, vid in _VM_MODELS:
         if model and model.startswith(prefix):
             vm_id = vid
+    present = f"{SYSCTL}: kern.hv_vmm_present"
+    layers: list[Layer] = []
+    ev: list[Evidence] = []
     hyp_id: str | None
     if vm_id:
         hyp_id = vm_id
-        layers.append(Layer(vm_id, "command: sysctl: hw.model", model))
-        add("hypervisor", "command: sysctl: hw.model", model or "", DECISIVE, vm_id)
+        layers.append(Layer(vm_id, f"{SYSCTL}: hw.model", model))
+        ev.append(Evidence("hypervisor", f"{SYSCTL}: hw.model", model or "", DECISIVE, vm_id))
         if vmm_present:
-            add("hypervisor", "command: sysctl: kern.hv_vmm_present", "1", SUPPORTING, vm_id)
+            ev.append(Evidence("hypervisor", present, "1", SUPPORTING, vm_id))
     elif vmm_present:
         hyp_id = None  # a VM, but hw.model does not say whose
-        add(
-            "hypervisor",
-            "command: sysctl: kern.hv_vmm_present",
-            "1",
-            CONSIDERED,
-            None,
-            f"running in a VM; hw.model {model!r} does not name the hypervisor",
-        )
+        note = f"running in a VM; hw.model {model!r} does not name the hypervisor"
+        ev.append(Evidence("hypervisor", present, "1", CONSIDERED, None, note))
     elif vmm_present is False:
         hyp_id = NONE
-        add("hypervisor", "command: sysctl: kern.hv_vmm_present", "0", DECISIVE, NONE)
+        ev.append(Evidence("hypervisor", present, "0", DECISIVE, NONE))
     else:
         hyp_id = None
-        add(
-            "hypervisor",
-            "command: sysctl: kern.hv_vmm_present",
-            "",
-            UNKNOWN,
-            None,
-            "not in the sysctl output",
-        )
-    hypervisor = HypervisorResult(
-        id=hyp_id,
-        vmm=None,
-        layers=tuple(layers),
-        role="guest" if vmm_present else ("host" if hv_support else None),
-    )
+        ev.append(Evidence("hypervisor", present, "", UNKNOWN, None, "not in the sysctl output"))
+    role = "guest" if vmm_present else ("host" if _flag(sc.get("kern.hv_support")) else None)
+    return HypervisorResult(id=hyp_id, vmm=None, layers=tuple(layers), role=role), ev
 
-    # --- KVM: none on macOS; say whether Hypervisor.framework is there instead ------------
+
+def _kvm(sc: dict[str, str]) -> tuple[KvmResult, list[Evidence]]:
+    """No /dev/kvm on macOS; whether Hypervisor.framework is there instead."""
     hv = {
         True: "Hypervisor.framework available (kern.hv_support: 1)",
         False: "Hypervisor.framework unavailable (kern.hv_support: 0)",
         None: "kern.hv_support unknown",
-    }[hv_support]
+    }[_flag(sc.get("kern.hv_support"))]
     kvm = KvmResult(
         device_present=False,
         openable=False,
@@ -173,42 +144,52 @@ def probe_macos(src: Source) -> DetectResult:
         nested=None,
         reason=f"no /dev/kvm on macOS; {hv}",
     )
-    add("kvm", "command: sysctl: kern.hv_support", sc.get("kern.hv_support", ""), CONSIDERED, None, hv)
+    return kvm, [Evidence("kvm", f"{SYSCTL}: kern.hv_support", sc.get("kern.hv_support", ""), CONSIDERED, None, hv)]
 
+
+def _cloud(sc: dict[str, str]) -> tuple[CloudResult, list[Evidence]]:
+    vmm_present = _flag(sc.get("kern.hv_vmm_present"))
     cloud = CloudResult(id=NONE if vmm_present is False else None)
-    add(
-        "cloud",
-        "command: sysctl: kern.hv_vmm_present",
-        sc.get("kern.hv_vmm_present", ""),
-        CONSIDERED,
-        cloud.id,
+    note = (
         "a Mac that is not a VM is not a cloud VM (EC2 Mac instances are bare metal)"
         if vmm_present is False
-        else "cannot tell a cloud from macOS sysctl",
+        else "cannot tell a cloud from macOS sysctl"
     )
-    container = ContainerResult(id=NONE, orchestrator=NONE, cgroup_version=None)
-    add("container", "platform darwin", "", CONSIDERED, NONE, "macOS has no containers of its own")
-    wsl = WslResult(version=0)
-    add("wsl", "platform darwin", "", CONSIDERED, NONE)
+    value = sc.get("kern.hv_vmm_present", "")
+    return cloud, [Evidence("cloud", f"{SYSCTL}: kern.hv_vmm_present", value, CONSIDERED, cloud.id, note)]
 
+
+def _host(src: Source, sc: dict[str, str]) -> HostInfo:
     sw = src.command("sw_vers")
     os_name = parse_sw_vers(sw.value.decode("utf-8", "replace")) if sw.ok else None
     if os_name is None and sc.get("kern.osproductversion"):
         os_name = f"macOS {sc['kern.osproductversion']}"
-    host = HostInfo(
-        platform="darwin",
-        machine=src.machine,
-        kernel=sc.get("kern.osrelease"),
-        os_name=os_name,
-        source=src.describe(),
+    return HostInfo(
+        platform="darwin", machine=src.machine, kernel=sc.get("kern.osrelease"), os_name=os_name, source=src.describe()
     )
+
+
+def probe_macos(src: Source) -> DetectResult:
+    """The whole detect result of a macOS host, from sysctl and sw_vers. Never raises."""
+    out = src.command("sysctl")
+    sc = parse_sysctl(out.value.decode("utf-8", "replace")) if out.ok else {}
+    ev: list[Evidence] = []
+    if not out.ok:
+        ev.append(Evidence("host", SYSCTL, "", UNKNOWN, None, out.reason or "no output"))
+    cpu, cpu_ev = _cpu(src, sc)
+    hypervisor, hv_ev = _hypervisor(sc)
+    kvm, kvm_ev = _kvm(sc)
+    cloud, cloud_ev = _cloud(sc)
+    ev += [*cpu_ev, *hv_ev, *kvm_ev, *cloud_ev]
+    ev.append(Evidence("container", "platform darwin", "", CONSIDERED, NONE, "macOS has no containers of its own"))
+    ev.append(Evidence("wsl", "platform darwin", "", CONSIDERED, NONE))
     return DetectResult(
-        host=host,
+        host=_host(src, sc),
         cpu=cpu,
         kvm=kvm,
         hypervisor=hypervisor,
         cloud=cloud,
-        container=container,
-        wsl=wsl,
+        container=ContainerResult(id=NONE, orchestrator=NONE, cgroup_version=None),
+        wsl=WslResult(version=0),
         evidence=tuple(ev),
     )
