@@ -49,10 +49,12 @@ import pytest
 
 from tests.conftest import live_skip
 
-# scripts/setup.sh starts Podman's service on this socket and exports its path.
-PODMAN_SOCKET = "unix://" + os.environ.get(
-    "VIRTPROBE_PODMAN_SOCK", str(Path(__file__).resolve().parent.parent / ".cache" / "podman" / "podman.sock")
+# scripts/setup.sh starts Podman's service on this socket and exports its path; every
+# live test that talks to Podman takes it from here.
+PODMAN_SOCK = os.environ.get("VIRTPROBE_PODMAN_SOCK") or str(
+    Path(__file__).resolve().parent.parent / ".cache" / "podman" / "podman.sock"
 )
+PODMAN_SOCKET = "unix://" + PODMAN_SOCK
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 MIN_API = "1.41"  # Docker Engine 20.10, the oldest engine here; only used to ask the server for its own

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import live_skip
+from tests.engines import PODMAN_SOCK
 
 pytestmark = pytest.mark.docker
 
 REPO = Path(__file__).resolve().parent.parent
-PODMAN_SOCK = os.environ.get("VIRTPROBE_PODMAN_SOCK") or str(REPO / ".cache/podman/podman.sock")
 
 
 def bench(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[dict[str, Any], str]:

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import FIXTURES, live_skip
+from tests.engines import PODMAN_SOCK
 from virtprobe.benchmark import hostmem
 from virtprobe.benchmark.docker_backend import build_image
 from virtprobe.benchmark.engine import LocalMachine, parse_engine
@@ -189,7 +190,6 @@ def test_host_side_available_follows_the_engine_location() -> None:
 
 # --- live: the process that holds a running container, per engine -------------------------------
 
-PODMAN_SOCK = Path(__file__).resolve().parent.parent / ".cache/podman/podman.sock"
 
 
 @pytest.mark.docker

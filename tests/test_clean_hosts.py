@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import live_skip
+from tests.engines import PODMAN_SOCK
 
 pytestmark = [pytest.mark.docker, pytest.mark.live]
 
 REPO = Path(__file__).resolve().parent.parent
-PODMAN_SOCK = os.environ.get("VIRTPROBE_PODMAN_SOCK") or str(REPO / ".cache/podman/podman.sock")
 
 
 def _py(code: str, *args: str) -> str:

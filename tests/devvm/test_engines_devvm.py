@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import live_skip
+from tests.engines import PODMAN_SOCK
 from virtprobe.benchmark.engine import parse_engine, read_local_machine
 from virtprobe.machine.source import LiveSource
 
 pytestmark = pytest.mark.docker
 
-PODMAN_SOCK = Path(__file__).resolve().parents[2] / ".cache/podman/podman.sock"
 
 
 def answers(base_url: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -35,7 +35,7 @@ def test_dockerd_here_is_docker_engine_on_this_machine_with_runsc() -> None:
 
 
 def test_podman_service_here_is_podman_with_conmon_on_this_machine() -> None:
-    if not PODMAN_SOCK.exists():
+    if not Path(PODMAN_SOCK).exists():
         live_skip(f"no Podman service socket at {PODMAN_SOCK}")
     e = parse_engine(*answers(f"unix://{PODMAN_SOCK}"), local=read_local_machine(LiveSource()))
     assert (e.product, e.container_process, e.runtime_kind) == ("podman", "conmon", "runc")

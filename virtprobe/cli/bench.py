@@ -20,6 +20,12 @@ _TASK_LABELS = {
 }
 
 
+# bench and clean reach engines with the same options, as the docker CLI does.
+TlsVerify = Annotated[
+    bool, typer.Option("--tlsverify", help="tcp:// hosts: TLS with ca.pem, cert.pem, key.pem from DOCKER_CERT_PATH.")
+]
+
+
 @contextmanager
 def _progress_bar() -> Iterator[Any]:
     """A Rich progress bar on stderr when it is a terminal; yields progress(task, done, total).
@@ -150,10 +156,7 @@ def bench(
         list[str] | None,
         typer.Option("--context", "-c", help="Docker context to bench (docker context ls); repeatable."),
     ] = None,
-    tlsverify: Annotated[
-        bool,
-        typer.Option("--tlsverify", help="tcp:// hosts: TLS with ca.pem, cert.pem, key.pem from DOCKER_CERT_PATH."),
-    ] = False,
+    tlsverify: TlsVerify = False,
 ) -> None:
     """Time container startup phase by phase, and memory, against VM baselines."""
     import virtprobe
@@ -235,10 +238,7 @@ def clean(
         list[str] | None,
         typer.Option("--context", "-c", help="Docker context to clean; repeatable."),
     ] = None,
-    tlsverify: Annotated[
-        bool,
-        typer.Option("--tlsverify", help="tcp:// hosts: TLS with ca.pem, cert.pem, key.pem from DOCKER_CERT_PATH."),
-    ] = False,
+    tlsverify: TlsVerify = False,
 ) -> None:
     """Remove containers and images left by crashed virtprobe runs (only virtprobe's own)."""
     from virtprobe.benchmark.clean import clean as run_clean

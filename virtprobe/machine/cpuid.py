@@ -132,6 +132,21 @@ def _read_all(rfd: int, deadline: float) -> bytes | None:
         chunks.append(chunk)
 
 
+def reap_child(pid: int, kill: bool) -> str | None:
+    """Wait for a child that executed CPUID (killed first when it did not answer): why it failed, or None."""
+    if kill:
+        try:  # noqa: SIM105 - contextlib is one more import on detect's path
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    _, status = os.waitpid(pid, 0)
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        return None
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    why = f"killed by signal {sig}" if sig else f"exit status {os.WEXITSTATUS(status)}"
+    return f"executing CPUID from Python failed ({why}; executable memory may be refused)"
+
+
 def _fork_cpuid(leaves: list[tuple[int, int]]) -> tuple[dict[tuple[int, int], CpuidRegs] | None, str]:
     """Run CPUID for every (leaf, subleaf) in a forked child; (results, "") or (None, reason)."""
     if not hasattr(os, "fork"):
@@ -156,18 +171,11 @@ def _fork_cpuid(leaves: list[tuple[int, int]]) -> tuple[dict[tuple[int, int], Cp
         data = _read_all(rfd, time.monotonic() + CHILD_TIMEOUT_S)
     finally:
         os.close(rfd)
-    if data is None:
-        try:  # noqa: SIM105 - contextlib is one more import on detect's path
-            os.kill(pid, 9)
-        except ProcessLookupError:
-            pass
-    _, status = os.waitpid(pid, 0)
+    failure = reap_child(pid, kill=data is None)
     if data is None:
         return None, f"CPUID child did not answer within {CHILD_TIMEOUT_S:.0f} s"
-    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
-        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        why = f"killed by signal {sig}" if sig else f"exit status {os.WEXITSTATUS(status)}"
-        return None, f"executing CPUID from Python failed ({why}; executable memory may be refused)"
+    if failure:
+        return None, failure
     if len(data) != _REC.size * len(leaves):
         return None, "CPUID child returned a truncated answer"
     out = {}

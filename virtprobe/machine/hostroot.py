@@ -24,11 +24,11 @@ which is where the live KVM probe opens it.
 from __future__ import annotations
 
 import os
-import platform as _platform
 import sys
 from pathlib import Path
 
 from virtprobe.errors import InputError
+from virtprobe.machine.cpuid import machine_name
 from virtprobe.machine.facts import FileRead, Lookup
 from virtprobe.machine.source import DETECT_ENV_VARS, MAX_READ_BYTES, LiveSource, _read_file
 
@@ -72,7 +72,7 @@ class HostRootSource(LiveSource):
             )
         self._root_str = os.path.abspath(self.root)
         self.platform = sys.platform if sys.platform in ("linux", "win32", "darwin") else "unknown"
-        self.machine = _platform.machine() or "unknown"
+        self.machine = machine_name() or "unknown"
         environ = _read_file(self._host("proc/1/environ"), "/proc/1/environ", 1024 * 1024)
         # Unreadable (another uid, no CAP_SYS_PTRACE): no environment rather than the reader's.
         self.env = parse_environ(environ.data) if environ.data is not None else {}

@@ -21,6 +21,7 @@ import struct
 import time
 from typing import Any
 
+from virtprobe.machine.cpuid import reap_child
 from virtprobe.machine.facts import CpuidRegs, Lookup
 
 CHILD_TIMEOUT_S = 2.0
@@ -103,18 +104,11 @@ class Prefetch:
     def _finish(self, timed_out: bool) -> None:
         os.close(self._rfd)
         self._rfd = -1
-        if timed_out:
-            try:  # noqa: SIM105 - contextlib is one more import on detect's path
-                os.kill(self._pid, 9)
-            except ProcessLookupError:
-                pass
-        _, status = os.waitpid(self._pid, 0)
+        failure = reap_child(self._pid, kill=timed_out)
         if timed_out:
             self._failure = f"the probe child did not answer within {CHILD_TIMEOUT_S:.0f} s"
-        elif not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
-            sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-            why = f"killed by signal {sig}" if sig else f"exit status {os.WEXITSTATUS(status)}"
-            self._failure = f"executing CPUID from Python failed ({why}; executable memory may be refused)"
+        elif failure:
+            self._failure = failure
 
     def kvm(self) -> Lookup | None:
         """The KVM probe's answer, or None when the child gave none (the caller runs it itself)."""

@@ -21,7 +21,6 @@ from virtprobe.report.envelope import (
     KIND_BENCH,
     KIND_DETECT,
     SCHEMA_MAJOR,
-    SCHEMA_VERSION,
     SCHEMA_VERSIONS,
     Header,
     detect_document,
@@ -34,7 +33,6 @@ __all__ = [
     "KIND_BENCH",
     "KIND_DETECT",
     "SCHEMA_MAJOR",
-    "SCHEMA_VERSION",
     "SCHEMA_VERSIONS",
     "BenchReport",
     "DetectReport",
@@ -45,7 +43,6 @@ __all__ = [
     "dumps",
     "envelope",
     "from_document",
-    "new_detect_report",
     "new_report",
     "to_document",
     "utc_now",
@@ -72,11 +69,6 @@ Report = DetectReport | BenchReport
 def new_report(result: BenchResult, created_utc: str | None = None) -> BenchReport:
     """The report of a bench result made now (the envelope's time is the time it is written)."""
     return BenchReport(Header.new(KIND_BENCH, created_utc), result)
-
-
-def new_detect_report(result: DetectResult, created_utc: str | None = None) -> DetectReport:
-    """The report of a detect result made now."""
-    return DetectReport(Header.new(KIND_DETECT, created_utc), result)
 
 
 def to_document(report: Report) -> dict[str, Any]:
