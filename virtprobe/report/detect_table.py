@@ -21,58 +21,7 @@ from virtprobe.detection.model import (
     Evidence,
     show_value,
 )
-
-# Display names for ids (systemd-detect-virt's ids are terse).
-NAMES = {
-    "kvm": "KVM",
-    "qemu": "QEMU",
-    "microsoft": "Hyper-V",
-    "vmware": "VMware",
-    "oracle": "VirtualBox",
-    "xen": "Xen",
-    "bhyve": "bhyve",
-    "parallels": "Parallels",
-    "apple": "Apple Virtualization",
-    "acrn": "ACRN",
-    "qnx": "QNX hypervisor",
-    "amazon": "AWS",
-    "google": "Google Cloud",
-    "azure": "Azure",
-    "oracle-cloud": "Oracle Cloud",
-    "alibaba": "Alibaba Cloud",
-    "firecracker": "Firecracker",
-    "cloud-hypervisor": "Cloud Hypervisor",
-    "kvmtool": "kvmtool",
-    "zvm": "z/VM",
-    "powervm": "PowerVM",
-    "uml": "User Mode Linux",
-    "nvmm": "NetBSD NVMM",
-    "openbsd-vmm": "OpenBSD vmm",
-    "intel-kgt": "Intel KGT",
-    "docker": "Docker",
-    "podman": "Podman",
-    "lxc": "LXC",
-    "systemd-nspawn": "systemd-nspawn",
-    "cri-o": "CRI-O",
-    "containerd": "containerd",
-    "gvisor": "gVisor",
-    "kubernetes": "Kubernetes",
-    "container-other": "a container (engine unknown)",
-    "vt-x": "VT-x",
-    "amd-v": "AMD-V",
-    "sev": "AMD SEV",
-    "sev-es": "AMD SEV-ES",
-    "sev-snp": "AMD SEV-SNP",
-    "tdx": "Intel TDX",
-    "protvirt": "IBM Secure Execution",
-    "cca": "Arm CCA realm",
-}
-
-
-def _name(x: str | None) -> str:
-    if x is None:
-        return "unknown"
-    return NAMES.get(x, x)
+from virtprobe.detection.names import display_name
 
 
 def _seen(evidence: list[Evidence], limit: int = 2) -> str:
@@ -95,7 +44,7 @@ def summary_lines(result: DetectResult) -> list[str]:
     lines: list[str] = []
     cpu = result.cpu
     cpu_name = cpu.model_name or cpu.vendor or "unknown CPU"
-    tech = {None: "unknown", NONE: "none"}.get(cpu.virt_tech, _name(cpu.virt_tech))
+    tech = {None: "unknown", NONE: "none"}.get(cpu.virt_tech, display_name("cpu", cpu.virt_tech))
     line = f"CPU: {cpu_name} — hardware virtualization: {tech}"
     if cpu.virt_features:
         line += f" ({', '.join(cpu.virt_features[:6])}{', …' if len(cpu.virt_features) > 6 else ''})"
@@ -131,11 +80,11 @@ def summary_lines(result: DetectResult) -> list[str]:
     elif hv.id == NONE:
         extra = ""
         if hv.role in ("host", "dom0") and hv.layers:
-            extra = f" (this is the {hv.role} of {_name(hv.layers[0].id)})"
+            extra = f" (this is the {hv.role} of {display_name('hypervisor', hv.layers[0].id)})"
         seen = _seen(hv_ev)
         lines.append(f"Hypervisor: none{extra}" + (f" — {seen}" if seen else ""))
     else:
-        vmm = f" (VMM: {_name(hv.vmm)})" if hv.vmm else ""
+        vmm = f" (VMM: {display_name('vmm', hv.vmm)})" if hv.vmm else ""
         if not hv.vmm and any(e.weight == UNKNOWN and "permission denied" in e.note for e in hv_ev):
             # The ACPI tables that name Firecracker and others are readable by root only.
             vmm = " (VMM: not named; some firmware tables need root)"
@@ -144,7 +93,7 @@ def summary_lines(result: DetectResult) -> list[str]:
         if hv.role in ("host", "dom0"):
             vmm += " — this machine is its host (root partition / dom0), not a guest"
         seen = _seen(hv_ev)
-        lines.append(f"Hypervisor: {_name(hv.id)}{vmm}" + (f" — seen in {seen}" if seen else ""))
+        lines.append(f"Hypervisor: {display_name('hypervisor', hv.id)}{vmm}" + (f" — seen in {seen}" if seen else ""))
 
     cloud = result.cloud
     if cloud.id is None:
@@ -159,7 +108,7 @@ def summary_lines(result: DetectResult) -> list[str]:
             if cloud.instance_type
             else ""
         )
-        lines.append(f"Cloud: {_name(cloud.id)}{extra}")
+        lines.append(f"Cloud: {display_name('cloud', cloud.id)}{extra}")
 
     ct = result.container
     ct_ev = _topic(result, "container")
@@ -177,10 +126,10 @@ def summary_lines(result: DetectResult) -> list[str]:
         why = next((e.note for e in ct_ev if e.source == "container" and e.weight == UNKNOWN), "")
         lines.append("Container: unknown" + (f" — {why}" if why else ""))
     else:
-        orch = f" in {_name(ct.orchestrator)}" if ct.orchestrator not in (None, NONE) else ""
+        orch = f" in {display_name('orchestrator', ct.orchestrator)}" if ct.orchestrator not in (None, NONE) else ""
         cg = f", cgroup v{ct.cgroup_version}" if ct.cgroup_version else ""
         seen = _seen(ct_ev)
-        what = _name(ct.id)
+        what = display_name("container", ct.id)
         if result.host.platform == "win32" and ct.id == "container-other":
             what = "a Windows container (engine unknown)"
         rt = f" (runtime {ct.runtime})" if ct.runtime else ""
@@ -209,7 +158,7 @@ def summary_lines(result: DetectResult) -> list[str]:
         lines.append("Confidential VM: none")
     else:
         seen = _seen(_topic(result, "cvm"))
-        lines.append(f"Confidential VM: {_name(cvm.id)}" + (f" — seen in {seen}" if seen else ""))
+        lines.append(f"Confidential VM: {display_name('cvm', cvm.id)}" + (f" — seen in {seen}" if seen else ""))
     return lines
 
 
