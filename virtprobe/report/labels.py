@@ -42,6 +42,15 @@ CLOCK_LABELS: dict[str, str] = {
     "client-only": "its own clock: client-side timings only",
 }
 
+# report/fleet.py HOST_METRICS: each host's medians, as the fleet page names them.
+HOST_METRIC_LABELS: dict[str, str] = {
+    "create_s": "create",
+    "start_s": "start (API call)",
+    "startup_s": "startup (to ready)",
+    "cycle_s": "whole cycle",
+    "memory_bytes": "memory per container",
+}
+
 TCG_CAVEAT = "TCG is software emulation: not representative of hardware virtualization"
 
 assert set(PHASE_LABELS) == set(PHASES), "every phase needs a label"
