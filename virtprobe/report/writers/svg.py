@@ -441,7 +441,7 @@ def ecdf_chart(chart: Chart) -> str:
     x0, x1, height = 64.0, WIDTH - 44.0, 260.0
     values = [v for s in series for v in _finite(s.values)] + [m.value for m in chart.marks]
     axis = make_axis(values, x0, x1, chart.log, zero=False, unit=chart.unit)
-    frac = Axis(0.0, 1.0, False, top + height, top)
+    frac = Axis(0.0, 1.0, False, top + height, top, 0.2)
     body = [*legend, *_x_axis(axis, top, top + height, chart.unit)]
     body += _y_axis(frac, x0, x1, lambda t: f"{t * 100:.0f}%")
     colors = {s.name: tone_color(s.tone, i) for i, s in enumerate(series)}
