@@ -42,6 +42,7 @@ def esc(value: str) -> str:
     text = text.replace("](", "]\\(")  # no inline link or image: "[text](url)" needs "]("
     text = _TAG.sub("&lt;", text)  # no tag, no autolink; "<0.001" and "<= 5 ms" stay as they are
     text = text.replace("::", ":\\:")  # a workflow command needs "::"; "\:" still shows ":"
+    text = text.replace("##[", "#\\#[")  # nor the old syntax, "##[command]"
     if text.lstrip().startswith("#"):  # a heading, were it ever at the start of a line
         text = "\\" + text.lstrip()
     return text
