@@ -144,7 +144,7 @@ def _facts(facts: Facts, what: str, out: _Families) -> None:
 
 
 def block(item: Facts | Table | Note | Chart, what: str, out: _Families) -> None:
-    """Add the item's samples; `what` (its section's title) is the HELP text of their families."""
+    """Add the item's samples; `what` (its section) begins the HELP text of their families."""
     match item:
         case Facts():
             _facts(item, what, out)
@@ -167,7 +167,9 @@ def write(pages: Sequence[Page]) -> str:
     for page in pages:
         for section in page.sections:
             for item in section.blocks:
-                block(item, f"virtprobe {page.kind}: {section.title}", families)
+                # HELP from the section's key, not its title: a title may hold data ("8 starts at
+                # a time"), and node_exporter refuses one metric with two HELP texts across files.
+                block(item, f"virtprobe {section.key}", families)
     lines = []
     for fam in families.by_name.values():
         lines.append(f"# HELP {fam.name} {_help(fam.help)}")
