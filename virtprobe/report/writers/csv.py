@@ -1,6 +1,6 @@
 """The CSV writer: one CSV block per table (and per list of facts), for spreadsheets and scripts.
 
-A block is a line naming the table (`# key: title`), a header row, the rows, and
+A block is a line naming the table (`# bench.phases.runc`), a header row, the rows, and
 a blank line. Figures are written in base units (seconds, bytes, fractions) with
 the unit in the header, so nothing is lost to display rounding; a cell with no
 figure but a text ("own clock", "refused: ...") carries the text. Text that a
@@ -68,12 +68,12 @@ def block(item: Facts | Table | Note | Chart, out: Writer) -> bool:
     """Write the item's block; False when it has no CSV form."""
     match item:
         case Table():
-            out.writerow([text(f"# {item.key}: {item.title or ''}".rstrip(": "))])
+            out.writerow([text(f"# {item.key}")])  # not the title: it may name a display unit ("in ms")
             out.writerow([_header(c) for c in item.columns])
             out.writerows([_value(c) for c in row] for row in item.rows)
             return True
         case Facts():
-            out.writerow([text(f"# {item.key}: {item.title or ''}".rstrip(": "))])
+            out.writerow([text(f"# {item.key}")])
             out.writerow(["name", "value"])
             out.writerows([text(name), _value(cell)] for name, cell in item.items)
             return True
