@@ -283,7 +283,7 @@ def build_checks_page(result: DetectResult, targets: Sequence[str] | None = None
     """`detect --check`: what this host can run (targets None: every check)."""
     if not result.checks:
         why = f"no checks: virtprobe checks Linux hosts only; this is {result.host.platform}"
-        section = Section("detect.checks", "Can this host run it?", (Note(why, NoteKind.info),))
+        section = Section("detect.checks", "Checks", (Note(why, NoteKind.info),))
     else:
-        section = Section("detect.checks", "Can this host run it?", (checks_table(result, targets),))
+        section = Section("detect.checks", "Checks", (checks_table(result, targets),))
     return Page.of("detect-checks", f"Can this host run it? ({result.host.source})", (section,))

@@ -154,7 +154,7 @@ def _charts(fleet: FleetReport) -> list[Chart]:
         charts.append(Chart("fleet.chart.groups", ChartKind.box, "Whole cycle per environment group (samples pooled)",
                             "s", tuple(per_group),
                             caption="Hosts of one group share an environment, so their samples are pooled, as "
-                            "`compare` pools them."))  # fmt: skip
+                            "the fleet comparison pools them."))  # fmt: skip
     return charts
 
 

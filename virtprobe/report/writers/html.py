@@ -36,7 +36,7 @@ article{margin-bottom:3rem}
 h1{font-size:1.5rem;margin-bottom:.3rem}
 h2{font-size:1.2rem;border-bottom:1px solid #ccd;padding-bottom:.2rem;margin-top:2rem}
 h3{font-size:1rem;margin:1.2rem 0 .3rem}
-table{border-collapse:collapse;margin:.3rem 0 .6rem}
+table{border-collapse:collapse;margin:.3rem 0 .6rem;display:block;max-width:100%;overflow-x:auto}
 td,th{border:1px solid #ccd;padding:.25rem .5rem;text-align:left;vertical-align:top}
 th{background:#f3f5f9}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
