@@ -203,6 +203,16 @@ hostile = st.one_of(
     st.lists(st.sampled_from(ATTACKS), min_size=1, max_size=4).map(" ".join),
 )
 SETTINGS = settings(max_examples=60, deadline=None)
+
+
+def no_workflow_command(out: str) -> None:
+    """No line a GitHub runner would act on: "::" at a line's start (after spaces), "##[" anywhere.
+
+    Every format may be printed to a CI log (`virtprobe report --format ...` on stdout).
+    """
+    for line in out.splitlines():
+        assert not line.lstrip().startswith("::"), line
+        assert "##[" not in line, line
 ESCAPE_OR_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -211,6 +221,8 @@ ESCAPE_OR_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-
 def test_terminal_shows_hostile_text_as_text(text: str) -> None:
     out = terminal.write([everything_page(text)], 100)
     assert not ESCAPE_OR_CONTROL.search(out)
+    no_workflow_command(out)
+    no_workflow_command(terminal.write([everything_page(text)], 31))  # wrapped anywhere
     out.encode("utf-8")  # no lone surrogate reaches the terminal
 
 
@@ -227,9 +239,8 @@ def _md_table_cells(line: str) -> int:
 @given(text=hostile)
 def test_markdown_neutralises_workflow_commands_html_and_table_breaks(text: str) -> None:
     out = markdown.write([everything_page(text)])
+    no_workflow_command(out)
     for line in out.splitlines():
-        assert not line.lstrip().startswith("::"), line
-        assert "##[" not in line
         assert not re.search(r"<(?!sub>|/sub>)[A-Za-z/!?]", line), line
         assert not ESCAPE_OR_CONTROL.search(line)
     columns = len(ColumnKind)
@@ -265,6 +276,7 @@ WRITER_TAGS = {"html", "head", "meta", "title", "style", "body", "article", "h1"
 @given(text=hostile)
 def test_html_escapes_everything(text: str) -> None:
     out = html.write([everything_page(text)])
+    no_workflow_command(out)
     parser = _Tags()
     parser.feed(out)
     assert parser.tags <= WRITER_TAGS, parser.tags - WRITER_TAGS
@@ -276,18 +288,21 @@ def test_html_escapes_everything(text: str) -> None:
 @given(text=hostile)
 def test_prometheus_output_always_parses_and_keeps_the_label_value(text: str) -> None:
     out = prometheus.write([everything_page(text)])
+    no_workflow_command(out)
     families = {f.name: f for f in parse_openmetrics(out)}
     assert {f.name for f in parse_classic(out)} >= {"virtprobe_every_row_info", "virtprobe_col_seconds_seconds"}
     info = families.get("virtprobe_every_row") or families["virtprobe_every_row_info"]
-    assert all(s.labels["fixed"] == printable(f"fixed {text}") for s in info.samples)
+    shown = printable(f"fixed {text}").replace("##[", "#\u200b#[")
+    assert all(s.labels["fixed"] == shown for s in info.samples)
     facts = families.get("virtprobe_every_facts") or families["virtprobe_every_facts_info"]
-    assert facts.samples[0].labels["label"] == printable(f"label {text}")
+    assert facts.samples[0].labels["label"] == printable(f"label {text}").replace("##[", "#\u200b#[")
 
 
 @SETTINGS
 @given(text=hostile)
 def test_csv_parses_and_runs_no_formula(text: str) -> None:
     out = csv_writer.write([everything_page(text)])
+    no_workflow_command(out)
     rows = list(csv.reader(io.StringIO(out)))
     assert rows
     for row in rows:

@@ -32,6 +32,18 @@ def printable(text: str, newlines: bool = True) -> str:
     return text if newlines else " ".join(text.split("\n"))
 
 
+def defused(text: str) -> str:
+    """text that cannot become a GitHub workflow command wherever a CI log line breaks it.
+
+    The runner acts on a line that starts, after spaces, with "::" (`::error::`,
+    `::add-mask::`), and on "##[" anywhere in a line (the older syntax). Table cells wrap
+    and CSV rows begin with any cell, so every "::" and "##[" gets a zero-width space
+    between its characters: it reads the same, and no runner parses it. Writers with an
+    escape of their own (Markdown's backslash, HTML's character reference) use that instead.
+    """
+    return text.replace("::", ":\u200b:").replace("##[", "#\u200b#[")
+
+
 def _sig(x: float) -> str:
     """Three significant digits below 10, one decimal above: 0.710, 5.32, 139.8, 1740.2."""
     if x != 0 and abs(x) < 0.001:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, assert_never
 
 from virtprobe.report.page import Cell, Chart, Column, ColumnKind, Facts, Note, Page, Table
-from virtprobe.report.writers.cells import printable
+from virtprobe.report.writers.cells import defused, printable
 
 if TYPE_CHECKING:
     from _csv import Writer
@@ -42,8 +42,8 @@ def unit_of(kind: ColumnKind) -> str:
 
 
 def text(value: str) -> str:
-    """A text cell that no spreadsheet runs as a formula."""
-    value = printable(value, newlines=False)
+    """A text cell that no spreadsheet runs as a formula, and no CI runner as a workflow command."""
+    value = defused(printable(value, newlines=False))
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 

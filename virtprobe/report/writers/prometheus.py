@@ -53,8 +53,10 @@ def suffix(kind: ColumnKind) -> tuple[str, str | None]:
 
 
 def label_value(value: str) -> str:
-    """A label value escaped as the exposition format requires (and printable)."""
-    return printable(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A label value escaped as the exposition format requires; printable, and with no "##[" (the
+    older GitHub workflow syntax acts on it anywhere in a CI log line; "::" only starts one)."""
+    value = printable(value).replace("##[", "#\u200b#[")
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _help(text: str) -> str:

@@ -1,8 +1,9 @@
 """The terminal writer: pages as Rich renderables, and as plain text of a given width.
 
-Every string from a report becomes a `rich.text.Text` after `cells.printable`: Rich
-never parses it as markup (`[/]`, `[link=...]` stay text) and no control character
-or escape sequence reaches the terminal. Tones become styles, never words. Charts
+Every string from a report becomes a `rich.text.Text` after `cells.printable` and
+`cells.defused`: Rich never parses it as markup (`[/]`, `[link=...]` stay text), no
+control character or escape sequence reaches the terminal, and no line of it, wrapped
+anywhere, is a GitHub workflow command in a CI log. Tones become styles, never words. Charts
 have no terminal form: the tables beside them hold the same figures.
 """
 
@@ -32,7 +33,7 @@ from virtprobe.report.page import (
     Table,
     Tone,
 )
-from virtprobe.report.writers.cells import cell_text, printable, value_text
+from virtprobe.report.writers.cells import cell_text, defused, printable, value_text
 
 
 def tone_style(tone: Tone) -> str:
@@ -90,8 +91,8 @@ def _justify(kind: ColumnKind) -> str:
 
 
 def text(value: str, style: str = "") -> Text:
-    """The one way report text enters Rich: printable, never markup."""
-    return Text(printable(value), style=style)
+    """The one way report text enters Rich: printable, never markup, never a CI workflow command."""
+    return Text(defused(printable(value)), style=style)
 
 
 class _Refs:
