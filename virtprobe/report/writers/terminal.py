@@ -120,10 +120,11 @@ def _longest_line(value: str) -> int:
 def column_widths(table: Table, width: int) -> list[int] | None:
     """Widths that fit `width` without cutting a figure or a word (None: no such widths).
 
-    Figures keep their full width. Labels and text get at least their longest word (or
-    12 and 16 characters; a word over 24, a path or a hash, may fold), then the room
-    left goes first to whole words that still fold, the cheapest first, then to the
-    columns furthest from their natural width. Each column costs 2 more characters.
+    Figures keep their full width. Labels get at least their longest word (up to 20),
+    text at least 12 characters or its longest word up to 16 (a longer one, a path or
+    a hash, may fold); the room left goes first to whole words that still fold, the
+    cheapest first, then to the columns furthest from their natural width. Each column
+    costs 2 more characters.
     """
     desired, least, whole = [], [], []
     for j, col in enumerate(table.columns):
@@ -139,9 +140,11 @@ def column_widths(table: Table, width: int) -> list[int] | None:
             desired.append(max(longest, len(title)))
             least.append(max([*figures, *texts, _longest_word(title), 1]))
         else:
-            floor = 16 if col.kind is ColumnKind.text else 12
+            # Text gets at least 12 columns; a word beyond 16 (a path, a hash) may fold.
+            # A label keeps its words whole up to 20 characters.
+            floor, cap = (12, 16) if col.kind is ColumnKind.text else (1, 20)
             desired.append(max(longest, len(title)))
-            least.append(min(desired[-1], max(floor, min(24, words))))
+            least.append(min(desired[-1], max(floor, min(cap, words))))
         whole.append(min(desired[-1], max(least[-1], words)))
     room = width - 2 * len(table.columns)
     if sum(least) > room:
