@@ -28,7 +28,7 @@ from virtprobe.report.page import (
 )
 from virtprobe.report.sections.common import footer
 from virtprobe.report.sections.compare import change_chart, metric_tables
-from virtprobe.report.sections.startup import SEGMENTS, _segment_medians, engine_runtime
+from virtprobe.report.sections.startup import engine_runtime, segment_series
 
 TIMES = tuple(k for k in HOST_METRICS if k.endswith("_s"))
 
@@ -137,8 +137,7 @@ def _charts(fleet: FleetReport) -> list[Chart]:
         charts.append(Chart("fleet.chart.hosts", ChartKind.box, "Whole cycle per host (every sample)", "s", per_host))
     with_cycles = [(name, r) for name, r in benches if r.container is not None and r.container.measured("cycle_s")]
     if with_cycles:
-        medians = [_segment_medians(r.container) for _, r in with_cycles if r.container is not None]
-        series = tuple(Series(seg, tuple(m[seg] for m in medians)) for seg in SEGMENTS if any(m[seg] for m in medians))
+        series = segment_series([r.container for _, r in with_cycles if r.container is not None])
         categories = tuple(f"{name}: {engine_runtime(r, r.container)}" for name, r in with_cycles
                            if r.container is not None)  # fmt: skip
         charts.append(Chart("fleet.chart.segments", ChartKind.stacked_bar,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from virtprobe import stats
 from virtprobe.benchmark.result import BenchResult, ContainerSection, MemorySection
+from virtprobe.report.labels import MEMORY_LABELS, memory_label
 from virtprobe.report.metrics import container_memory_per_instance, process_label
 from virtprobe.report.page import (
     Cell,
@@ -34,35 +35,31 @@ COLUMNS = (
     Column("max", ColumnKind.bytes, metric="bench_memory_max", display=MIB),
     Column("n", ColumnKind.integer, metric="bench_memory_samples"),
 )
-HOST_FIGURES = (
-    ("host_available_drop", "host MemAvailable drop / container"),
-    ("host_kernel_anon_growth", "host kernel+anon growth / container"),
-)
+HOST_FIGURES = ("host_available_drop", "host_kernel_anon_growth")
 
 
 def _host_rows(memory: MemorySection) -> list[tuple[Cell, ...]]:
     rows: list[tuple[Cell, ...]] = []
-    for (key, label), value, figure in zip(
+    for key, value, figure in zip(
         HOST_FIGURES,
         (memory.host_available_drop_bytes_per_container, memory.host_kernel_anon_growth_bytes_per_container),
         (memory.host_available, memory.host_kernel_anon),
         strict=True,
     ):
+        name = Cell(key, memory_label(key))
         if value is not None:
-            rows.append((Cell(key, label), Cell(value), Cell(None), Cell(None), Cell(None)))
+            rows.append((name, Cell(value), Cell(None), Cell(None), Cell(None)))
         elif figure is not None and figure.reason:
-            rows.append((Cell(key, label), Cell(None, figure.reason, Tone.muted), Cell(None), Cell(None), Cell(None)))
+            rows.append((name, Cell(None, figure.reason, Tone.muted), Cell(None), Cell(None), Cell(None)))
     return rows
 
 
 def memory_table(result: BenchResult, sec: ContainerSection, memory: MemorySection) -> Table:
     rows: list[tuple[Cell, ...]] = []
-    for key, label, values in (
-        ("cgroup_usage", "cgroup memory usage", memory.cgroup_bytes),
-        ("process_pss", f"{process_label(memory.process_name)} PSS", memory.process_pss_bytes or ()),
-    ):
+    for key, values in (("cgroup_usage", memory.cgroup_bytes), ("process_pss", memory.process_pss_bytes or ())):
         s = stats.summarize(values)
         if s.n:
+            label = memory_label(key, process_label(memory.process_name))
             rows.append((Cell(key, label), Cell(s.median), Cell(s.min), Cell(s.max), Cell(s.n)))
     if not memory.host_side_reason:
         rows += _host_rows(memory)
@@ -98,24 +95,16 @@ def memory_chart(result: BenchResult) -> Chart | None:
     sections = [s for s in result.runtime_sections if s.memory is not None and not s.memory.host_side_reason]
     if not sections:
         return None
-    measures: list[tuple[str, list[float | None]]] = [
-        ("cgroup usage (median)", []),
-        ("per-container process PSS (median)", []),
-        ("host kernel+anon growth / container", []),
-        ("host MemAvailable drop / container", []),
-    ]
+    measures: dict[str, list[float | None]] = {key: [] for key in MEMORY_LABELS}
     for sec in sections:
         m = sec.memory
         assert m is not None
-        values = (
-            stats.summarize(m.cgroup_bytes).median,
-            stats.summarize(m.process_pss_bytes or ()).median,
-            m.host_kernel_anon_growth_bytes_per_container,
-            m.host_available_drop_bytes_per_container,
-        )
-        for (_, column), value in zip(measures, values, strict=True):
-            column.append(value)
-    series = tuple(Series(name, tuple(vs)) for name, vs in measures if any(v is not None for v in vs))
+        measures["cgroup_usage"].append(stats.summarize(m.cgroup_bytes).median)
+        measures["process_pss"].append(stats.summarize(m.process_pss_bytes or ()).median)
+        measures["host_available_drop"].append(m.host_available_drop_bytes_per_container)
+        measures["host_kernel_anon_growth"].append(m.host_kernel_anon_growth_bytes_per_container)
+    series = tuple(Series(MEMORY_LABELS[key] + (" (median)" if key in ("cgroup_usage", "process_pss") else ""),
+                          tuple(vs)) for key, vs in measures.items() if any(v is not None for v in vs))  # fmt: skip
     if not series:
         return None
     return Chart(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from virtprobe import stats
 from virtprobe.benchmark.result import PHASES, BenchResult, ContainerSection
-from virtprobe.report.labels import PHASE_LABELS, phase_label, product_name
+from virtprobe.report.labels import PHASE_LABELS, SEGMENT_LABELS, phase_label, product_name
 from virtprobe.report.metrics import clock_line, outlier_lines, runtime_rows
 from virtprobe.report.page import (
     Cell,
@@ -103,21 +103,9 @@ def runtime_notes(sec: ContainerSection) -> list[Note]:
 
 # --- charts -------------------------------------------------------------------------------
 
-# A cycle cut into parts that do not overlap, in the order they happen, so that they stack:
-# the start call is split at the probe's first instruction where that clock is allowed.
-SEGMENTS = (
-    "create",
-    "start → first instruction",
-    "start call, after the first instruction",
-    "start (API call), not split",
-    "running to exit",
-    "remove",
-    "rest of the cycle (logs, client)",
-)
-
-
-def _segment_medians(sec: ContainerSection) -> dict[str, float | None]:
-    per: dict[str, list[float]] = {name: [] for name in SEGMENTS}
+def segment_medians(sec: ContainerSection) -> dict[str, float | None]:
+    """The median of each part of the cycle (report/labels.py SEGMENT_LABELS) over the measured cycles."""
+    per: dict[str, list[float]] = {key: [] for key in SEGMENT_LABELS}
     for s in sec.samples:
         if s.warmup or s.cycle_s is None:
             continue
@@ -127,30 +115,33 @@ def _segment_medians(sec: ContainerSection) -> dict[str, float | None]:
         per["create"].append(s.create_s or 0.0)
         fi = s.first_instruction_s
         if fi is not None and 0 <= fi <= (s.start_s or 0.0):
-            per["start → first instruction"].append(fi)
-            per["start call, after the first instruction"].append((s.start_s or 0.0) - fi)
+            per["first_instruction"].append(fi)
+            per["after_first_instruction"].append((s.start_s or 0.0) - fi)
         else:
-            per["start (API call), not split"].append(s.start_s or 0.0)
-        per["running to exit"].append(s.run_to_exit_s or 0.0)
+            per["start_unsplit"].append(s.start_s or 0.0)
+        per["run_to_exit"].append(s.run_to_exit_s or 0.0)
         per["remove"].append(s.remove_s or 0.0)
-        per["rest of the cycle (logs, client)"].append(max(0.0, s.cycle_s - sum(p or 0.0 for p in parts)))
-    return {name: stats.summarize(xs).median for name, xs in per.items()}
+        per["rest"].append(max(0.0, s.cycle_s - sum(p or 0.0 for p in parts)))
+    return {key: stats.summarize(xs).median for key, xs in per.items()}
+
+
+def segment_series(sections: list[ContainerSection]) -> tuple[Series, ...]:
+    """One series per part of the cycle that any section has, one value per section."""
+    medians = [segment_medians(s) for s in sections]
+    return tuple(Series(label, tuple(m[key] for m in medians)) for key, label in SEGMENT_LABELS.items()
+                 if any(m[key] for m in medians))  # fmt: skip
 
 
 def phases_chart(result: BenchResult) -> Chart | None:
     sections = [s for s in result.runtime_sections if not s.refused and s.measured("cycle_s")]
     if not sections:
         return None
-    medians = [_segment_medians(s) for s in sections]
-    series = tuple(
-        Series(name, tuple(m[name] for m in medians)) for name in SEGMENTS if any(m[name] for m in medians)
-    )
     return Chart(
         "bench.chart.segments",
         ChartKind.stacked_bar,
         "Where a container's cycle goes, per engine and runtime (medians)",
         "s",
-        series,
+        segment_series(sections),
         categories=tuple(engine_runtime(result, s) for s in sections),
         caption="Each part is the median of that part over the measured cycles; the start call is split at the "
         "probe's first instruction where the probe shares this machine's clock.",
