@@ -3,24 +3,41 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
-from virtprobe.benchmark.result import DetectSummary, Source
-from virtprobe.detection.model import show_value
+from virtprobe.detection.model import DetectResult, show_value
 from virtprobe.report.envelope import Header
 from virtprobe.report.page import Cell, Citation, Column, ColumnKind, Tone
 
+if TYPE_CHECKING:  # not imported at run time: the detect page stays clear of the bench modules
+    from virtprobe.benchmark.result import DetectSummary, Source
+
+
+def verdict_text(hypervisor: str | None, vmm: str | None, container: str | None, cloud: str | None,
+                 wsl: str | None, kvm_usable: bool | None, kvm_module: str | None) -> str:  # fmt: skip
+    """hypervisor · container · cloud · WSL · KVM, in one line (ids as the JSON holds them)."""
+    hv = show_value(hypervisor) + (f" ({vmm})" if vmm else "")
+    kvm = {True: "usable", False: "not usable", None: "unknown"}[kvm_usable]
+    if kvm_module:
+        kvm += f" ({kvm_module})"
+    return (
+        f"hypervisor: {hv} · container: {show_value(container)} · cloud: {show_value(cloud)} · "
+        f"WSL: {show_value(wsl)} · KVM: {kvm}"
+    )
+
 
 def verdict_line(summary: DetectSummary | None) -> str:
-    """hypervisor · container · cloud · WSL · KVM, in one line (ids as the JSON holds them)."""
-    s = summary or DetectSummary(None, None, None, None, None, None, None)
-    hv = show_value(s.hypervisor) + (f" ({s.vmm})" if s.vmm else "")
-    kvm = {True: "usable", False: "not usable", None: "unknown"}[s.kvm_usable]
-    if s.kvm_module:
-        kvm += f" ({s.kvm_module})"
-    return (
-        f"hypervisor: {hv} · container: {show_value(s.container)} · cloud: {show_value(s.cloud)} · "
-        f"WSL: {show_value(s.wsl)} · KVM: {kvm}"
-    )
+    """The verdict line of the machine a bench report ran on."""
+    if summary is None:
+        return verdict_text(None, None, None, None, None, None, None)
+    s = summary
+    return verdict_text(s.hypervisor, s.vmm, s.container, s.cloud, s.wsl, s.kvm_usable, s.kvm_module)
+
+
+def detect_verdict_line(r: DetectResult) -> str:
+    """The same line from a detect result."""
+    return verdict_text(r.hypervisor.id, r.hypervisor.vmm, r.container.id, r.cloud.id, r.wsl.id, r.kvm.usable,
+                        r.kvm.module)  # fmt: skip
 
 
 def footer(header: Header | None, extra: str | None = None) -> str | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from virtprobe.benchmark.environment import detect_summary
 from virtprobe.detection.kvm import PVM_GUEST_NOTE
 from virtprobe.detection.model import (
     DECISIVE,
@@ -27,7 +26,7 @@ from virtprobe.detection.model import (
 from virtprobe.detection.names import display_name
 from virtprobe.report.envelope import Header
 from virtprobe.report.page import Cell, Column, ColumnKind, Facts, Note, NoteKind, Page, Section, Table, Tone
-from virtprobe.report.sections.common import footer, verdict_line
+from virtprobe.report.sections.common import detect_verdict_line, footer
 
 
 def _seen(evidence: list[Evidence], limit: int = 2) -> str:
@@ -274,7 +273,7 @@ def build_detect_page(result: DetectResult, header: Header | None = None, all_ev
         "detect",
         f"virtprobe detect — {result.host.source}",
         tuple(sections),
-        headline=verdict_line(detect_summary(result)),
+        headline=detect_verdict_line(result),
         footer=footer(header),
     )
 
