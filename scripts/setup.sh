@@ -76,6 +76,22 @@ if [ -z "${VIRTPROBE_KERNEL:-}" ]; then
 fi
 log "guest kernel: $VIRTPROBE_KERNEL"
 
+# --- node_exporter, the consumer of `--format prometheus` (tests/test_prometheus.py) -------
+# Unpacked, not installed: the package would start a node_exporter listening on :9100.
+# The test runs it on 127.0.0.1 with only the textfile collector.
+if [ -z "${VIRTPROBE_NODE_EXPORTER:-}" ]; then
+    nedir="$here/.cache/node-exporter"
+    if [ ! -x "$nedir/usr/bin/prometheus-node-exporter" ]; then
+        mkdir -p "$nedir"
+        ( cd "$nedir" && rm -f ./*.deb && apt-get download -q prometheus-node-exporter >&2 )
+        dpkg-deb -x "$nedir"/prometheus-node-exporter_*.deb "$nedir"
+        rm -f "$nedir"/*.deb
+    fi
+    VIRTPROBE_NODE_EXPORTER="$nedir/usr/bin/prometheus-node-exporter"
+    export VIRTPROBE_NODE_EXPORTER
+fi
+log "node_exporter: $("$VIRTPROBE_NODE_EXPORTER" --version 2>&1 | head -n1)"
+
 # --- The Docker engine ------------------------------------------------------
 # No bridge and no iptables: containers run with networking disabled, and this
 # machine must never route to private ranges.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import ROOTS
+from tests.render import for_people
 from tests.scripted import FakeClock, ScriptedBackend
 from virtprobe.benchmark.options import BenchOptions
 from virtprobe.benchmark.result import BenchResult
@@ -12,8 +13,6 @@ from virtprobe.benchmark.runner import run_bench
 from virtprobe.detection.run import detect
 from virtprobe.machine.source import RootSource
 from virtprobe.report.document import new_report
-from virtprobe.report.html import render_html
-from virtprobe.report.markdown import render_bench_markdown
 from virtprobe.report.metrics import BILLING_SOURCE, billed_ms, function_rows
 
 DETECTED = detect(RootSource(ROOTS / "firecracker_this_machine"), kvm_probe=True)
@@ -71,7 +70,7 @@ def test_function_rows_give_the_share_of_wall_time_and_both_billing_rules() -> N
 def test_markdown_and_html_show_the_serverless_cycle_with_billing_and_its_source() -> None:
     _, result = _bench()
     report = new_report(result)
-    for text in (render_bench_markdown(report), render_html([report], ["fn.json"])):
+    for text in for_people(report, "fn.json"):
         assert "The serverless cycle: a function of 100 ms of CPU" in text
         for mode in ("cold:", "warm:", "paused:"):
             assert mode in text

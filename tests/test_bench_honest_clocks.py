@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOTS
+from tests.render import for_people
 from tests.scripted import FakeClock, ScriptedBackend, scripted_engine_info
 from virtprobe.benchmark.clock import CLIENT_ONLY, ENGINE_OFFSET, SAME_KERNEL
 from virtprobe.benchmark.options import BenchOptions
@@ -19,10 +20,6 @@ from virtprobe.benchmark.result import BenchResult
 from virtprobe.benchmark.runner import run_bench
 from virtprobe.detection.run import detect
 from virtprobe.machine.source import RootSource
-from virtprobe.report.bench_table import render_bench
-from virtprobe.report.document import new_report
-from virtprobe.report.html import render_html
-from virtprobe.report.markdown import render_bench_markdown
 from virtprobe.report.metrics import container_startup_phase
 
 DETECTED = detect(RootSource(ROOTS / "firecracker_this_machine"), kvm_probe=True)
@@ -44,12 +41,7 @@ def _bench(backend: ScriptedBackend, clock: FakeClock, **kw: Any) -> BenchResult
 
 
 def _text(result: BenchResult) -> list[str]:
-    from rich.console import Console
-
-    console = Console(width=200, record=True, color_system=None)
-    console.print(render_bench(result))
-    report = new_report(result)
-    return [console.export_text(), render_bench_markdown(report), render_html([report], ["r.json"])]
+    return for_people(result)
 
 
 def test_same_boot_id_uses_this_kernels_monotonic_clock() -> None:
@@ -88,7 +80,7 @@ def test_another_boot_id_without_an_offset_prints_no_first_instruction_in_any_fo
     assert container_startup_phase(section) == "start_s"
     for text in _text(result):
         assert "client-side timings only" in text
-        assert "start → first instruction" not in text.split("Containers vs VMs")[0]
+        assert "start → first instruction" not in text.split("Containers beside VMs")[0]
 
 
 def test_a_probe_that_could_not_read_a_boot_id_on_a_remote_engine_is_client_only() -> None:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from tests.conftest import ROOTS
+from tests.render import for_people
 from tests.scripted import FakeClock, ScriptedBackend, scripted_engine_info
 from virtprobe.benchmark.options import BenchOptions
 from virtprobe.benchmark.result import BenchResult
@@ -14,8 +15,6 @@ from virtprobe.detection.run import detect
 from virtprobe.machine.source import RootSource
 from virtprobe.report.compare import bench_series
 from virtprobe.report.document import new_report
-from virtprobe.report.html import render_html
-from virtprobe.report.markdown import render_bench_markdown
 
 DETECTED = detect(RootSource(ROOTS / "firecracker_this_machine"), kvm_probe=True)
 MIB = 1024 * 1024
@@ -56,7 +55,7 @@ def test_a_negative_memavailable_drop_is_not_measurable_and_not_passed_to_compar
     drop = dict((name, xs) for name, _, _, xs in bench_series(result))["memory host_drop_bytes_per_container"]
     assert drop == []
     report = new_report(result)
-    for text in (render_bench_markdown(report), render_html([report], ["m.json"])):
+    for text in for_people(report, "m.json"):
         assert "not measurable on this host (noise ±1.00 MiB; " in text
 
 
@@ -85,7 +84,7 @@ def test_podman_rows_name_conmon_and_no_containerd_shim_anywhere() -> None:
     # The JSON's figures too; only the method's prose names both engines' processes.
     figures = {k: v for k, v in memory.to_dict().items() if k != "method"}
     doc = json.dumps({"engine": engine.to_dict(), "memory": figures})
-    texts = [render_bench_markdown(report), render_html([report], ["p.json"]), doc]
+    texts = [*for_people(report, "p.json")[1:], doc]
     for text in texts:
         assert "containerd-shim" not in text and "conmon" in text
     assert "Podman 4.3.1" in texts[0] and "per container: conmon 2.1.6" in texts[0]

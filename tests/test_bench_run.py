@@ -112,7 +112,7 @@ def test_bench_cli_writes_a_loadable_report(scripted_engine: ScriptedBackend, cl
     out = tmp_path / "out.json"
     code, stdout, stderr = cli("bench", "-n", "3", "--warmup", "1", "--memory", "2", "--json", str(out))
     assert code == 0, stderr
-    assert "Container start, phase by phase" in stdout
+    assert "Container startup, phase by phase" in stdout
     from virtprobe import load_report
 
     report = load_report(out)

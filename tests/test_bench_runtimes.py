@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOTS
+from tests.render import markdown, rendered
 from tests.scripted import CRUN_REFUSAL, FakeClock, ScriptedBackend
 from virtprobe.benchmark.clock import CLIENT_ONLY, SAME_KERNEL
 from virtprobe.benchmark.options import BenchOptions
@@ -18,9 +19,7 @@ from virtprobe.errors import InputError
 from virtprobe.machine.source import RootSource
 from virtprobe.report.compare import compare_bench
 from virtprobe.report.document import BenchReport, dumps, from_document, new_report, to_document
-from virtprobe.report.html import render_html
 from virtprobe.report.load import check_document
-from virtprobe.report.markdown import render_bench_markdown
 from virtprobe.report.metrics import runtime_rows
 
 DETECTED = detect(RootSource(ROOTS / "firecracker_this_machine"), kvm_probe=True)
@@ -74,13 +73,13 @@ def test_runtime_rows_hold_the_same_statistics_and_a_ratio_to_the_first() -> Non
 def test_every_format_shows_the_three_rows_and_the_refusal() -> None:
     _, result = _three()
     report = new_report(result)
-    md = render_bench_markdown(report)
-    page = render_html([report], ["three.json"])
-    for text in (md, page):
+    got = rendered(report, "three.json")
+    md = got["markdown"]
+    for text in (got["table"], md, got["html"]):
         assert "Runtimes side by side" in text
         assert "cgroups in hybrid mode not supported" in text
         assert "runsc" in text and "own clock" in text
-    assert "| runsc |" in md and "| crun | – | – | – | – | 0 | refused:" in md
+    assert "| runsc |" in md and "| crun | – | – | – | – | 0 | **refused:" in md
 
 
 def test_the_runtimes_round_trip_through_the_json_document() -> None:
@@ -140,7 +139,7 @@ def test_a_report_of_one_runtime_keeps_its_single_section_layout() -> None:
     clock = FakeClock()
     result = _bench(ScriptedBackend(clock), clock)
     assert result.other_runtimes == () and result.container is not None and result.container.runtime == "runc"
-    assert "Runtimes side by side" not in render_bench_markdown(BenchReport(new_report(result).header, result))
+    assert "Runtimes side by side" not in markdown(BenchReport(new_report(result).header, result))
 
 
 @pytest.mark.parametrize("at", [2, 5, 8])  # a runtime cycle, a cold call, the paused container

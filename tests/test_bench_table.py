@@ -1,16 +1,14 @@
-"""Golden-text test of the bench table, rendered at a fixed width without colour."""
+"""Golden-text test of the bench page in the terminal writer, at a fixed width without colour."""
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from virtprobe.benchmark.result import BenchResult
-from virtprobe.report.bench_table import render_bench
+from virtprobe.report.sections.bench import build_bench_page
+from virtprobe.report.writers import terminal
 
 GOLDEN = Path(__file__).parent / "fixtures" / "bench_table.txt"
 
@@ -67,11 +65,8 @@ def document() -> dict[str, Any]:
     }
 
 
-def render(doc: dict[str, Any]) -> str:
-    buf = io.StringIO()
-    console = Console(file=buf, width=100, color_system=None, force_terminal=False, legacy_windows=False)
-    console.print(render_bench(BenchResult.from_dict(doc)))
-    return buf.getvalue()
+def render(doc: dict[str, Any], width: int = 100) -> str:
+    return terminal.write([build_bench_page(BenchResult.from_dict(doc))], width)
 
 
 def test_bench_table_golden() -> None:
@@ -84,6 +79,6 @@ def test_bench_table_golden() -> None:
 def test_warmup_excluded_and_empty_document() -> None:
     text = render(document())
     # 5 measured samples, 2 warmups left out.
-    cycle_row = next(line for line in text.splitlines() if "whole cycle" in line)
+    cycle_row = next(line for line in text.splitlines() if line.startswith(" whole cycle"))
     assert cycle_row.split()[-1] == "5"
     assert "no container measurements" in render({"kind": "bench", "container": None, "warnings": []})

@@ -5,12 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rich.console import Console
-
-from virtprobe.report.bench_table import render_bench
-from virtprobe.report.html import render_html
+from tests.render import markdown, rendered
 from virtprobe.report.load import load_report
-from virtprobe.report.markdown import render_bench_markdown
 
 MIB = 1024 * 1024
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
@@ -62,9 +58,7 @@ def test_no_output_of_an_old_report_names_an_issue_as_a_source() -> None:
         if "future" in path.name:
             continue
         report = load_report(path)
-        console = Console(width=200, record=True, color_system=None)
-        console.print(render_bench(report.result))  # type: ignore[arg-type]
-        for text in (console.export_text(), render_bench_markdown(report), render_html([report], [path.name])):  # type: ignore[arg-type]
+        for text in rendered(report, path.name).values():  # type: ignore[arg-type]
             assert "virtprobe issue" not in text and "issue #" not in text, path.name
 
 
@@ -79,6 +73,10 @@ def test_a_real_1_1_report_loads_round_trips_and_renders_in_every_format() -> No
     assert to_document(report) == doc
     result = report.result
     assert [s.runtime for s in result.runtime_sections] == ["runc", "crun", "runsc"]  # type: ignore[union-attr]
-    md = render_bench_markdown(report)  # type: ignore[arg-type]
-    assert "cgroups in hybrid mode not supported" in md and "The serverless cycle" in md
-    assert "<h3>The serverless cycle" in render_html([report], [path.name])
+    got = rendered(report, path.name)  # type: ignore[arg-type]
+    assert "cgroups in hybrid mode not supported" in got["markdown"] and "The serverless cycle" in got["markdown"]
+    assert "<h2>The serverless cycle" in got["html"]
+    assert 'virtprobe_bench_phase_median_seconds{engine="docker-engine",runtime="runsc",phase="cycle"}' in (
+        got["prometheus"]
+    )
+    assert markdown(report, path.name) == got["markdown"]  # type: ignore[arg-type]

@@ -209,7 +209,7 @@ REPORTS = Path(__file__).resolve().parent.parent / "reports"
 def test_setup_differences_name_the_changed_qemu_arguments() -> None:
     """A real report of this machine against itself with the older bzImage command line."""
     from virtprobe.report.compare import setup_differences
-    from virtprobe.report.compare_render import render_comparison_markdown
+    from virtprobe.report.formats import OutputFormat, render_comparison
 
     new = load_document(REPORTS / "bench-firecracker.json")
     assert setup_differences(_bench(new).result, _bench(new).result) == []
@@ -226,7 +226,8 @@ def test_setup_differences_name_the_changed_qemu_arguments() -> None:
     ]
     c = compare(_bench(base), _bench(new))
     assert c.setup_differences == tuple(diffs) and c.to_dict()["setup_differences"] == diffs
-    md = render_comparison_markdown(c)
+    md = render_comparison(c, [], [], OutputFormat.markdown)
+    assert isinstance(md, str)
     # Escaped, or GitHub would take "<kernel ...>" for an HTML tag and drop it.
     assert f"&lt;kernel {kernel}> -> &lt;vmlinux from {kernel}>" in md
     assert "<kernel" not in md

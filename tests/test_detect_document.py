@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,17 +11,17 @@ import jsonschema
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from rich.console import Console
 
 from tests.conftest import ROOTS
 from tests.rootmaker import make_root
 from virtprobe.detection.run import detect, parse_os_release
 from virtprobe.errors import ReportFormatError
 from virtprobe.machine.source import FileRead, RootSource
-from virtprobe.report.detect_table import render_detect, summary_lines
 from virtprobe.report.document import SCHEMA_FILE
 from virtprobe.report.document import detect_document as to_document
 from virtprobe.report.document import detect_from_document as from_document
+from virtprobe.report.sections.detect import build_detect_page, summary_lines
+from virtprobe.report.writers import terminal
 
 SCHEMA_PATH = Path(__file__).parent.parent / "virtprobe" / "report" / "schemas" / SCHEMA_FILE
 ALL_ROOTS = sorted(p for p in ROOTS.iterdir() if p.is_dir()) if ROOTS.exists() else []
@@ -58,9 +58,7 @@ def test_from_document_rejects_other_major_and_kind() -> None:
 
 
 def _render(root: str, all_evidence: bool = False) -> str:
-    console = Console(width=100, no_color=True, color_system=None, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
-    console.print(render_detect(detect(RootSource(ROOTS / root)), all_evidence=all_evidence))
-    return console.export_text()
+    return terminal.write([build_detect_page(detect(RootSource(ROOTS / root)), all_evidence=all_evidence)], 100)
 
 
 def test_render_summary_sentences() -> None:
@@ -68,9 +66,11 @@ def test_render_summary_sentences() -> None:
     assert any(
         line.startswith("WSL: this is the Windows host; distributions: *Ubuntu-22.04 (WSL2, Running)") for line in lines
     )
+    assert any(line.startswith("Container: Docker, cgroup v1 — seen in /proc/self/cgroup")
+               for line in summary_lines(detect(RootSource(ROOTS / "docker_in_vm"))))  # fmt: skip
     text = _render("docker_in_vm")
-    assert "Container: Docker, cgroup v1 — seen in /proc/self/cgroup" in text
-    assert "Hypervisor: KVM" in text
+    assert "Container        Docker, cgroup v1 — seen in /proc/self/cgroup" in text
+    assert re.search(r"\bHypervisor +KVM\b", text)
     assert "considered" not in text  # only decisive/overruled rows without --evidence
     assert "considered" in _render("docker_in_vm", all_evidence=True)
 

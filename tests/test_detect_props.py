@@ -21,8 +21,9 @@ from tests.conftest import ROOTS
 from virtprobe.detection.run import detect
 from virtprobe.errors import InputError
 from virtprobe.machine.source import SNAPSHOT_META, RootSource
-from virtprobe.report.detect_table import render_detect
 from virtprobe.report.document import detect_document as to_document
+from virtprobe.report.sections.detect import build_detect_page
+from virtprobe.report.writers import terminal
 
 ROOT_DIRS = sorted(p for p in ROOTS.iterdir() if p.is_dir()) if ROOTS.exists() else []
 DAMAGE = ("random", "empty", "delete", "directory", "dangling")
@@ -77,7 +78,7 @@ def test_damaged_root_never_raises(root_i: int, file_i: int, how: str, data: byt
             return
         result = detect(src, kvm_probe=True)
         json.dumps(to_document(result))
-        render_detect(result, all_evidence=True)
+        terminal.write([build_detect_page(result, all_evidence=True)])
 
 
 @pytest.mark.parametrize("root", ROOT_DIRS, ids=[p.name for p in ROOT_DIRS])

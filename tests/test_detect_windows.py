@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tests.rootmaker import make_root
 from virtprobe.detection.run import detect
 from virtprobe.detection.windows import parse_hyperv_requirements, parse_systeminfo, parse_wmic_list
-from virtprobe.report.detect_table import summary_lines
+from virtprobe.report.sections.detect import summary_lines
 
 SYSTEMINFO_REQS = (
     "Hyper-V Requirements:      VM Monitor Mode Extensions: Yes\r\n"

@@ -1,4 +1,4 @@
-"""The HTML report renders in headless Chromium: a screenshot, no console errors, charts drawn."""
+"""The HTML report renders in headless Chromium: a screenshot, no console errors, charts drawn and painted."""
 
 from __future__ import annotations
 
@@ -10,11 +10,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import live_skip
+from tests.pngpixels import colour_counts, near
 from virtprobe.report.compare import compare
-from virtprobe.report.html import render_html
+from virtprobe.report.formats import OutputFormat, render_comparison
 from virtprobe.report.load import load_report
+from virtprobe.report.sections.bench import build_bench_page
+from virtprobe.report.writers import html as html_writer
+from virtprobe.report.writers.svg import PALETTE
 
 FIX = Path(__file__).parent / "fixtures" / "reports"
+REPORTS = Path(__file__).parent.parent / "reports"
 CHROMIUM = "/usr/bin/chromium"
 
 pytestmark = pytest.mark.chromium
@@ -38,7 +43,8 @@ def _chromium(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 def page(tmp_path: Path) -> Path:
     base, new = load_report(FIX / "bench-base.json"), load_report(FIX / "bench-new-slower.json")
     cmp = compare(base, new, base_name="base.json", new_name="new.json")
-    html = render_html([base, new], ["base.json", "new.json"], comparison=cmp)
+    html = render_comparison(cmp, [base, new], ["base.json", "new.json"], OutputFormat.html)
+    assert isinstance(html, str)
     f = tmp_path / "report.html"
     f.write_text(html, encoding="utf-8")
     return f
@@ -66,10 +72,36 @@ def test_screenshot(page: Path, tmp_path: Path) -> None:
 def test_dom_has_drawn_charts(page: Path, tmp_path: Path) -> None:
     proc = _chromium(tmp_path, "--dump-dom", page.as_uri())
     dom = proc.stdout
-    assert "<h1>virtprobe compare</h1>" in dom, proc.stderr[-2000:]
+    assert "<h1>virtprobe compare: base.json → new.json</h1>" in dom, proc.stderr[-2000:]
     assert _console_errors(proc.stderr) == []
     svgs = re.findall(r"<svg\b.*?</svg>", dom, re.S)
     assert len(svgs) >= 8
     for svg in svgs:
         drawn = re.findall(r'<path[^>]*\bd="M[^"]+"', svg) + re.findall(r'<rect[^>]*\bheight="[1-9]', svg)
         assert drawn, svg[:300]
+
+
+def _hex(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def test_the_charts_are_painted(tmp_path: Path) -> None:
+    """Every chart of a real report, alone on a page: Chromium paints the series in their colours."""
+    report = load_report(REPORTS / "bench-firecracker.json")
+    page = html_writer.write([build_bench_page(report.result, report.header)])  # type: ignore[arg-type]
+    figures = re.findall(r'<figure class="chart">.*?</figure>', page, re.S)
+    assert len(figures) >= 8
+    (tmp_path / "charts.html").write_text(
+        "<!DOCTYPE html><html><body style='margin:0;width:900px'>" + "".join(figures) + "</body></html>",
+        encoding="utf-8",
+    )
+    png = tmp_path / "charts.png"
+    proc = _chromium(tmp_path, f"--screenshot={png}", "--window-size=900,5200", "--hide-scrollbars",
+                     (tmp_path / "charts.html").as_uri())  # fmt: skip
+    assert png.exists(), proc.stderr[-2000:]
+    counts = colour_counts(png.read_bytes())
+    painted = {c: near(counts, _hex(c)) for c in PALETTE[:6]}
+    # The stacked bars, the memory bars and the box plots fill areas in the first six colours.
+    assert all(n > 300 for n in painted.values()), painted
+    white = near(counts, (255, 255, 255), 0)
+    assert white < 0.97 * sum(counts.values())  # not a blank page

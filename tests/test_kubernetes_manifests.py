@@ -9,9 +9,12 @@ release it has.
 from __future__ import annotations
 
 import copy
+import os
+import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +147,54 @@ def test_dockerfile_builds_from_wheels() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
     assert "--no-index --find-links /wheels virtprobe" in text
     assert 'ENTRYPOINT ["virtprobe"]' in text
+
+
+def _liveness() -> tuple[dict[str, Any], str, int]:
+    """The DaemonSet's liveness probe, its shell command, and the file age (s) it allows."""
+    probe = _pod("DaemonSet/virtprobe")["containers"][0]["livenessProbe"]
+    argv = probe["exec"]["command"]
+    assert argv[:2] == ["/bin/sh", "-c"]
+    script = argv[2]
+    (limit,) = re.findall(r"-lt (\d+)", script)
+    return probe, script, int(limit)
+
+
+def _loop_numbers() -> tuple[int, int]:
+    """(seconds between refreshes, seconds until the labels expire) from the container's loop."""
+    script = _pod("DaemonSet/virtprobe")["containers"][0]["args"][0]
+    (sleep_s,) = re.findall(r"\bsleep (\d+)", script)
+    (expiry_s,) = re.findall(r"--expiry-s (\d+)", script)
+    return int(sleep_s), int(expiry_s)
+
+
+def test_liveness_restarts_a_stale_loop_before_its_labels_expire() -> None:
+    probe, script, limit = _liveness()
+    sleep_s, expiry_s = _loop_numbers()
+    assert f"{FEATURES_D}/virtprobe" in script
+    # Never fails between two healthy refreshes, and always fires (with its period and
+    # failures) while the labels are still valid, so the restart can renew them.
+    assert sleep_s + 60 < limit
+    worst = limit + probe["periodSeconds"] * probe["failureThreshold"] + probe["timeoutSeconds"]
+    assert worst < expiry_s
+    assert probe["initialDelaySeconds"] < limit
+
+
+def _probe_here(tmp_path: Path, age_s: float | None) -> int:
+    """Run the probe's own command against a feature file of that age (None: no file)."""
+    _, script, _ = _liveness()
+    feature = tmp_path / "virtprobe"
+    if age_s is not None:
+        feature.write_text("# +expiry-time=2099-01-01T00:00:00Z\n")
+        then = time.time() - age_s
+        os.utime(feature, (then, then))
+    local = script.replace(f"{FEATURES_D}/virtprobe", str(feature))
+    return subprocess.run(["/bin/sh", "-c", local], check=False, timeout=30).returncode
+
+
+def test_liveness_command_passes_on_a_fresh_file_and_fails_on_a_stale_or_missing_one(tmp_path: Path) -> None:
+    _, _, limit = _liveness()
+    assert _probe_here(tmp_path, 10) == 0
+    assert _probe_here(tmp_path, limit - 120) == 0
+    assert _probe_here(tmp_path, limit + 120) != 0
+    (tmp_path / "virtprobe").unlink()
+    assert _probe_here(tmp_path, None) != 0

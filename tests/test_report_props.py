@@ -10,10 +10,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.render import rendered
 from virtprobe.errors import InputError
 from virtprobe.report.document import dumps, to_document
 from virtprobe.report.load import load_report
-from virtprobe.report.markdown import render_markdown
 
 FIX = Path(__file__).parent / "fixtures" / "reports"
 BASES = {
@@ -60,8 +60,8 @@ def _load_text(tmp_path: Path, data: bytes) -> None:
         assert "\n" not in str(err)
         assert str(f) in str(err)
         return
-    # Whatever loads must render and serialize: renderers trust the schema.
-    render_markdown(doc)
+    # Whatever loads must render, in every writer, and serialize: writers trust the schema.
+    rendered(doc)
     dumps(to_document(doc))
 
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
+from tests.render import html
+from tests.render import markdown as render_markdown
 from virtprobe.report.anonymize import anonymize, stable_hash
 from virtprobe.report.compare import compare
-from virtprobe.report.compare_render import render_comparison_markdown
-from virtprobe.report.document import BenchReport, from_document, new_report, to_document
-from virtprobe.report.html import render_html
+from virtprobe.report.document import BenchReport, Report, from_document, new_report, to_document
+from virtprobe.report.formats import OutputFormat, render_comparison
 from virtprobe.report.load import load_document, load_report
-from virtprobe.report.markdown import render_markdown
 
 FIX = Path(__file__).parent / "fixtures" / "reports"
 GOLDEN = FIX / "golden"
@@ -53,20 +53,32 @@ def test_markdown_golden(name: str) -> None:
     _golden(f"{name}.md", render_markdown(load_report(FIX / f"{name}.json")))
 
 
+def _comparison(fmt: OutputFormat, base: Report, new: Report) -> str:
+    c = compare(base, new, base_name="base.json", new_name="new.json")
+    out = render_comparison(c, [base, new], ["base.json", "new.json"], fmt)
+    assert isinstance(out, str)
+    return out
+
+
 def test_compare_markdown_golden() -> None:
     base, new = load_report(FIX / "bench-base.json"), load_report(FIX / "bench-new-slower.json")
-    _golden(
-        "compare-slower.md", render_comparison_markdown(compare(base, new, base_name="base", new_name="new"))
-    )
+    _golden("compare-slower.md", _comparison(OutputFormat.markdown, base, new))
 
 
 def test_markdown_labels_simulated_and_tcg() -> None:
     md = render_markdown(load_report(FIX / "bench-base.json"))
     ratio_rows = [line for line in md.splitlines() if "×" in line]
-    sim = next(line for line in ratio_rows if line.startswith("| Firecracker (simulated) |"))
-    assert "**simulated** — source: Firecracker SPECIFICATION.md" in sim
-    tcg = next(line for line in ratio_rows if line.startswith("| QEMU microvm (measured) |"))
-    assert "measured, accel tcg" in tcg and "not representative of hardware virtualization" in tcg
+    sim = next(line for line in ratio_rows if line.startswith("| _Firecracker (simulated)_ |"))
+    assert "| _simulated_ |" in sim
+    # The source is cited once, in the page's sources, and the note names the rows it covers.
+    sources = md[md.index("**Sources**") :]
+    assert sources.count("Firecracker SPECIFICATION.md") == 1 and md.count("Firecracker SPECIFICATION.md") == 1
+    note = next(line for line in md.splitlines() if line.startswith("- _Simulated from this source: Firecracker"))
+    assert note.endswith("[1]")
+    tcg = next(line for line in ratio_rows if line.startswith("| QEMU microvm (measured) [tcg] |"))
+    assert "| measured here (tcg) |" in tcg
+    # The measured row says it was emulated: its own note here ("TCG: software emulation, ..."), else the caveat.
+    assert "- QEMU microvm (measured) [tcg]: TCG: software emulation, not representative of hardware" in md
     assert "hypervisor: kvm (firecracker) · container: none" in md
 
 
@@ -75,14 +87,12 @@ def test_markdown_escapes_table_cells() -> None:
         doc["vm"]["baselines"][0]["label"] = "a|b\nc"
 
     md = render_markdown(_edited("bench-base.json", edit))
-    assert "| a\\|b c |" in md
+    assert "| _a\\|b c (simulated)_ |" in md
 
 
 def _html() -> str:
     base, new = load_report(FIX / "bench-base.json"), load_report(FIX / "bench-new-slower.json")
-    det = load_report(FIX / "detect-firecracker.json")
-    cmp = compare(base, new, base_name="base.json", new_name="new.json")
-    return render_html([base, new, det], ["base.json", "new.json", "detect.json"], comparison=cmp)
+    return _comparison(OutputFormat.html, base, new)
 
 
 def test_html_is_self_contained() -> None:
@@ -92,28 +102,31 @@ def test_html_is_self_contained() -> None:
     assert "<script" not in page.lower()
     assert "url(" not in page.lower()
     assert "@import" not in page.lower()
-    # URLs only as plain text in citations.
-    for m in re.finditer(r"https?://", page):
-        before = page[max(0, m.start() - 300) : m.start()]
-        assert "source:" in before, page[m.start() - 80 : m.start() + 40]
+    # URLs only as plain text in the sources each page lists.
+    sources = "".join(re.findall(r'<ol class="sources">.*?</ol>', page, re.S))
+    outside = re.sub(r'<ol class="sources">.*?</ol>', "", page, flags=re.S)
+    assert "https://" in sources and not re.search(r"https?://", outside)
     assert len(page) < 1_000_000
 
 
 def test_html_has_charts() -> None:
     page = _html()
     svgs = re.findall(r"<svg\b.*?</svg>", page, re.S)
-    # per bench doc: phases box, baselines box, memory bars; plus compare box and change bars
     assert len(svgs) >= 8
     for svg in svgs:
         assert re.search(r'<path[^>]* d="M[^"]+"', svg) or re.search(r"<rect\b", svg)
     for title in (
-        "Container startup by phase",
-        "Container startup vs VM boot",
-        "Memory per instance (MiB)",
-        "Base vs new",
+        "Where a container&#x27;s cycle goes, per engine and runtime",
+        "Distribution of the whole cycle (ECDF), p50 and p99 marked",
+        "Every phase, runtime runc: box plots",
+        "Whole cycle in run order, runtime runc",
+        "Container startup beside VM boot",
+        "Memory of one idle container, by measure",
+        "VM memory per instance: committed",
+        "Base vs new, every sample",
         "Change of medians",
     ):
-        assert title in page
+        assert title in page, title
 
 
 def test_html_escapes_report_text() -> None:
@@ -121,7 +134,7 @@ def test_html_escapes_report_text() -> None:
         doc["environment"]["hostname"] = "<script>alert(1)</script>"
         doc["vm"]["baselines"][0]["label"] = "<img src=x onerror=alert(1)>"
 
-    page = render_html([_edited("bench-base.json", edit)], ["<b>name</b>"])
+    page = html([_edited("bench-base.json", edit)], ["<b>name</b>"])
     assert "<script>alert" not in page and "<img src=x" not in page and "<b>name</b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
@@ -200,4 +213,4 @@ def test_cli_report_formats(tmp_path: Path) -> None:
     assert run(src, "--format", "html", "-o", str(html_out)).returncode == 0
     assert html_out.read_text().startswith("<!DOCTYPE html>")
     md = run(src, "--format", "markdown")
-    assert md.stdout == render_markdown(load_report(FIX / "bench-base.json"))
+    assert md.stdout == render_markdown(load_report(FIX / "bench-base.json"), src)

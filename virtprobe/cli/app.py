@@ -66,10 +66,15 @@ def detect(
     ] = None,
     fmt: Annotated[
         str | None,
-        typer.Option("--format", help="table, json, or nfd (a node-feature-discovery feature file)."),
+        typer.Option(
+            "--format",
+            help="table, json, nfd (a node-feature-discovery feature file), or prometheus "
+            "(OpenMetrics text for node_exporter's textfile collector).",
+        ),
     ] = None,
     out: Annotated[
-        str | None, typer.Option("--output", "-o", help="Write the json or nfd output to this file (atomically).")
+        str | None,
+        typer.Option("--output", "-o", help="Write the json, nfd or prometheus output to this file (atomically)."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the --output file if it exists.")] = False,
     expiry_s: Annotated[
@@ -107,15 +112,17 @@ def detect(
             )
         if fmt not in (None, "table", "json") or out is not None:
             raise typer.BadParameter("--check prints a table or --json on stdout", param_hint="--check")
-    if fmt not in (None, "table", "json", "nfd"):
-        raise typer.BadParameter(f"unknown format {fmt!r}; choose table, json or nfd", param_hint="--format")
+    if fmt not in (None, "table", "json", "nfd", "prometheus"):
+        raise typer.BadParameter(
+            f"unknown format {fmt!r}; choose table, json, nfd or prometheus", param_hint="--format"
+        )
     if root is not None and host_root is not None:
         raise typer.BadParameter("give --root (a snapshot) or --host-root (a mounted live host), not both")
     if json_out and fmt not in (None, "json"):
         raise typer.BadParameter(f"--json and --format {fmt} disagree", param_hint="--format")
     json_out = json_out or fmt == "json"
-    if out is not None and not (json_out or fmt == "nfd"):
-        raise typer.BadParameter("--output needs --json or --format nfd", param_hint="--output")
+    if out is not None and not (json_out or fmt in ("nfd", "prometheus")):
+        raise typer.BadParameter("--output needs --json, --format nfd or --format prometheus", param_hint="--output")
     if expiry_s is not None and fmt != "nfd":
         raise typer.BadParameter("--expiry-s applies to --format nfd", param_hint="--expiry-s")
     run_detect_command(

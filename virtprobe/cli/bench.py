@@ -214,9 +214,10 @@ def bench(
         _write_or_salvage(dumps(to_document(report)), json_out, force, result.run_id)
     if json_out != "-":
         from virtprobe.cli.console import stdout_console
-        from virtprobe.report.bench_table import render_bench
+        from virtprobe.report.formats import report_page
+        from virtprobe.report.writers.terminal import renderable
 
-        stdout_console().print(render_bench(report.result))
+        stdout_console().print(renderable([report_page(report)]))
     from virtprobe.report.gates import check_gates
 
     failures = check_gates(report.result, max_startup_ms, max_memory_mib)

@@ -137,9 +137,10 @@ def run_fleet_command(
         write(dumps(fleet_to_document(fleet)), json_out, force, f"fleet-{int(t0)}")
     if json_out != "-":
         from virtprobe.cli.console import stdout_console
-        from virtprobe.report.fleet_table import render_fleet
+        from virtprobe.report.formats import report_page
+        from virtprobe.report.writers.terminal import renderable
 
-        stdout_console().print(render_fleet(fleet))
+        stdout_console().print(renderable([report_page(fleet)]))
     failed = [m for m in fleet.members if not m.ok]
     if failed:
         raise EngineError(

@@ -31,9 +31,10 @@ def show_checks(result: DetectResult, names: list[str], json_out: bool) -> None:
         sys.stdout.flush()
     else:
         from virtprobe.cli.console import stdout_console
-        from virtprobe.report.detect_table import render_checks
+        from virtprobe.report.sections.detect import build_checks_page
+        from virtprobe.report.writers.terminal import renderable
 
-        stdout_console().print(render_checks(result, targets or None))
+        stdout_console().print(renderable([build_checks_page(result, targets or None)]))
     bad = failed_targets(result, targets)
     if bad:
         worst = [b for b in bad if FAIL.upper() in b]

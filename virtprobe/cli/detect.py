@@ -42,14 +42,20 @@ def run_detect_command(
 
         show_checks(result, check, json_out=json_out)
         return
-    if fmt == "nfd":
+    if fmt in ("nfd", "prometheus"):
         import datetime as _dt
 
         from virtprobe.report.nfd import render_nfd
         from virtprobe.report.write import write_atomic
 
-        expires = None if expiry_s is None else _dt.datetime.now(_dt.UTC) + _dt.timedelta(seconds=expiry_s)
-        text = render_nfd(result, expires_at=expires)
+        if fmt == "prometheus":
+            from virtprobe.report.sections.detect import build_detect_page
+            from virtprobe.report.writers import prometheus
+
+            text = prometheus.write([build_detect_page(result)])
+        else:
+            expires = None if expiry_s is None else _dt.datetime.now(_dt.UTC) + _dt.timedelta(seconds=expiry_s)
+            text = render_nfd(result, expires_at=expires)
         if out is None or out == "-":
             sys.stdout.write(text)
             sys.stdout.flush()
@@ -71,6 +77,7 @@ def run_detect_command(
         sys.stdout.flush()
         return
     from virtprobe.cli.console import stdout_console
-    from virtprobe.report.detect_table import render_detect
+    from virtprobe.report.sections.detect import build_detect_page
+    from virtprobe.report.writers.terminal import renderable
 
-    stdout_console().print(render_detect(result, all_evidence=all_evidence))
+    stdout_console().print(renderable([build_detect_page(result, all_evidence=all_evidence)]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +14,13 @@ from virtprobe.errors import GateFailed
 from virtprobe.report.formats import OutputFormat
 
 
-def _rich_text(renderables: list[Any], width: int = 120) -> str:
+def _columns() -> int | None:
+    """The width COLUMNS asks for, as `ls` and Rich read it (None: not set, or not a number)."""
+    value = os.environ.get("COLUMNS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def _rich_text(renderables: list[Any], width: int) -> str:
     """Rich renderables as plain text, for -o FILE (no colour codes in files)."""
     from rich.console import Console
 
@@ -25,21 +32,26 @@ def _rich_text(renderables: list[Any], width: int = 120) -> str:
 
 
 def emit(text_or_renderables: str | list[Any], out: str, force: bool) -> None:
-    """Write text, or print Rich renderables, to stdout ("-") or to a file."""
-    from virtprobe.cli.output import write_text
+    """Write text, or print Rich renderables, to stdout ("-") or to a file (atomically).
 
-    if isinstance(text_or_renderables, str):
-        write_text(text_or_renderables, out, force=force)
+    Width: COLUMNS when set, else the terminal's; piped or written to a file without
+    COLUMNS, 120 (Rich would assume 80 in a CI log and cut metric names).
+    """
+    if out == "-" and isinstance(text_or_renderables, str):
+        sys.stdout.write(text_or_renderables)
+        sys.stdout.flush()
         return
     if out == "-":
         from virtprobe.cli.console import stdout_console
 
-        # Piped into a CI log, Rich would assume 80 columns and cut metric names.
-        console = stdout_console(width=None if sys.stdout.isatty() else 120)
+        console = stdout_console(width=_columns() or (None if sys.stdout.isatty() else 120))
         for r in text_or_renderables:
             console.print(r)
         return
-    write_text(_rich_text(text_or_renderables), out, force=force)
+    from virtprobe.report.write import write_atomic
+
+    text = text_or_renderables
+    write_atomic(text if isinstance(text, str) else _rich_text(text, _columns() or 120), out, force=force)
 
 
 def report(
@@ -51,7 +63,7 @@ def report(
         bool, typer.Option("--anonymize", help="Replace the hostname and machine IDs with stable hashes.")
     ] = False,
 ) -> None:
-    """Render saved reports again as a table, Markdown, HTML or JSON."""
+    """Render saved reports again as a table, Markdown, HTML, JSON, Prometheus text or CSV."""
     from virtprobe.report.fleet import FleetReport, anonymize_fleet
     from virtprobe.report.formats import render_reports
     from virtprobe.report.load import load_any
@@ -83,11 +95,11 @@ def compare(
     out: Annotated[str, typer.Option("--out", "-o", help="Write to FILE instead of stdout ('-').")] = "-",
 ) -> None:
     """Compare two reports; exit 3 on a significant regression larger than --threshold."""
-    from virtprobe.report.compare_render import summary_line
     from virtprobe.report.fleet_compare import FleetComparison
     from virtprobe.report.fleet_compare import compare_any as compare_reports
     from virtprobe.report.formats import render_comparison
     from virtprobe.report.load import load_any
+    from virtprobe.report.sections.compare import summary_line
 
     base_report, new_report = load_any(base), load_any(new)
     result = compare_reports(

@@ -49,15 +49,10 @@ FINGERPRINT_FIELDS = (
     "cgroup_version",
 )
 
-# Bench metrics shown per host: (key, label with its unit). "ready" is the probe's first
-# instruction (first output for --image), as report/metrics.container_startup_phase picks it.
-HOST_METRICS: tuple[tuple[str, str], ...] = (
-    ("create_s", "create ms"),
-    ("start_s", "start ms"),
-    ("startup_s", "to ready ms"),
-    ("cycle_s", "cycle ms"),
-    ("memory_bytes", "MiB/ctr"),
-)
+# Bench metrics summarised per host (their names for people: report/labels.py HOST_METRIC_LABELS).
+# "startup" is the probe's first instruction (first output for --image), as
+# report/metrics.container_startup_phase picks it.
+HOST_METRICS: tuple[str, ...] = ("create_s", "start_s", "startup_s", "cycle_s", "memory_bytes")
 
 
 @dataclass(frozen=True)
@@ -390,7 +385,7 @@ def host_medians(result: BenchResult) -> dict[str, float | None]:
 
     c = result.container
     if c is None:
-        return dict.fromkeys(k for k, _ in HOST_METRICS)
+        return dict.fromkeys(HOST_METRICS)
     return {
         "create_s": c.summary("create_s").median,
         "start_s": c.summary("start_s").median,
@@ -405,7 +400,7 @@ class HostRow:
     name: str
     group: str
     runs: int
-    timing: str  # which clock the startup times use (clock.mode: same-kernel, engine-offset, client-only)
+    timing: str | None  # which clock the startup times use (clock.mode: same-kernel, engine-offset, client-only)
     medians: dict[str, float | None]
     outlier_metrics: tuple[str, ...]
     warnings: tuple[str, ...]
@@ -432,7 +427,7 @@ def bench_summary(fleet: FleetReport) -> BenchSummary:
     medians = {name: host_medians(result) for name, result in benches}
     fleet_stats = []
     flagged: dict[str, list[str]] = {}
-    for key, _label in HOST_METRICS:
+    for key in HOST_METRICS:
         pairs = [(name, v) for name, meds in medians.items() if (v := meds[key]) is not None]
         values = [v for _, v in pairs]
         outliers = tuple(pairs[i][0] for i in stats.outlier_indexes(values)) if len(values) >= 3 else ()
@@ -463,34 +458,11 @@ def bench_summary(fleet: FleetReport) -> BenchSummary:
     return BenchSummary(rows, tuple(fleet_stats))
 
 
-def _timing(result: BenchResult) -> str:
+def _timing(result: BenchResult) -> str | None:
     """The clock label of a host's startup figures: a remote engine's are client-side or offset-corrected."""
     c = result.container
     if c is None:
-        return "-"
+        return None
     clock = getattr(c, "clock", None)
     mode = getattr(clock, "mode", None)
-    return str(mode) if mode else c.timing_basis or "-"
-
-
-def metric_label(key: str) -> str:
-    return dict(HOST_METRICS)[key]
-
-
-def show_metric(key: str, value: float | None) -> str:
-    """A host metric in its label's unit (ms, or MiB for memory)."""
-    if value is None:
-        return "-"
-    if key == "memory_bytes":
-        return f"{value / (1024 * 1024):.2f}"
-    return f"{value * 1000:.1f}"
-
-
-def show_unit(x: float | None, unit: str) -> str:
-    if x is None:
-        return "-"
-    if unit == "s":
-        return f"{x * 1000:.2f} ms"
-    if unit == "bytes":
-        return f"{x / (1024 * 1024):.2f} MiB"
-    return f"{x:.3g} {unit}"
+    return str(mode) if mode else c.timing_basis

@@ -1,4 +1,9 @@
-"""The output formats, and the one place that maps each to its renderer (checked exhaustively)."""
+"""The output formats, and the one place that maps each to its writer (checked exhaustively).
+
+A report becomes pages (report/sections/), and a format's writer (report/writers/)
+renders the pages; `json` is the exception, since it writes the report's document
+itself. Adding an output format is a writer module and one branch here.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,10 @@ import enum
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, assert_never
 
+from virtprobe.errors import InputError
 from virtprobe.report.compare import Comparison
 from virtprobe.report.document import BenchReport, Report, dumps, to_document
+from virtprobe.report.page import Page
 
 if TYPE_CHECKING:
     from virtprobe.report.fleet import FleetReport
@@ -19,71 +26,77 @@ class OutputFormat(enum.StrEnum):
     markdown = "markdown"
     html = "html"
     json = "json"
+    prometheus = "prometheus"
+    csv = "csv"
+
+
+def write_pages(pages: Sequence[Page], fmt: OutputFormat) -> str | list[Any]:
+    """Text for every format but `table`, which gives Rich renderables (the CLI prints them)."""
+    match fmt:
+        case OutputFormat.table:
+            from virtprobe.report.writers import terminal
+
+            return terminal.renderables(pages)
+        case OutputFormat.markdown:
+            from virtprobe.report.writers import markdown
+
+            return markdown.write(pages)
+        case OutputFormat.html:
+            from virtprobe.report.writers import html
+
+            return html.write(pages)
+        case OutputFormat.prometheus:
+            from virtprobe.report.writers import prometheus
+
+            # Two reports would give the same series twice (same engine, runtime, phase).
+            _one(pages, fmt)
+            return prometheus.write(pages)
+        case OutputFormat.csv:
+            from virtprobe.report.writers import csv
+
+            return csv.write(pages)
+        case OutputFormat.json:
+            raise ValueError("json writes documents, not pages")
+        case _:
+            assert_never(fmt)
+
+
+def _one(items: Sequence[object], fmt: OutputFormat) -> None:
+    if len(items) != 1:
+        raise InputError(f"--format {fmt} writes one report at a time; got {len(items)} files")
+
+
+def report_page(report: Report | FleetReport, name: str | None = None) -> Page:
+    """The page of one loaded report, whatever its kind."""
+    from virtprobe.report.fleet import FleetReport
+
+    if isinstance(report, FleetReport):
+        from virtprobe.report.sections.fleet import build_fleet_page
+
+        return build_fleet_page(report)
+    if isinstance(report, BenchReport):
+        from virtprobe.report.sections.bench import build_bench_page
+
+        return build_bench_page(report.result, report.header, name)
+    from virtprobe.report.sections.detect import build_detect_page
+
+    return build_detect_page(report.result, report.header)
 
 
 def render_reports(
     reports: Sequence[Report | FleetReport], names: Sequence[str], fmt: OutputFormat
 ) -> str | list[Any]:
-    """Text for `markdown`, `html` and `json`; Rich renderables for `table` (the CLI prints them)."""
-    from virtprobe.report.fleet import FleetReport
+    """Loaded reports in the chosen format; a fleet renders on its own."""
+    from virtprobe.report.fleet import FleetReport, fleet_to_document
 
-    if any(isinstance(r, FleetReport) for r in reports):
-        fleets = [r for r in reports if isinstance(r, FleetReport)]
-        if len(fleets) != len(reports):
-            from virtprobe.errors import InputError
-
-            raise InputError("a fleet report renders on its own; merge the other reports into it (virtprobe merge)")
-        return render_fleets(fleets, fmt)
-    singles = [r for r in reports if not isinstance(r, FleetReport)]
-    return _render_singles(singles, names, fmt)
-
-
-def render_fleets(fleets: Sequence[FleetReport], fmt: OutputFormat) -> str | list[Any]:
-    """Fleet reports in the chosen format (report/fleet_table.py, report/fleet_markdown.py)."""
-    if fmt is OutputFormat.table:
-        from virtprobe.report.fleet_table import render_fleet
-
-        return [render_fleet(f) for f in fleets]
-    if fmt is OutputFormat.markdown:
-        from virtprobe.report.fleet_markdown import render_fleet_markdown
-
-        return "\n".join(render_fleet_markdown(f) for f in fleets)
-    if fmt is OutputFormat.html:
-        from virtprobe.report.fleet_markdown import render_fleet_html
-
-        return "\n".join(render_fleet_html(f) for f in fleets)
+    fleets = [r for r in reports if isinstance(r, FleetReport)]
+    if fleets and len(fleets) != len(reports):
+        raise InputError("a fleet report renders on its own; merge the other reports into it (virtprobe merge)")
     if fmt is OutputFormat.json:
-        from virtprobe.report.fleet import fleet_to_document
-
-        if len(fleets) != 1:
-            from virtprobe.errors import InputError
-
-            raise InputError(f"--format json writes one report at a time; got {len(fleets)} files")
-        return dumps(fleet_to_document(fleets[0]))
-    assert_never(fmt)
-
-
-def _render_singles(reports: Sequence[Report], names: Sequence[str], fmt: OutputFormat) -> str | list[Any]:
-    if fmt is OutputFormat.table:
-        from virtprobe.report.bench_table import render_bench
-        from virtprobe.report.detect_table import render_detect
-
-        return [render_bench(r.result) if isinstance(r, BenchReport) else render_detect(r.result) for r in reports]
-    if fmt is OutputFormat.markdown:
-        from virtprobe.report.markdown import render_markdown
-
-        return "\n".join(render_markdown(r) for r in reports)
-    if fmt is OutputFormat.html:
-        from virtprobe.report.html import render_html
-
-        return render_html(reports, names)
-    if fmt is OutputFormat.json:
-        if len(reports) != 1:
-            from virtprobe.errors import InputError
-
-            raise InputError(f"--format json writes one report at a time; got {len(reports)} files")
-        return dumps(to_document(reports[0]))
-    assert_never(fmt)
+        _one(reports, fmt)
+        only = reports[0]
+        return dumps(fleet_to_document(only) if isinstance(only, FleetReport) else to_document(only))
+    return write_pages([report_page(r, n) for r, n in zip(reports, names, strict=True)], fmt)
 
 
 def render_comparison(
@@ -92,41 +105,24 @@ def render_comparison(
     names: Sequence[str],
     fmt: OutputFormat,
 ) -> str | list[Any]:
-    """The comparison in the chosen format; HTML shows the two reports' charts beside it."""
+    """The comparison in the chosen format; HTML shows the two reports' pages (and charts) after it."""
+    if fmt is OutputFormat.json:
+        return dumps(comparison.to_dict())
     if not isinstance(comparison, Comparison):
-        return render_fleet_comparison(comparison, fmt)
-    singles = [r for r in reports if isinstance(r, Report)]
-    if fmt is OutputFormat.table:
-        from virtprobe.report.compare_render import render_comparison_table
+        from virtprobe.report.sections.fleet import build_fleet_compare_page
 
-        return [render_comparison_table(comparison)]
-    if fmt is OutputFormat.markdown:
-        from virtprobe.report.compare_render import render_comparison_markdown
+        return write_pages([build_fleet_compare_page(comparison)], fmt)
+    from virtprobe.report.sections.compare import build_compare_page
 
-        return render_comparison_markdown(comparison)
+    benches = [r.result for r in reports if isinstance(r, BenchReport)]
+    base, new = (benches[0], benches[1]) if len(benches) == 2 else (None, None)
+    pages = [build_compare_page(comparison, base, new)]
     if fmt is OutputFormat.html:
-        from virtprobe.report.html import render_html
-
-        return render_html(singles, names, comparison=comparison)
-    if fmt is OutputFormat.json:
-        return dumps(comparison.to_dict())
-    assert_never(fmt)
+        pages += [report_page(r, n) for r, n in zip(reports, names, strict=True) if not _is_fleet(r)]
+    return write_pages(pages, fmt)
 
 
-def render_fleet_comparison(comparison: FleetComparison, fmt: OutputFormat) -> str | list[Any]:
-    """Two fleets compared group by group, in the chosen format."""
-    if fmt is OutputFormat.table:
-        from virtprobe.report.fleet_table import render_fleet_comparison as table
+def _is_fleet(report: object) -> bool:
+    from virtprobe.report.fleet import FleetReport
 
-        return [table(comparison)]
-    if fmt is OutputFormat.markdown:
-        from virtprobe.report.fleet_markdown import render_fleet_comparison_markdown
-
-        return render_fleet_comparison_markdown(comparison)
-    if fmt is OutputFormat.html:
-        from virtprobe.report.fleet_markdown import render_fleet_comparison_html
-
-        return render_fleet_comparison_html(comparison)
-    if fmt is OutputFormat.json:
-        return dumps(comparison.to_dict())
-    assert_never(fmt)
+    return isinstance(report, FleetReport)

@@ -42,6 +42,44 @@ CLOCK_LABELS: dict[str, str] = {
     "client-only": "its own clock: client-side timings only",
 }
 
+# A cycle cut into parts that do not overlap, in the order they happen, so that they stack
+# (report/sections/startup.py): the start call is split at the probe's first instruction
+# where that clock is allowed, and the rest of the cycle is the logs and the client's own time.
+SEGMENT_LABELS: dict[str, str] = {
+    "create": PHASE_LABELS["create_s"],
+    "first_instruction": PHASE_LABELS["first_instruction_s"],
+    "after_first_instruction": "start call, after the first instruction",
+    "start_unsplit": "start (API call), not split",
+    "run_to_exit": PHASE_LABELS["run_to_exit_s"],
+    "remove": PHASE_LABELS["remove_s"],
+    "rest": "rest of the cycle (logs, client)",
+}
+
+# The memory measures of one idle container (report/sections/memory.py), tables and charts alike.
+MEMORY_LABELS: dict[str, str] = {
+    "cgroup_usage": "cgroup memory usage",
+    "process_pss": "PSS of the per-container process",
+    "host_available_drop": "host MemAvailable drop / container",
+    "host_kernel_anon_growth": "host kernel+anon growth / container",
+}
+
+
+def memory_label(key: str, process: str | None = None) -> str:
+    """A memory measure's name; the per-container process's PSS names the process when known."""
+    if key == "process_pss" and process:
+        return f"{process} PSS"
+    return MEMORY_LABELS[key]
+
+
+# report/fleet.py HOST_METRICS: each host's medians, as the fleet page names them.
+HOST_METRIC_LABELS: dict[str, str] = {
+    "create_s": "create",
+    "start_s": "start (API call)",
+    "startup_s": "startup (to ready)",
+    "cycle_s": "whole cycle",
+    "memory_bytes": "memory per container",
+}
+
 TCG_CAVEAT = "TCG is software emulation: not representative of hardware virtualization"
 
 assert set(PHASE_LABELS) == set(PHASES), "every phase needs a label"

@@ -69,6 +69,10 @@ class Column:
     kind: ColumnKind = ColumnKind.text
     unit: str | None = None  # for ColumnKind.number: the unit shown after the figure
     metric: str | None = None
+    # For seconds and bytes: show every figure of the column in this unit ("ms", "µs", "MiB"),
+    # without a suffix, so that a column reads at a glance; the builder names the unit in a title.
+    # None: each figure picks its own unit and carries it ("5.32 ms", "1.234 s").
+    display: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,11 @@ class Table:
     title: str | None = None
     caption: str | None = None
     cites: tuple[str, ...] = ()  # keys into Page.citations (the sources of simulated rows)
+    # For machine-readable writers: `metric` names an info-style figure of each row (the row's
+    # label columns as labels, value 1), and `labels` are labels every figure of the table carries
+    # (("engine", "docker-engine"), ("runtime", "runc")).
+    metric: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         for row in self.rows:
@@ -104,6 +113,16 @@ class Facts:
 
     key: str
     items: tuple[tuple[str, Cell], ...]
+    title: str | None = None
+    # For machine-readable writers: `names[i]` is item i's machine name (None: for people only).
+    # A named item whose value is a string is a label of the `metric` info figure; a bool or a
+    # number is a gauge of that name (a bool as 1 or 0); None (unknown) is left out, never 0.
+    metric: str | None = None
+    names: tuple[str | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.names and len(self.names) != len(self.items):
+            raise ValueError(f"facts {self.key}: {len(self.names)} names for {len(self.items)} items")
 
 
 class NoteKind(enum.StrEnum):
@@ -151,6 +170,8 @@ class Series:
     name: str
     values: tuple[float | None, ...]
     tone: Tone = Tone.plain  # Tone.simulated draws the series differently and says so in the legend
+    tones: tuple[Tone, ...] = ()  # bar charts: a tone per value (a regression among changes); () = `tone`
+    intervals: tuple[tuple[float, float] | None, ...] = ()  # bar charts: an interval per value (a 95% CI)
 
 
 @dataclass(frozen=True)
@@ -160,6 +181,7 @@ class Mark:
     label: str
     value: float
     axis: str = "y"  # "y": a value on the value axis; "x": a position on the x axis (line charts)
+    series: str | None = None  # the series it belongs to (drawn in its colour), None: the whole chart
 
 
 @dataclass(frozen=True)
@@ -188,6 +210,9 @@ class Section:
     key: str
     title: str
     blocks: tuple[Block, ...]
+    # The sources this section's blocks cite. A page lists each source once, however many
+    # sections cite it: build pages with `Page.of(...)`, which gathers them.
+    citations: tuple[Citation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,6 +226,27 @@ class Page:
     citations: tuple[Citation, ...] = ()
     footer: str | None = None  # tool, version, schema, time
     meta: tuple[tuple[str, str], ...] = ()  # machine-readable facts for writers (host, run id)
+    headline_tone: Tone = Tone.strong  # Tone.bad for a regression found
+
+    @classmethod
+    def of(
+        cls,
+        kind: str,
+        title: str,
+        sections: tuple[Section, ...],
+        *,
+        headline: str | None = None,
+        headline_tone: Tone = Tone.strong,
+        footer: str | None = None,
+        meta: tuple[tuple[str, str], ...] = (),
+    ) -> Page:
+        """A page whose citations are its sections' own, each listed once, in the order first cited."""
+        found: dict[str, Citation] = {}
+        for section in sections:
+            for citation in section.citations:
+                if found.setdefault(citation.key, citation) != citation:
+                    raise ValueError(f"citation {citation.key!r} has two different texts")
+        return cls(kind, title, sections, headline, tuple(found.values()), footer, meta, headline_tone)
 
     def __post_init__(self) -> None:
         keys = {c.key for c in self.citations}
