@@ -250,7 +250,8 @@ def bootstrap_ci(
     changes: list[float] = []
     nb, nn = len(base), len(new)
     for _ in range(resamples):
-        change = relative_change(median(rng.choices(new, k=nn)), median(rng.choices(base, k=nb)))
+        mb = median(rng.choices(base, k=nb))  # base first: the seeded draws stay in their order
+        change = relative_change(median(rng.choices(new, k=nn)), mb)
         if change is not None:
             changes.append(change)
     if len(changes) < resamples // 2:
