@@ -299,11 +299,7 @@ def _unpack_fd(fd: int, shown_name: str, real_dest: str) -> None:
         raw.seek(0)
         if kind is None:
             raise InputError(f"{shown_name}: not a readable snapshot archive (not a tar, .tar.gz, .tar.bz2 or .tar.xz)")
-        errors: tuple[type[BaseException], ...] = _ARCHIVE_ERRORS
-        if kind == "xz":
-            import lzma
-
-            errors += (lzma.LZMAError,)
+        errors: tuple[type[BaseException], ...] = _ARCHIVE_ERRORS + (_xz_errors() if kind == "xz" else ())
         try:
             with _decompressed(raw, kind) as stream:
                 counted = _CountedStream(stream, MAX_STREAM_BYTES)
@@ -322,6 +318,41 @@ def _unpack_fd(fd: int, shown_name: str, real_dest: str) -> None:
             raise InputError(f"{shown_name}: {err}") from None
         except errors as err:
             raise InputError(f"{shown_name}: not a readable snapshot archive ({err})") from err
+
+
+def is_snapshot_archive(path: str | os.PathLike[str]) -> bool:
+    """Does the archive hold a virtprobe-snapshot.json at its top or in its one top folder? Reads headers only."""
+    try:
+        fd = open_regular(os.fspath(path))
+    except Refused:
+        return False
+    try:
+        with os.fdopen(fd, "rb") as raw:
+            kind = _magic_kind(raw.read(512))
+            raw.seek(0)
+            if kind is None or os.fstat(raw.fileno()).st_size > MAX_ARCHIVE_BYTES:
+                return False
+            with _decompressed(raw, kind) as stream:
+                counted = _CountedStream(stream, MAX_STREAM_BYTES)
+                with tarfile.open(fileobj=counted, mode="r|", tarinfo=_BoundedTarInfo) as tar:  # type: ignore[call-overload]
+                    for _ in range(MAX_MEMBERS):
+                        tar._vp_chain = 0
+                        member = tar.next()
+                        if member is None:
+                            return False
+                        tar.members.clear()
+                        name = posixpath.normpath(member.name.lstrip("/"))
+                        if member.isreg() and (name == SNAPSHOT_META or name.endswith("/" + SNAPSHOT_META)):
+                            return name.count("/") <= 1
+    except (_TooMuch, *_ARCHIVE_ERRORS, *_xz_errors()):  # type: ignore[misc]  # unreadable: not one of ours
+        return False
+    return False
+
+
+def _xz_errors() -> tuple[type[Exception], ...]:
+    import lzma
+
+    return (lzma.LZMAError,)
 
 
 def snapshot_top(folder: Path) -> Path:
