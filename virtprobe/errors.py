@@ -73,7 +73,7 @@ class ReportFormatError(InputError):
     """A report file is not a valid virtprobe report (or is of an unknown major version)."""
 
 
-class AddressError(VirtprobeError):
+class AddressError(InputError):
     """An engine address or context name that cannot be right (-H unix://, port 99999, an ssh option)."""
 
     exit_code = EXIT_USAGE

@@ -134,6 +134,14 @@ def client_for(target: EngineTarget, timeout_s: int = API_TIMEOUT_S) -> docker.D
     is asked for by hand, as version="auto" would have done.
     """
     tls: docker.tls.TLSConfig | bool = False
+    if target.tls is not None and not target.tls.verify:
+        # urllib3 warns on every request (40 lines for one run); the target carries one line
+        # saying the same (connect.py), which the CLI prints once.
+        import warnings
+
+        import urllib3.exceptions
+
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
     if target.tls is not None:
         t = target.tls
         cert = (t.client_cert, t.client_key) if t.client_cert and t.client_key else None

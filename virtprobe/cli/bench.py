@@ -66,6 +66,13 @@ def _write_or_salvage(text: str, dest: str, force: bool, run_id: Any) -> None:
         raise InputError(f"{err.message}; the report was saved to {saved} instead") from err
 
 
+def _say_warnings(targets: Any) -> None:
+    """Each engine's address warnings (plain TCP off this machine, TLS unverified), one line each, once."""
+    for target in targets:
+        for warning in target.warnings:
+            typer.echo(f"virtprobe: warning: {warning}", err=True)
+
+
 def _runtime_names(values: list[str]) -> tuple[str, ...]:
     """--runtime a,b --runtime c -> (a, b, c); an empty name is a typo, not the default runtime."""
     names = [n.strip() for v in values for n in v.split(",")]
@@ -188,6 +195,7 @@ def bench(
 
     # The docker CLI's resolution: --host, --context, DOCKER_HOST, DOCKER_CONTEXT, the current context.
     targets = resolve_targets(hosts or (), contexts or (), tlsverify=tlsverify)
+    _say_warnings(targets)
     if len(targets) > 1:
         from virtprobe.cli.bench_fleet import run_fleet_command
 
@@ -247,6 +255,7 @@ def clean(
 
     # The same engines bench would reach: --host, --context, DOCKER_HOST, DOCKER_CONTEXT, the current context.
     targets = resolve_targets(hosts or (), contexts or (), tlsverify=tlsverify)
+    _say_warnings(targets)
     for target in targets:
         named = target.origin not in ("DOCKER_HOST", "default")
         backend = DockerBackend(target=target) if named else DockerBackend()
