@@ -162,7 +162,7 @@ def test_write_atomic_failure_keeps_the_old_file(tmp_path: Path, monkeypatch: py
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(InputError, match="cannot write .*No space left on device"):
+    with pytest.raises(InputError, match=r"cannot write .*No space left on device"):
         write_atomic("new\n", str(dest), force=True)
     assert dest.read_text() == "old\n"
     assert os.listdir(tmp_path) == ["virtprobe"]  # no temporary file left behind

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from virtprobe.errors import GateFailed, InputError
+from virtprobe.errors import EngineError, GateFailed, InputError
 
 _TASK_LABELS = {
     "cycles": "container cycles",
@@ -205,13 +205,22 @@ def bench(
         )  # fmt: skip
         return
     named = targets[0].origin not in ("DOCKER_HOST", "default")
+    died: EngineError | None = None
     with _progress_bar() as progress:
-        if named:
-            from virtprobe.cli.bench_fleet import bench_one
+        try:
+            if named:
+                from virtprobe.cli.bench_fleet import bench_one
 
-            result = bench_one(targets[0], options, progress)
-        else:
-            result = virtprobe.bench(options, progress=progress)
+                result = bench_one(targets[0], options, progress)
+            else:
+                result = virtprobe.bench(options, progress=progress)
+        except EngineError as err:
+            # The only engine died mid-run: write what it measured, then exit 4 with the advice.
+            from virtprobe.benchmark.result import BenchResult
+
+            if not isinstance(err.partial, BenchResult):
+                raise
+            result, died = err.partial, err
     report = new_report(result)
     if anonymize:
         from virtprobe.report.anonymize import anonymize as anonymize_report
@@ -225,6 +234,8 @@ def bench(
         from virtprobe.report.bench_table import render_bench
 
         stdout_console().print(render_bench(report.result))
+    if died is not None:
+        raise died
     from virtprobe.report.gates import check_gates
 
     failures = check_gates(report.result, max_startup_ms, max_memory_mib)
@@ -266,7 +277,7 @@ def clean(
         )
         if running:
             message += (
-                f"; kept {len(running)} of virtprobe runs still going on this machine "
+                f"; kept {len(running)} that are running or belong to virtprobe runs still going "
                 "(--include-running removes them too)"
             )
         typer.echo(message, err=True)

@@ -38,6 +38,7 @@ typed result (bench/result.py) computes every summary from the raw samples.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -82,6 +83,7 @@ UPGRADES: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 _VERSION_RE = re.compile(r"^([0-9]{1,6})\.([0-9]{1,6})$")
 _MAX_DETAIL = 160
+_MAX_SCHEMA_ERRORS = 50
 
 
 def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
@@ -147,7 +149,10 @@ def _validate(name: str, doc: dict[str, Any], kind: str, version: str) -> None:
     import jsonschema  # only here: it costs ~50 ms to import, and detect --json does not need it
 
     validator = jsonschema.Draft202012Validator(_schema(kind, version))
-    errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    # Only the first few errors are gathered: a crafted report can hold a million wrong items,
+    # and an error object for each would cost gigabytes. The shallowest of them is shown.
+    first_few = itertools.islice(validator.iter_errors(doc), _MAX_SCHEMA_ERRORS)
+    errors = sorted(first_few, key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         first = errors[0]
         raise ReportFormatError(
