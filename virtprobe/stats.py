@@ -30,6 +30,12 @@ from typing import Any
 OUTLIER_Z = 3.5
 NOISY_CV = 0.10
 BOOTSTRAP_RESAMPLES = 2000
+# Draws one bootstrap may make (resamples x samples on both sides): beyond it the number of
+# resamples shrinks, down to BOOTSTRAP_MIN_RESAMPLES, so that a report of 80,000 samples
+# (the most one within the 16 MiB cap holds) is compared in minutes, not hours. Reports of
+# up to 1,000 samples a side keep all 2,000 resamples.
+BOOTSTRAP_BUDGET = 4_000_000
+BOOTSTRAP_MIN_RESAMPLES = 200
 BOOTSTRAP_SEED = 20261125
 CONFIDENCE = 0.95
 
@@ -246,6 +252,7 @@ def bootstrap_ci(
     """Percentile bootstrap CI of median(new) / median(base) - 1; None when undefined."""
     if not base or not new:
         return None
+    resamples = min(resamples, max(BOOTSTRAP_MIN_RESAMPLES, BOOTSTRAP_BUDGET // (len(base) + len(new))))
     rng = random.Random(seed)
     changes: list[float] = []
     nb, nn = len(base), len(new)

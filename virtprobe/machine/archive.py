@@ -31,6 +31,7 @@ hold on every Python version (tarfile's extraction filters arrived only in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import shutil
@@ -253,12 +254,17 @@ def _kind(member: tarfile.TarInfo) -> str:
 
 
 def _empty(folder: str) -> None:
-    for name in os.listdir(folder):
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:  # SIGTERM's handler (machine/scratch.py) removed it already
+        return
+    for name in names:
         path = os.path.join(folder, name)
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path, ignore_errors=True)
         else:
-            os.unlink(path)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
 
 def _check_links(shown_name: str, real_dest: str) -> None:
