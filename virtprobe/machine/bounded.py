@@ -13,8 +13,8 @@ are listed in docs/limits.md; change them there too.
   is what bounds the time a read can take.
 - Under a root, the path is resolved first and must stay inside the root; the
   resolved path is then opened with O_NOFOLLOW.
-- The size is capped before reading (st_size) and while reading (procfs and
-  sysfs report 0 or 4096 whatever they hold).
+- The size is capped before reading (st_size, where blocks back it) and while
+  reading (procfs and sysfs report 0 or 4096 whatever they hold).
 - JSON: UTF-8 only; at most MAX_JSON_DEPTH levels of nesting; integers of at
   most 20 digits and below 2**64 in size; finite floats of at most 64
   characters; NaN and Infinity refused (they are not JSON); and at most
@@ -126,9 +126,11 @@ def open_regular(path: str, real_root: str | None = None) -> int:
 
 
 def _read_fd(fd: int, limit: int) -> bytes:
-    size = os.fstat(fd).st_size
-    if size > limit:
-        raise Refused(f"larger than {limit} bytes ({size} bytes)")
+    st = os.fstat(fd)
+    # Refused unread only when the size is real: sysfs says 4096 for a 2-byte file, and
+    # a sparse file holds no blocks. Those are read, and refused past the limit as they go.
+    if st.st_size > limit and st.st_blocks * 512 >= limit:
+        raise Refused(f"larger than {limit} bytes ({st.st_size} bytes)")
     chunks: list[bytes] = []
     total = 0
     while total <= limit:
