@@ -232,7 +232,8 @@ def test_row_archive_decompressed_stream_is_counted(tmp_path: Path, monkeypatch:
     assert list(dest.iterdir()) == []
 
 
-def test_row_archive_sigterm_during_unpack_removes_the_folder(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_row_archive_sigterm_during_unpack_removes_the_folder(tmp_path: Path, sig: signal.Signals) -> None:
     # 15 members of 4 MiB of random bytes: long enough to unpack that SIGTERM lands during it.
     members = [(_member(f"snap/sys/f{i}", tarfile.REGTYPE, 4 * MIB), os.urandom(4 * MIB)) for i in range(15)]
     archive = _tar(tmp_path / "slow.tar.gz", members)
@@ -251,8 +252,8 @@ def test_row_archive_sigterm_during_unpack_removes_the_folder(tmp_path: Path) ->
         if folders and any(folders[0].rglob("*")):
             break
         time.sleep(0.005)
-    assert proc.poll() is None, "the unpack ended before SIGTERM could be sent"
-    proc.send_signal(signal.SIGTERM)
+    assert proc.poll() is None, "the unpack ended before the signal could be sent"
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == EXIT_INTERRUPTED, err
     assert len(err.decode().strip().splitlines()) == 1 and b"Traceback" not in err, err
