@@ -61,11 +61,20 @@ def _restore() -> None:
 
 
 def make_folder(prefix: str, parent: str | None = None) -> str:
-    """A new private folder (mode 0700, made with mkdtemp), removed by remove_folder or on SIGTERM."""
-    folder = tempfile.mkdtemp(prefix=prefix, dir=parent)
-    with _lock:
-        _folders.add(folder)
-    _install()
+    """A new private folder (mode 0700, made with mkdtemp), removed by remove_folder or on SIGTERM.
+
+    SIGTERM is held while the folder is made and registered: one arriving between the
+    two would otherwise end the process by default and leave the folder behind."""
+    main = threading.current_thread() is threading.main_thread()
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM}) if main else None
+    try:
+        folder = tempfile.mkdtemp(prefix=prefix, dir=parent)
+        with _lock:
+            _folders.add(folder)
+        _install()
+    finally:
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a held SIGTERM now runs our handler
     return folder
 
 
@@ -79,6 +88,8 @@ def forget_folder(folder: str) -> None:
 
 
 def remove_folder(folder: str) -> None:
-    """Remove a folder made by make_folder (already gone is fine)."""
-    forget_folder(folder)
+    """Remove a folder made by make_folder (already gone is fine).
+
+    Removed first and forgotten after: a SIGTERM during the removal finds it still registered."""
     shutil.rmtree(folder, ignore_errors=True)
+    forget_folder(folder)
