@@ -192,12 +192,14 @@ class ScriptedBackend:
         # The probe's first instruction runs while start() is still in flight: 100 ms
         # after the request on this kernel's clock; under runsc on the sandbox's own.
         c = self.containers[cid]
+        c["running"] = True
         c["probe_ns"] = RUNSC_MONOTONIC_NS if runtime == "runsc" else req + self.clock.probe_delay_ns
         c["realtime_ns"] = real + 100 * MS + self.engine_clock_offset_ns
 
     def wait(self, cid: str, timeout_s: float = 60) -> int:
         self._step("wait", cid)
         c = self.containers[cid]
+        c["running"] = False
         if c["entrypoint"] == ["/spin"]:
             # The function exits after its own work, which starts at its first instruction.
             end = c["probe_ns"] + int((c["command"] or ["100"])[-1]) * MS
@@ -249,6 +251,13 @@ class ScriptedBackend:
         self._step("remove", cid)
         self.containers.pop(cid, None)
         self.paused.discard(cid)
+
+    def remove_if_stopped(self, cid: str) -> bool:
+        c = self.containers.get(cid)
+        if c is not None and (c.get("running") or cid in self.paused):
+            return False
+        self.remove(cid)
+        return True
 
     def attach_first_output(self, cid: str, clock: Any) -> Any:
         backend = self

@@ -177,7 +177,9 @@ def test_clean_removes_crashed_runs_keeps_running_ones_and_never_touches_unlabel
         assert crashed[:12] not in labelled()
         assert running[:12] in labelled()
         # At least this one; any other container this test process owns counts too.
-        assert re.search(r"kept [1-9]\d* of virtprobe runs still going", result.stderr), result.stderr
+        assert re.search(r"kept [1-9]\d* that are running or belong to virtprobe runs still going", result.stderr), (
+            result.stderr
+        )
         result = cli("clean", "--include-running")
         assert result.returncode == 0, result.stderr
         assert running[:12] not in labelled()

@@ -232,8 +232,11 @@ def test_error_translation() -> None:
 
     backend = DockerBackend.__new__(DockerBackend)
     backend.api = DeadApi()  # type: ignore[assignment]
-    with pytest.raises(EngineError, match="stopped answering mid-run"):
+    backend.host, backend._target = "unix:///run/other.sock", None
+    with pytest.raises(EngineError, match="stopped answering mid-run") as died:
         backend.start("abc")
+    # The advice cleans the engine that died, not the default one.
+    assert "virtprobe clean --host unix:///run/other.sock" in died.value.message
     with pytest.raises(UnrunnableError, match="not found locally"):
         backend.check_user_image("nope")
 

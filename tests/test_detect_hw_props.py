@@ -153,7 +153,8 @@ mutation = st.one_of(
 json_scalar = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(),
+    # Larger integers never reach a probe: the bounded door refuses the file (test_fuzz_readers.py).
+    st.integers(min_value=-(2**64) + 1, max_value=2**64 - 1),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=20),
 )

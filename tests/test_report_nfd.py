@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import re
 import subprocess
@@ -153,14 +154,18 @@ def test_write_atomic_replaces_only_with_force_and_leaves_no_temp(tmp_path: Path
     assert os.listdir(tmp_path) == ["virtprobe"]
 
 
-def test_write_atomic_failure_keeps_the_old_file(tmp_path: Path) -> None:
+def test_write_atomic_failure_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dest = tmp_path / "virtprobe"
     dest.write_text("old\n")
-    # A directory where the temporary file goes makes the write fail, even for root.
-    (tmp_path / f".virtprobe.tmp-{os.getpid()}").mkdir()
-    with pytest.raises(InputError, match="cannot write"):
+
+    def full(fd: int) -> None:  # the disk fills up: fsync reports ENOSPC (delayed allocation)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(InputError, match=r"cannot write .*No space left on device"):
         write_atomic("new\n", str(dest), force=True)
     assert dest.read_text() == "old\n"
+    assert os.listdir(tmp_path) == ["virtprobe"]  # no temporary file left behind
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

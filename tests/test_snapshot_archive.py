@@ -89,9 +89,9 @@ def test_unpacked_folder_is_removed_with_the_source(tmp_path: Path) -> None:
         (_file("snap/../../evil"), "leaves the snapshot root"),
         (_special("snap/proc/x", tarfile.SYMTYPE, "/etc/shadow"), "points outside"),
         (_special("snap/proc/x", tarfile.SYMTYPE, "../../../etc/shadow"), "points outside"),
-        (_special("snap/dev/sda", tarfile.BLKTYPE), "device or FIFO"),
-        (_special("snap/dev/null", tarfile.CHRTYPE), "device or FIFO"),
-        (_special("snap/fifo", tarfile.FIFOTYPE), "device or FIFO"),
+        (_special("snap/dev/sda", tarfile.BLKTYPE), "a device"),
+        (_special("snap/dev/null", tarfile.CHRTYPE), "a device"),
+        (_special("snap/fifo", tarfile.FIFOTYPE), "a FIFO"),
         (_special("snap/hard", tarfile.LNKTYPE, "snap/other"), "hard link"),
     ],
 )

@@ -125,7 +125,7 @@ def test_missing_and_non_json_files(tmp_path: Path) -> None:
         vm_profiles.load_file(tmp_path / "nope.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json", encoding="utf-8")
-    with pytest.raises(InputError, match=r"not valid JSON: .* line 1"):
+    with pytest.raises(InputError, match=r"not JSON \(.* line 1"):
         vm_profiles.load_file(bad)
     binary = tmp_path / "bin.json"
     binary.write_bytes(b"\xff\xfe\x00")

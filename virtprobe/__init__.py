@@ -87,8 +87,9 @@ def bench(options: BenchOptions | None = None, *, progress: Progress | None = No
 
     Pass a BenchOptions, or its fields as keywords: `virtprobe.bench(runs=10, memory_containers=0)`.
     Every container the run creates is removed, whatever happens. Raises
-    virtprobe.errors.EngineError when the engine cannot be used, UnrunnableError when the
-    workload cannot run, Interrupted on Ctrl-C/SIGTERM (after cleaning up).
+    virtprobe.errors.EngineError when the engine cannot be used (when it died mid-run, the
+    error's `partial` is the BenchResult of what was measured before), UnrunnableError when
+    the workload cannot run, Interrupted on Ctrl-C/SIGTERM (after cleaning up).
     """
     from virtprobe.benchmark.backend import no_progress
     from virtprobe.benchmark.docker_backend import DockerBackend

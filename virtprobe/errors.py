@@ -1,8 +1,16 @@
 """The error types of virtprobe and the exit codes they map to.
 
-The one error boundary is in cli.py: it catches VirtprobeError, prints its
+The one error boundary is in cli/main.py: it catches VirtprobeError, prints its
 message as one line on stderr, and exits with the class's exit code. Anything
 else is a bug and keeps its traceback.
+
+A message often quotes what a user or a file gave (a host name, a member of an
+archive, a context name), so VirtprobeError makes every message one safe line
+itself, and no caller can get it wrong: control and format characters are
+dropped (an ANSI or OSC escape cannot reach a terminal), line breaks and other
+whitespace are folded into single spaces, a leading `::` is broken up (a GitHub
+Actions runner would read a line beginning `::error::` as a workflow command),
+and the length is capped.
 """
 
 from __future__ import annotations
@@ -17,12 +25,37 @@ EXIT_UNRUNNABLE = 5  # the thing to measure cannot run: image cannot be built, n
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; everything virtprobe started has been removed
 
 
+MAX_MESSAGE_CHARS = 1000
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """text as one safe line: no control or format characters, whitespace folded, no leading `::`, capped."""
+    if not text.isprintable():  # isprintable: no Cc, Cf, Cs, Co, Cn, nor any separator but the space
+        text = "".join(c if c.isprintable() else " " if c.isspace() else "" for c in text)
+    text = " ".join(text.split())
+    if text.startswith("::"):
+        text = ": :" + text[2:]
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """repr() of an untrusted value for a message, cut to limit characters (a 256 MiB name stays short)."""
+    if isinstance(value, str) and len(value) > limit:
+        value = value[:limit]
+        return repr(value)[:-1] + "…" + repr(value)[-1]
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class VirtprobeError(Exception):
-    """Base of every error a user can act on. The message says what to do."""
+    """Base of every error a user can act on. The message says what to do, on one line."""
 
     exit_code = EXIT_ERROR
 
     def __init__(self, message: str) -> None:
+        message = one_line(str(message))
         super().__init__(message)
         self.message = message
 
@@ -40,6 +73,12 @@ class ReportFormatError(InputError):
     """A report file is not a valid virtprobe report (or is of an unknown major version)."""
 
 
+class AddressError(InputError):
+    """An engine address or context name that cannot be right (-H unix://, port 99999, an ssh option)."""
+
+    exit_code = EXIT_USAGE
+
+
 class GateFailed(VirtprobeError):
     """A regression gate was exceeded. Not a malfunction: the exit code tells CI."""
 
@@ -47,9 +86,17 @@ class GateFailed(VirtprobeError):
 
 
 class EngineError(VirtprobeError):
-    """The Docker engine cannot be used: absent, stopped, forbidden, or it died mid-run."""
+    """The Docker engine cannot be used: absent, stopped, forbidden, or it died mid-run.
+
+    `partial` holds what a run had measured before its only engine died (a BenchResult,
+    built by the runner), so that the CLI writes that report before it exits 4.
+    """
 
     exit_code = EXIT_ENGINE
+
+    def __init__(self, message: str, partial: object | None = None) -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 class UnrunnableError(VirtprobeError):

@@ -6,6 +6,12 @@ Hoaglin (1993), |0.6745 (x - median) / MAD| > 3.5, as hyperfine's
 outlier_detection.rs does. The noise warning mirrors pyperf `check`: a
 standard deviation of at least 10% of the mean.
 
+Samples come from report files too, which may hold any finite double (1e308),
+so every figure here is computed without overflowing: samples beyond
+SCALE_ABOVE are scaled by an exact power of two first, and a figure that is not
+representable as a finite float comes back as None, never as inf or an
+OverflowError.
+
 Two samples are compared by a two-sided Mann-Whitney U test (normal
 approximation with tie and continuity corrections, as
 scipy.stats.mannwhitneyu(method="asymptotic") computes it) and a seeded
@@ -24,8 +30,19 @@ from typing import Any
 OUTLIER_Z = 3.5
 NOISY_CV = 0.10
 BOOTSTRAP_RESAMPLES = 2000
+# Draws one bootstrap may make (resamples x samples on both sides): beyond it the number of
+# resamples shrinks, down to BOOTSTRAP_MIN_RESAMPLES, so that a report of 80,000 samples
+# (the most one within the 16 MiB cap holds) is compared in minutes, not hours. Reports of
+# up to 1,000 samples a side keep all 2,000 resamples.
+BOOTSTRAP_BUDGET = 4_000_000
+BOOTSTRAP_MIN_RESAMPLES = 200
 BOOTSTRAP_SEED = 20261125
 CONFIDENCE = 0.95
+
+
+# Below this magnitude no sum, difference or square of a sample overflows a double
+# (squares: stdev's sums of squares); above it, samples are scaled first.
+SCALE_ABOVE = 1e150
 
 
 def percentile(sorted_xs: Sequence[float], q: float) -> float:
@@ -39,7 +56,49 @@ def percentile(sorted_xs: Sequence[float], q: float) -> float:
     hi = math.ceil(pos)
     if lo == hi:
         return float(sorted_xs[lo])
-    return float(sorted_xs[lo] + (sorted_xs[hi] - sorted_xs[lo]) * (pos - lo))
+    a, b, t = float(sorted_xs[lo]), float(sorted_xs[hi]), pos - lo
+    if abs(a) > SCALE_ABOVE or abs(b) > SCALE_ABOVE:
+        return a * (1 - t) + b * t  # b - a could overflow; this form cannot leave [a, b]
+    return a + (b - a) * t
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _unscale(value: float | None, exp: int) -> float | None:
+    """value * 2**exp, or None when that is not a finite double."""
+    if value is None or exp == 0:
+        return _finite(value)
+    try:
+        return _finite(math.ldexp(value, exp))
+    except OverflowError:
+        return None
+
+
+def _scale_exp(xs: Sequence[float]) -> int:
+    """The power of two that brings every sample to below 1 in magnitude, when any is huge; else 0."""
+    biggest = max(abs(x) for x in xs)
+    return math.frexp(biggest)[1] if biggest > SCALE_ABOVE else 0
+
+
+def median(xs: Sequence[float]) -> float | None:
+    """The median of the finite samples, without overflow; None when there are none."""
+    finite = [float(x) for x in xs if x is not None and math.isfinite(x)]
+    if not finite:
+        return None
+    exp = _scale_exp(finite)
+    return _unscale(statistics.median([math.ldexp(x, -exp) for x in finite]), exp)
+
+
+def relative_change(new: float | None, base: float | None) -> float | None:
+    """new / base - 1, or None when base is not above zero or the ratio is not a finite double."""
+    if new is None or base is None or not base > 0 or not math.isfinite(new) or not math.isfinite(base):
+        return None
+    try:
+        return _finite(new / base - 1)
+    except (OverflowError, ZeroDivisionError):
+        return None
 
 
 def mad(xs: Sequence[float], center: float | None = None) -> float:
@@ -107,22 +166,26 @@ def summarize(samples: Sequence[float]) -> Summary:
     xs = [float(x) for x in samples if x is not None and math.isfinite(x)]
     if not xs:
         return EMPTY
-    s = sorted(xs)
+    # Scaled by an exact power of two when any sample is huge, so that no sum, square
+    # or difference overflows; figures are scaled back, None where not representable.
+    exp = _scale_exp(xs)
+    scaled = [math.ldexp(x, -exp) for x in xs] if exp else xs
+    s = sorted(scaled)
     mean = statistics.fmean(s)
     stdev = statistics.stdev(s) if len(s) >= 2 else None
     cv = stdev / mean if stdev is not None and mean > 0 else None
     return Summary(
         n=len(s),
-        min=s[0],
-        median=float(statistics.median(s)),
-        mad=mad(s),
-        mean=mean,
-        stdev=stdev,
-        p95=percentile(s, 95),
-        p99=percentile(s, 99),
-        max=s[-1],
-        cv=cv,
-        outliers=tuple(outlier_indexes(xs)),
+        min=min(xs),  # taken as given: scaling could have flushed a tiny one to zero
+        median=_unscale(float(statistics.median(s)), exp),
+        mad=_unscale(mad(s), exp),
+        mean=_unscale(mean, exp),
+        stdev=_unscale(stdev, exp),
+        p95=_unscale(percentile(s, 95), exp),
+        p99=_unscale(percentile(s, 99), exp),
+        max=max(xs),
+        cv=_finite(cv),
+        outliers=tuple(outlier_indexes(scaled)),
     )
 
 
@@ -189,14 +252,15 @@ def bootstrap_ci(
     """Percentile bootstrap CI of median(new) / median(base) - 1; None when undefined."""
     if not base or not new:
         return None
+    resamples = min(resamples, max(BOOTSTRAP_MIN_RESAMPLES, BOOTSTRAP_BUDGET // (len(base) + len(new))))
     rng = random.Random(seed)
     changes: list[float] = []
     nb, nn = len(base), len(new)
     for _ in range(resamples):
-        mb = statistics.median(rng.choices(base, k=nb))
-        mn = statistics.median(rng.choices(new, k=nn))
-        if mb > 0:
-            changes.append(mn / mb - 1)
+        mb = median(rng.choices(base, k=nb))  # base first: the seeded draws stay in their order
+        change = relative_change(median(rng.choices(new, k=nn)), mb)
+        if change is not None:
+            changes.append(change)
     if len(changes) < resamples // 2:
         return None
     changes.sort()

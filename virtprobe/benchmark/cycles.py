@@ -170,6 +170,7 @@ def run_interleaved(
     progress: Progress,
     runtimes: list[tuple[str | None, ClockJudge | None]],
     realtime: Clock = time.time_ns,
+    results: list[tuple[list[CycleSample], str | None]] | None = None,
 ) -> list[tuple[list[CycleSample], str | None]]:
     """Round i runs cycle i of every runtime in turn, so drift on the host hits them all alike.
 
@@ -177,10 +178,13 @@ def run_interleaved(
     checked to be the one the engine really uses (backend.check_runtime). A runtime
     that fails that check, or whose container cannot start (UnrunnableError: the
     engine refused it), is dropped from later rounds with that message as its
-    reason; the others go on.
+    reason; the others go on. `results`, when given, is filled in place as cycles
+    finish, so a caller keeps the samples measured before the engine died.
     """
     total = options.warmup + options.runs
-    results: list[tuple[list[CycleSample], str | None]] = [([], None) for _ in runtimes]
+    if results is None:
+        results = []
+    results[:] = [([], None) for _ in runtimes]
     for k, (runtime, _) in enumerate(runtimes):
         if runtime is None:
             continue

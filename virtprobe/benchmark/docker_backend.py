@@ -76,10 +76,18 @@ def _permission() -> EngineError:
     )
 
 
-def _mid_run() -> EngineError:
+def clean_command(target: EngineTarget | None, host: str) -> str:
+    """The `virtprobe clean` that reaches this engine: its --context or --host, never the default by accident."""
+    if target is not None and target.context is not None and target.context != "default":
+        return f"virtprobe clean --context {target.context}"
+    return f"virtprobe clean --host {target.describe() if target is not None else host}"
+
+
+def _mid_run(target: EngineTarget | None, host: str) -> EngineError:
+    where = f"engine {target.name}" if target is not None else f"the Docker daemon at {host}"
     return EngineError(
-        "the Docker daemon stopped answering mid-run; check `systemctl status docker` and "
-        "`journalctl -u docker`, then run `virtprobe clean` and try again"
+        f"{where} stopped answering mid-run; check that it runs (`systemctl status docker`, "
+        f"`journalctl -u docker`), then run `{clean_command(target, host)}` and try again"
     )
 
 
@@ -134,6 +142,14 @@ def client_for(target: EngineTarget, timeout_s: int = API_TIMEOUT_S) -> docker.D
     is asked for by hand, as version="auto" would have done.
     """
     tls: docker.tls.TLSConfig | bool = False
+    if target.tls is not None and not target.tls.verify:
+        # urllib3 warns on every request (40 lines for one run); the target carries one line
+        # saying the same (connect.py), which the CLI prints once.
+        import warnings
+
+        import urllib3.exceptions
+
+        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
     if target.tls is not None:
         t = target.tls
         cert = (t.client_cert, t.client_key) if t.client_cert and t.client_key else None
@@ -194,6 +210,7 @@ class DockerBackend:
     ) -> None:
         """The engine DOCKER_HOST names, or `target` (bench --host/--context), or an already made `client`."""
         self.host = target.url if target is not None else _host()
+        self._target = target
         try:
             if client is not None:
                 self._client = client
@@ -222,10 +239,10 @@ class DockerBackend:
         except requests.exceptions.ConnectionError as err:
             if "Permission denied" in repr(err):
                 raise _permission() from err
-            raise _mid_run() from err
+            raise _mid_run(self._target, self.host) from err
         except requests.exceptions.ChunkedEncodingError as err:
             # The daemon died while it was sending an answer.
-            raise _mid_run() from err
+            raise _mid_run(self._target, self.host) from err
         except requests.exceptions.ReadTimeout as err:
             raise EngineError(
                 f"the Docker daemon did not answer within {API_TIMEOUT_S} s; it may be overloaded or hung"
@@ -437,6 +454,23 @@ class DockerBackend:
                 if err.status_code == 409 and "already in progress" in str(err.explanation):
                     return
                 raise EngineError(f"cannot remove container {cid[:12]}: {err.explanation}") from err
+
+    def remove_if_stopped(self, cid: str) -> bool:
+        """Remove a container unless it is running or paused (no force: the engine decides, atomically).
+
+        True when it is gone; False when the engine refused because it runs (409 Conflict)."""
+        with self._calls():
+            try:
+                self.api.remove_container(cid, v=True, force=False)
+            except docker.errors.NotFound:
+                return True
+            except docker.errors.APIError as err:
+                if err.status_code == 409 and "already in progress" in str(err.explanation):
+                    return True  # another remover is taking it away
+                if err.status_code == 409:
+                    return False  # running or paused: "stop the container before removing"
+                raise EngineError(f"cannot remove container {cid[:12]}: {err.explanation}") from err
+        return True
 
     def labelled_containers(self, run_id: str | None = None) -> list[tuple[str, dict[str, str]]]:
         """(id, labels) of containers carrying virtprobe's run label (of one run, or of any run)."""

@@ -36,10 +36,11 @@ from virtprobe.benchmark.result import (
     HwvirtSection,
     ImageInfo,
     MemorySection,
+    ParallelSection,
     VmBaseline,
 )
 from virtprobe.detection.model import DetectResult
-from virtprobe.errors import InputError, Interrupted
+from virtprobe.errors import EngineError, InputError, Interrupted
 from virtprobe.machine.source import LiveSource
 
 # /info calls made to estimate the engine's clock offset; the one with the shortest
@@ -142,37 +143,52 @@ def run_runtimes(
     sleep: Callable[[float], None] = time.sleep,
     realtime: Clock = time.time_ns,
 ) -> list[ContainerSection]:
-    """Interleaved cycles of every runtime, then each one's memory; density for the first only."""
-    rows = run_interleaved(
-        backend, clock, image, run_id, options, probe, progress, list(zip(runtimes, judges, strict=True)), realtime
-    )
-    sections = []
-    mem_image = image if probe else probe_image_for_memory
-    for k, (runtime, judge) in enumerate(zip(runtimes, judges, strict=True)):
-        samples, refused = rows[k]
-        memory: MemorySection | None = None
-        if refused is None and options.memory_containers > 0 and mem_image is not None:
-            memory = measure_memory(
-                backend, mem_image, run_id, options.memory_containers, progress, sleep, engine, runtime
-            )
-        parallel = None
-        if k == 0 and refused is None and options.parallel > 1:
-            n = max(options.runs, 2 * options.parallel)
-            parallel = run_parallel(backend, clock, image, run_id, options.parallel, n, probe, progress, runtime, judge)
-        verdict = judge.verdict if probe else clock_mod.decide_clock(None, None, engine)
-        sections.append(
-            ContainerSection(
-                image=ImageInfo(name=image, probe=probe, build_s=build_s),
-                timing_basis="first_instruction" if probe else "first_output",
-                samples=tuple(samples),
-                memory=memory,
-                parallel=parallel,
-                runtime=runtime if runtime is not None else engine.runtime,
-                runtime_kind=_kind(engine, runtime),
-                clock=verdict,
-                refused=refused,
-            )
+    """Interleaved cycles of every runtime, then each one's memory; density for the first only.
+
+    When the engine dies (EngineError), the error raised carries as `partial` the
+    sections measured so far: every finished section, then the cycles of the others.
+    """
+    rows: list[tuple[list[CycleSample], str | None]] = []
+    sections: list[ContainerSection] = []
+
+    def section(k: int, memory: MemorySection | None, parallel: ParallelSection | None) -> ContainerSection:
+        runtime, judge = runtimes[k], judges[k]
+        samples, refused = rows[k] if k < len(rows) else ([], None)
+        return ContainerSection(
+            image=ImageInfo(name=image, probe=probe, build_s=build_s),
+            timing_basis="first_instruction" if probe else "first_output",
+            samples=tuple(samples),
+            memory=memory,
+            parallel=parallel,
+            runtime=runtime if runtime is not None else engine.runtime,
+            runtime_kind=_kind(engine, runtime),
+            clock=judge.verdict if probe else clock_mod.decide_clock(None, None, engine),
+            refused=refused,
         )
+
+    try:
+        run_interleaved(
+            backend, clock, image, run_id, options, probe, progress, list(zip(runtimes, judges, strict=True)),
+            realtime, results=rows,
+        )  # fmt: skip
+        mem_image = image if probe else probe_image_for_memory
+        for k, runtime in enumerate(runtimes):
+            refused = rows[k][1]
+            memory: MemorySection | None = None
+            if refused is None and options.memory_containers > 0 and mem_image is not None:
+                memory = measure_memory(
+                    backend, mem_image, run_id, options.memory_containers, progress, sleep, engine, runtime
+                )
+            parallel = None
+            if k == 0 and refused is None and options.parallel > 1:
+                n = max(options.runs, 2 * options.parallel)
+                parallel = run_parallel(
+                    backend, clock, image, run_id, options.parallel, n, probe, progress, runtime, judges[k]
+                )
+            sections.append(section(k, memory, parallel))
+    except EngineError as err:
+        partial = sections + [section(k, None, None) for k in range(len(sections), len(runtimes))]
+        raise EngineError(err.message, partial=partial) from err
     return sections
 
 
@@ -228,35 +244,43 @@ def _run_bench(
     offset = engine_offset(be, realtime)
     judges = [ClockJudge(info, local_boot, _kind(info, r), offset) for r in runtimes]
     function: FunctionSection | None = None
-    with cleanup_guard(be, run_id):
-        sections = run_runtimes(
-            be,
-            clock,
-            options,
-            progress,
-            run_id=run_id,
-            image=image,
-            probe=probe,
-            engine=info,
-            runtimes=runtimes,
-            judges=judges,
-            probe_image_for_memory=probe_tag,
-            build_s=build_s if probe else None,
-            sleep=sleep,
-            realtime=realtime,
-        )
-        if options.function_ms is not None:
-            ran = [(r, j) for r, j, sec in zip(runtimes, judges, sections, strict=True) if sec.refused is None]
-            if ran:
-                runtime, judge = ran[0]
-                function = run_function(
-                    be, clock, probe_tag, run_id, options.function_ms, options.runs, options.warmup,
-                    runtime, judge.verdict, progress,
-                )  # fmt: skip
-                if runtime is None:
-                    function = dataclasses.replace(function, runtime=info.runtime)
-            else:
-                warnings.append("--function: no runtime ran a container, so the function was not called")
+    sections: list[ContainerSection] | None = None
+    try:
+        with cleanup_guard(be, run_id):
+            sections = run_runtimes(
+                be,
+                clock,
+                options,
+                progress,
+                run_id=run_id,
+                image=image,
+                probe=probe,
+                engine=info,
+                runtimes=runtimes,
+                judges=judges,
+                probe_image_for_memory=probe_tag,
+                build_s=build_s if probe else None,
+                sleep=sleep,
+                realtime=realtime,
+            )
+            if options.function_ms is not None:
+                ran = [(r, j) for r, j, sec in zip(runtimes, judges, sections, strict=True) if sec.refused is None]
+                if ran:
+                    runtime, judge = ran[0]
+                    function = run_function(
+                        be, clock, probe_tag, run_id, options.function_ms, options.runs, options.warmup,
+                        runtime, judge.verdict, progress,
+                    )  # fmt: skip
+                    if runtime is None:
+                        function = dataclasses.replace(function, runtime=info.runtime)
+                else:
+                    warnings.append("--function: no runtime ran a container, so the function was not called")
+    except EngineError as err:
+        measured = err.partial if isinstance(err.partial, list) else sections
+        if measured is None:
+            raise
+        partial = _partial_result(run_id, options, info, detected, load_start, measured, warnings, err)
+        raise EngineError(err.message, partial=partial) from err
     container, others = sections[0], tuple(sections[1:])
     for judge, section in zip(judges, sections, strict=True):
         if judge.disagreements:
@@ -288,6 +312,33 @@ def _run_bench(
         warnings=(*warnings, *noise_warnings(container)),
         other_runtimes=others,
         function=function,
+    )
+
+
+def _partial_result(
+    run_id: str,
+    options: BenchOptions,
+    info: EngineInfo,
+    detected: DetectResult,
+    load_start: tuple[float, ...] | None,
+    sections: list[ContainerSection],
+    warnings: list[str],
+    err: EngineError,
+) -> BenchResult:
+    """What a run measured before its engine died, as a result the CLI writes before exiting 4."""
+    cycles = sum(1 for sec in sections for s in sec.samples if not s.warmup)
+    env = env_mod.environment(info, detected, load_start, env_mod.load_average())
+    note = f"partial report: the engine died mid-run after {cycles} measured cycle(s); {err.message}"
+    return BenchResult(
+        run_id=run_id,
+        options=options,
+        environment=env,
+        container=sections[0] if sections else None,
+        vm=None,
+        hwvirt=None,
+        warnings=(*warnings, note),
+        other_runtimes=tuple(sections[1:]),
+        function=None,
     )
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from virtprobe.errors import GateFailed, InputError
+from virtprobe.errors import EngineError, GateFailed, InputError
 
 _TASK_LABELS = {
     "cycles": "container cycles",
@@ -64,6 +64,13 @@ def _write_or_salvage(text: str, dest: str, force: bool, run_id: Any) -> None:
         except OSError as again:
             raise InputError(f"{err.message}; saving it in {tempfile.gettempdir()} failed too: {again}") from err
         raise InputError(f"{err.message}; the report was saved to {saved} instead") from err
+
+
+def _say_warnings(targets: Any) -> None:
+    """Each engine's address warnings (plain TCP off this machine, TLS unverified), one line each, once."""
+    for target in targets:
+        for warning in target.warnings:
+            typer.echo(f"virtprobe: warning: {warning}", err=True)
 
 
 def _runtime_names(values: list[str]) -> tuple[str, ...]:
@@ -188,6 +195,7 @@ def bench(
 
     # The docker CLI's resolution: --host, --context, DOCKER_HOST, DOCKER_CONTEXT, the current context.
     targets = resolve_targets(hosts or (), contexts or (), tlsverify=tlsverify)
+    _say_warnings(targets)
     if len(targets) > 1:
         from virtprobe.cli.bench_fleet import run_fleet_command
 
@@ -197,13 +205,22 @@ def bench(
         )  # fmt: skip
         return
     named = targets[0].origin not in ("DOCKER_HOST", "default")
+    died: EngineError | None = None
     with _progress_bar() as progress:
-        if named:
-            from virtprobe.cli.bench_fleet import bench_one
+        try:
+            if named:
+                from virtprobe.cli.bench_fleet import bench_one
 
-            result = bench_one(targets[0], options, progress)
-        else:
-            result = virtprobe.bench(options, progress=progress)
+                result = bench_one(targets[0], options, progress)
+            else:
+                result = virtprobe.bench(options, progress=progress)
+        except EngineError as err:
+            # The only engine died mid-run: write what it measured, then exit 4 with the advice.
+            from virtprobe.benchmark.result import BenchResult
+
+            if not isinstance(err.partial, BenchResult):
+                raise
+            result, died = err.partial, err
     report = new_report(result)
     if anonymize:
         from virtprobe.report.anonymize import anonymize as anonymize_report
@@ -218,6 +235,8 @@ def bench(
         from virtprobe.report.writers.terminal import renderable
 
         stdout_console().print(renderable([report_page(report)]))
+    if died is not None:
+        raise died
     from virtprobe.report.gates import check_gates
 
     failures = check_gates(report.result, max_startup_ms, max_memory_mib)
@@ -248,6 +267,7 @@ def clean(
 
     # The same engines bench would reach: --host, --context, DOCKER_HOST, DOCKER_CONTEXT, the current context.
     targets = resolve_targets(hosts or (), contexts or (), tlsverify=tlsverify)
+    _say_warnings(targets)
     for target in targets:
         named = target.origin not in ("DOCKER_HOST", "default")
         backend = DockerBackend(target=target) if named else DockerBackend()
@@ -258,7 +278,7 @@ def clean(
         )
         if running:
             message += (
-                f"; kept {len(running)} of virtprobe runs still going on this machine "
+                f"; kept {len(running)} that are running or belong to virtprobe runs still going "
                 "(--include-running removes them too)"
             )
         typer.echo(message, err=True)

@@ -15,19 +15,20 @@ ID, OEM table ID, revisions), not their AML.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import glob
 import json
 import os
-import shutil
 import sys
 import tarfile
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from virtprobe.errors import InputError
+from virtprobe.machine.atomic import atomic_file, exchange, fsync_folder, new_folder_mode, rename_noreplace, write_bytes
+from virtprobe.machine.scratch import make_folder, remove_folder
 from virtprobe.machine.source import MAX_READ_BYTES, SNAPSHOT_FORMAT, SNAPSHOT_META, LiveSource, Lookup
 
 FILE = "file"  # copy the content
@@ -226,6 +227,8 @@ def _copy_specs(dest: Path) -> list[str]:
             try:
                 _copy_one(spec.kind, host, target)
             except OSError as err:
+                if err.errno in _WRITE_ERRNOS:
+                    raise  # the snapshot's own disk failed (full): no half snapshot
                 notes.append(f"{host}: {err.strerror or err}")
     return notes
 
@@ -357,39 +360,143 @@ def capture_into(dest: Path, kvm_probe: bool) -> list[str]:
     meta = _meta(src).to_dict()
     if notes:
         meta["capture_notes"] = notes
-    (dest / SNAPSHOT_META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    # Written last and durably: a folder with this file in it is a whole snapshot.
+    write_bytes((json.dumps(meta, indent=2, sort_keys=True) + "\n").encode("utf-8"), str(dest / SNAPSHOT_META))
     return notes
 
 
-def capture(out: Path, force: bool, kvm_probe: bool) -> Path:
-    """Capture this machine into OUT (a folder, or a .tar.gz file); never overwrites without force."""
-    out = Path(out)
-    if os.path.lexists(out):
-        if not force:
-            raise InputError(f"{out} already exists; pass --force to replace it")
-        try:
-            if out.is_dir() and not out.is_symlink():
-                shutil.rmtree(out)
-            else:
-                out.unlink()
-        except OSError as err:
-            raise InputError(f"cannot replace {out}: {err.strerror or err}") from err
-    as_tar = out.name.endswith(".tar.gz")
+# --- writing OUT: never over something virtprobe did not write, never half -----------------
+
+# Errors of the disk we write to: a capture that hits one is not a snapshot, whatever it copied.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG})
+_MAX_CHECKED_ENTRIES = 100_000
+
+
+def _top_names() -> frozenset[str]:
+    return frozenset({s.pattern.split("/", 1)[0] for s in PATHS} | {SNAPSHOT_META, ".keep"})
+
+
+def _capture_may_have_made(rel: str, is_dir: bool) -> bool:
+    """Could capture have written rel (a path inside a snapshot folder)?"""
+    if not is_dir:
+        return rel in (SNAPSHOT_META, ".keep") or rel.endswith("/.keep") or covered(rel)
+    parts = rel.split("/")
+    for spec in PATHS:
+        pattern = spec.pattern.split("/")
+        # A folder on the way to a captured path, or a captured folder itself.
+        if len(parts) <= len(pattern) and all(fnmatch.fnmatchcase(p, q) for p, q in zip(parts, pattern, strict=False)):
+            return True
+        # DIR specs keep the names of their subfolders (empty folders).
+        if (
+            spec.kind == DIR
+            and len(parts) == len(pattern) + 1
+            and all(fnmatch.fnmatchcase(p, q) for p, q in zip(parts, pattern, strict=False))
+        ):
+            return True
+    return False
+
+
+def _foreign_entry(folder: Path) -> str | None:
+    """The first entry of folder that capture would not have written, or None when all could be ours."""
+    count = 0
+    for top, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            count += 1
+            if count > _MAX_CHECKED_ENTRIES:
+                return f"more than {_MAX_CHECKED_ENTRIES} entries"
+            path = os.path.join(top, name)
+            rel = os.path.relpath(path, folder).replace(os.sep, "/")
+            is_dir = os.path.isdir(path) and not os.path.islink(path)
+            if not _capture_may_have_made(rel, is_dir):
+                return rel
+    return None
+
+
+def _check_replaceable(out: Path, as_tar: bool) -> None:
+    """InputError unless out holds a virtprobe snapshot (a folder or an archive) and nothing else."""
+    from virtprobe.errors import shown
+    from virtprobe.machine.bounded import MAX_SNAPSHOT_META_BYTES, load_json_file
+
+    not_ours = (
+        f"{out} is not a virtprobe snapshot, so --force will not replace it; remove it yourself or pick another OUT"
+    )
+    if out.is_symlink():
+        raise InputError(f"{out} is a symlink; --force replaces only a snapshot virtprobe wrote")
+    if as_tar:
+        from virtprobe.machine.archive import is_snapshot_archive
+
+        if not out.is_file() or not is_snapshot_archive(out):
+            raise InputError(not_ours)
+        return
+    if not out.is_dir() or not (out / SNAPSHOT_META).is_file():
+        raise InputError(not_ours)
+    meta = load_json_file(out / SNAPSHOT_META, MAX_SNAPSHOT_META_BYTES, "snapshot description", str(out.resolve()))
+    if not isinstance(meta, dict) or meta.get("format") != SNAPSHOT_FORMAT:
+        raise InputError(not_ours)
+    foreign = _foreign_entry(out)
+    if foreign is not None:
+        raise InputError(
+            f"{out} holds {shown(foreign)}, which virtprobe did not write, so --force will not replace it; "
+            "move it out or pick another OUT"
+        )
+
+
+def _capture_folder(out: Path, replace: bool, kvm_probe: bool) -> None:
+    """Capture into a new folder beside out, then swap it in (replace) or rename it into place."""
+    new = make_folder(f".{out.name}.new-", str(out.parent))
     try:
-        if not as_tar:
-            out.mkdir(parents=True)
-            capture_into(out, kvm_probe)
-            return out
+        capture_into(Path(new), kvm_probe)
+        os.chmod(new, new_folder_mode())  # mkdtemp made it 0700
+        if replace:
+            exchange(new, str(out))  # new now holds the old snapshot, removed below
+        else:
+            rename_noreplace(new, str(out))
+        fsync_folder(str(out.parent))
+    except FileExistsError:
+        remove_folder(new)
+        raise InputError(f"{out} already exists; pass --force to replace it") from None
+    except BaseException:
+        remove_folder(new)
+        raise
+    remove_folder(new)
+
+
+def _capture_archive(out: Path, replace: bool, kvm_probe: bool) -> None:
+    """Capture into a scratch folder, then write the .tar.gz through an O_EXCL temp file and a rename."""
+    scratch = make_folder("virtprobe-snapshot-")
+    try:
+        root = Path(scratch) / out.name.removesuffix(".tar.gz")
+        root.mkdir()
+        capture_into(root, kvm_probe)
+        with atomic_file(str(out), force=replace) as fh, tarfile.open(fileobj=fh, mode="w:gz") as tar:
+            tar.add(root, arcname=root.name)
+    finally:
+        remove_folder(scratch)
+
+
+def capture(out: Path, force: bool, kvm_probe: bool) -> Path:
+    """Capture this machine into OUT (a folder, or a .tar.gz file).
+
+    Never overwrites without force; with force replaces only a virtprobe snapshot, and
+    atomically: the new one is written beside it and swapped in, so OUT is always the
+    old snapshot or the new one, never half of either (killed or out of disk space).
+    """
+    out = Path(out)
+    as_tar = out.name.endswith(".tar.gz")
+    exists = os.path.lexists(out)
+    if exists and not force:
+        raise InputError(f"{out} already exists; pass --force to replace it")
+    if exists:
+        _check_replaceable(out, as_tar)
+    try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="virtprobe-snapshot-") as tmp:
-            root = Path(tmp) / out.name.removesuffix(".tar.gz")
-            root.mkdir()
-            capture_into(root, kvm_probe)
-            with tarfile.open(out, "w:gz") as tar:
-                tar.add(root, arcname=root.name)
-        return out
+        if as_tar:
+            _capture_archive(out, exists, kvm_probe)
+        else:
+            _capture_folder(out, exists, kvm_probe)
     except OSError as err:
         raise InputError(f"cannot write snapshot {out}: {err.strerror or err}") from err
+    return out
 
 
 def _debug_main() -> None:  # pragma: no cover - manual use: python -m virtprobe.detection.capture OUT

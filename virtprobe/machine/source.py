@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import errno
-import json
 import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from virtprobe.errors import InputError
+from virtprobe.errors import InputError, shown
+from virtprobe.machine.bounded import MAX_FILE_BYTES, MAX_SNAPSHOT_META_BYTES, Refused, os_reason, read_limited
 from virtprobe.machine.cpuid import machine_name
 from virtprobe.machine.facts import CpuidRegs, FileRead, Lookup
 
@@ -38,8 +37,9 @@ KEEP_FILE = ".keep"
 SNAPSHOT_FORMAT = 1
 
 # Files larger than this are not system files we care about; refuse rather than
-# read a runaway file (a fixture with random bytes, a FIFO, /proc/kcore...).
-MAX_READ_BYTES = 4 * 1024 * 1024
+# read a runaway file (a fixture with random bytes, /proc/kcore...). FIFOs and
+# devices are refused by type (machine/bounded.py), so no read can block.
+MAX_READ_BYTES = MAX_FILE_BYTES
 
 # The only environment variables detect ever looks at. A snapshot stores these
 # and nothing else, and reports never store any.
@@ -55,39 +55,15 @@ DETECT_ENV_VARS = (
 
 
 def _reason_for(err: OSError) -> str:
-    if err.errno == errno.ENOENT:
-        return "not found"
-    if err.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied (try as root)"
-    if err.errno == errno.EISDIR:
-        return "is a directory"
-    if err.errno == errno.ENOTDIR:
-        return "not found (a parent is not a directory)"
-    return err.strerror or type(err).__name__
+    return os_reason(err)
 
 
-# procfs and sysfs files refuse one huge read() (a sysctl file answers ENOMEM to a
-# multi-megabyte buffer), so read in modest chunks up to the limit.
-_CHUNK = 64 * 1024
-
-
-def _read_file(host_path: str, shown_path: str, limit: int) -> FileRead:
-    """Read at most limit bytes of host_path; report it under shown_path."""
-    chunks: list[bytes] = []
-    size = 0
+def _read_file(host_path: str, shown_path: str, limit: int, real_root: str | None = None) -> FileRead:
+    """Read at most limit bytes of the regular file host_path (inside real_root when given); shown as shown_path."""
     try:
-        with open(host_path, "rb", buffering=0) as fh:
-            while size <= limit:
-                chunk = fh.read(min(_CHUNK, limit + 1 - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-    except OSError as err:
-        return FileRead(shown_path, None, _reason_for(err))
-    if size > limit:
-        return FileRead(shown_path, None, f"larger than {limit} bytes")
-    return FileRead(shown_path, b"".join(chunks))
+        return FileRead(shown_path, read_limited(host_path, limit, real_root))
+    except Refused as why:
+        return FileRead(shown_path, None, why.reason)
 
 
 def _norm(rel: str) -> str:
@@ -305,6 +281,12 @@ def _run_command(name: str) -> Lookup:
 # Captured root
 
 
+def _text_field(meta: dict[str, Any], key: str, default: str) -> str:
+    """A short string field of the snapshot description; anything else is its default."""
+    value = meta.get(key)
+    return value if isinstance(value, str) and value and len(value) <= 64 and value.isprintable() else default
+
+
 class RootSource(Source):
     """Reads only below `root`; never from the live machine."""
 
@@ -320,30 +302,34 @@ class RootSource(Source):
             raise InputError(f"snapshot root {self.root} is not a directory")
         self._real_root = os.path.realpath(self.root)
         meta = self._load_meta()
-        self.platform = str(meta.get("platform") or "linux")
-        self.machine = str(meta.get("machine") or "unknown")
-        env = meta.get("env") or {}
-        self.env = {str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {}
+        self.platform = _text_field(meta, "platform", "linux")
+        self.machine = _text_field(meta, "machine", "unknown")
+        env = meta.get("env")
+        self.env = {k: v for k, v in env.items() if isinstance(v, str)} if isinstance(env, dict) else {}
         self._cpuid = meta.get("cpuid") if isinstance(meta.get("cpuid"), dict) else None
         self._commands = meta.get("commands") if isinstance(meta.get("commands"), dict) else {}
         self._kvm = meta.get("kvm_probe")
-        self._cpuid_reason = meta.get("cpuid_reason")
+        reason = meta.get("cpuid_reason")
+        self._cpuid_reason = reason if isinstance(reason, str) else None
         msr = meta.get("msr")
         self._msr: dict[str, Any] = msr if isinstance(msr, dict) else {}
 
     def _load_meta(self) -> dict[str, Any]:
-        path = self.root / SNAPSHOT_META
-        if not path.exists():
+        """virtprobe-snapshot.json through the bounded door: a regular file inside the root, JSON within limits."""
+        from virtprobe.machine.bounded import load_json_file
+
+        path = os.path.join(self._real_root, SNAPSHOT_META)
+        if not os.path.lexists(path):
             return {}
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise InputError(f"{path}: not a valid snapshot description ({err})") from err
+        meta = load_json_file(path, MAX_SNAPSHOT_META_BYTES, "snapshot description", self._real_root)
         if not isinstance(meta, dict):
-            raise InputError(f"{path}: not a valid snapshot description (expected a JSON object)")
+            raise InputError(f"snapshot description {path}: not a valid snapshot description (expected a JSON object)")
         fmt = meta.get("format", SNAPSHOT_FORMAT)
-        if fmt != SNAPSHOT_FORMAT:
-            raise InputError(f"{path}: snapshot format {fmt!r}; this virtprobe reads format {SNAPSHOT_FORMAT}")
+        if fmt != SNAPSHOT_FORMAT or isinstance(fmt, bool):
+            raise InputError(
+                f"snapshot description {path}: snapshot format {shown(fmt, 40)}; "
+                f"this virtprobe reads format {SNAPSHOT_FORMAT}"
+            )
         return meta
 
     def describe(self) -> str:
@@ -362,7 +348,7 @@ class RootSource(Source):
         host, why = self._inside(rel)
         if host is None:
             return FileRead(path, None, why)
-        return _read_file(host, path, limit)
+        return _read_file(host, path, limit, self._real_root)
 
     def listdir(self, rel: str) -> list[str] | None:
         host, _ = self._inside(rel)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,8 @@ from virtprobe.benchmark.result import PHASES, BenchResult, Environment, VmBasel
 from virtprobe.detection.model import DetectResult, show_value
 from virtprobe.errors import InputError
 from virtprobe.report.document import KIND_BENCH, KIND_DETECT, BenchReport, DetectReport, Report
-from virtprobe.stats import CONFIDENCE, bootstrap_ci, mann_whitney_u
+from virtprobe.stats import CONFIDENCE, bootstrap_ci, mann_whitney_u, relative_change
+from virtprobe.stats import median as stats_median
 
 ALPHA = 0.05
 
@@ -143,9 +143,10 @@ def metric_change(
     threshold: float,
     higher_is_better: bool = False,
 ) -> MetricChange:
-    base_med = statistics.median(base) if base else None
-    new_med = statistics.median(new) if new else None
-    change = new_med / base_med - 1 if base_med and new_med is not None else None
+    # Overflow-safe (a report may hold samples of 1e308): None where a figure is not a finite double.
+    base_med = stats_median(base)
+    new_med = stats_median(new)
+    change = relative_change(new_med, base_med)
     ci = p = None
     note = ""
     if len(base) >= 2 and len(new) >= 2:

@@ -38,8 +38,8 @@ typed result (bench/result.py) computes every summary from the raw samples.
 
 from __future__ import annotations
 
+import itertools
 import json
-import math
 import os
 import re
 from collections.abc import Callable
@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from virtprobe.errors import ReportFormatError
+from virtprobe.machine.bounded import MAX_REPORT_BYTES, Refused, parse_json, read_limited
 from virtprobe.report.bench_upgrade import bench_1_0_to_1_1
 from virtprobe.report.document import KIND_BENCH, KIND_DETECT, SCHEMA_MAJOR, Report, from_document
 from virtprobe.report.envelope import KIND_FLEET
@@ -82,6 +83,7 @@ UPGRADES: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 _VERSION_RE = re.compile(r"^([0-9]{1,6})\.([0-9]{1,6})$")
 _MAX_DETAIL = 160
+_MAX_SCHEMA_ERRORS = 50
 
 
 def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
@@ -89,66 +91,27 @@ def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _reject_constant(name: str) -> float:
-    # Python's json accepts NaN and Infinity, which are not JSON and which we
-    # could not write back out (report.document.dumps uses allow_nan=False).
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e400 parses to inf
-        raise ValueError(f"number {text[:20]} is out of range")
-    return value
-
-
-def _bounded_int(text: str) -> int:
-    # Nothing in a report needs more than 64 bits, and an int too large for a
-    # float would break the statistics later.
-    value = int(text)
-    if abs(value) >= 2**64:
-        raise ValueError(f"integer {text[:20]}… is out of range")
-    return value
-
-
-def _read_text(path: Path) -> str:
+def _read_bytes(path: Path) -> bytes:
+    """The report's bytes through the bounded door: a regular file of at most MAX_REPORT_BYTES."""
     name = str(path)
     try:
-        if path.is_dir():
-            raise ReportFormatError(f"{name}: is a directory, not a report file")
-        data = path.read_bytes()
-    except FileNotFoundError as err:
-        raise ReportFormatError(f"{name}: no such file") from err
-    except IsADirectoryError as err:
-        raise ReportFormatError(f"{name}: is a directory, not a report file") from err
-    except PermissionError as err:
-        raise ReportFormatError(f"{name}: cannot read it: permission denied") from err
-    except OSError as err:
-        raise ReportFormatError(f"{name}: cannot read it: {err.strerror or err}") from err
+        data = read_limited(path, MAX_REPORT_BYTES)
+    except Refused as why:
+        if why.reason == "not found":
+            raise ReportFormatError(f"{name}: no such file") from None
+        if why.reason == "is a directory":
+            raise ReportFormatError(f"{name}: is a directory, not a report file") from None
+        if why.reason.startswith("larger than"):
+            raise ReportFormatError(f"{name}: {why.reason}; not a virtprobe report (see docs/limits.md)") from None
+        raise ReportFormatError(f"{name}: cannot read it: {why.reason}") from None
     if not data.strip():
         raise ReportFormatError(f"{name}: empty file, not a virtprobe report")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ReportFormatError(
-            f"{name}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); not a virtprobe report"
-        ) from err
+    return data
 
 
-def _parse(name: str, text: str) -> Any:
-    try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int)
-    except json.JSONDecodeError as err:
-        # A string left open, or an error at the very end, means the text stopped early.
-        if err.pos >= len(text.rstrip()) or err.msg.startswith("Unterminated string"):
-            raise ReportFormatError(
-                f"{name}: truncated JSON (it ends at line {err.lineno} column {err.colno}); was the file cut short?"
-            ) from err
-        raise ReportFormatError(f"{name}: not JSON ({err.msg}: line {err.lineno} column {err.colno})") from err
-    except RecursionError as err:
-        raise ReportFormatError(f"{name}: not a virtprobe report (JSON nested too deeply)") from err
-    except ValueError as err:  # NaN/Infinity, or an integer too long to convert
-        raise ReportFormatError(f"{name}: not valid report JSON ({_one_line(str(err))})") from err
+def _parse(name: str, data: bytes) -> Any:
+    """JSON within the bounded door's limits (depth, integer size, no NaN/Infinity, value count)."""
+    return parse_json(data, name, ReportFormatError)
 
 
 def _version(name: str, doc: dict[str, Any]) -> tuple[int, int]:
@@ -186,7 +149,10 @@ def _validate(name: str, doc: dict[str, Any], kind: str, version: str) -> None:
     import jsonschema  # only here: it costs ~50 ms to import, and detect --json does not need it
 
     validator = jsonschema.Draft202012Validator(_schema(kind, version))
-    errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    # Only the first few errors are gathered: a crafted report can hold a million wrong items,
+    # and an error object for each would cost gigabytes. The shallowest of them is shown.
+    first_few = itertools.islice(validator.iter_errors(doc), _MAX_SCHEMA_ERRORS)
+    errors = sorted(first_few, key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         first = errors[0]
         raise ReportFormatError(
@@ -235,7 +201,7 @@ def _json_type(value: Any) -> str:
 def load_document(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse, check and upgrade one report file to the newest known minor version."""
     p = Path(path)
-    return check_document(_parse(str(p), _read_text(p)), str(p))
+    return check_document(_parse(str(p), _read_bytes(p)), str(p))
 
 
 def load_report(path: str | os.PathLike[str]) -> Report:

@@ -20,11 +20,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from virtprobe.errors import InputError
+from virtprobe.errors import InputError, shown
+from virtprobe.machine.bounded import MAX_PROFILE_BYTES, Refused, parse_json, read_limited
 
 PROFILES_FORMAT = 1
 BUILTIN_NAME = "virtprobe/benchmark/vm/data/vm_profiles.json"
-MAX_PROFILE_FILE_BYTES = 1024 * 1024
+MAX_PROFILE_FILE_BYTES = MAX_PROFILE_BYTES
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def _num(d: dict[str, Any], key: str, origin: str, where: str, *, required: bool
             raise _fail(origin, where, f"{key!r} is required (a positive number)")
         return None
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
-        raise _fail(origin, where, f"{key!r} must be a non-negative number, got {v!r}")
+        raise _fail(origin, where, f"{key!r} must be a non-negative number, got {shown(v)}")
     return float(v)
 
 
@@ -95,7 +96,7 @@ def _int(d: dict[str, Any], key: str, origin: str, where: str, *, required: bool
             raise _fail(origin, where, f"{key!r} is required (a whole number of bytes)")
         return None
     if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise _fail(origin, where, f"{key!r} must be a non-negative whole number of bytes, got {v!r}")
+        raise _fail(origin, where, f"{key!r} must be a non-negative whole number of bytes, got {shown(v)}")
     return v
 
 
@@ -124,7 +125,7 @@ def parse_profile(d: Any, origin: str, index: int) -> VmProfile:
     name = d.get("name")
     if not isinstance(name, str) or not name.strip():
         raise _fail(origin, where, "'name' must be a non-empty string")
-    where = f"profile {name!r}"
+    where = f"profile {shown(name)}"
     label = d.get("label", name)
     if not isinstance(label, str) or not label.strip():
         raise _fail(origin, where, "'label' must be a non-empty string")
@@ -178,7 +179,7 @@ def parse_profiles(doc: Any, origin: str) -> list[VmProfile]:
         raise _fail(origin, "top level", "must be a JSON object with 'format' and 'profiles'")
     fmt = doc.get("format")
     if fmt != PROFILES_FORMAT:
-        raise _fail(origin, "format", f"is {fmt!r}; this virtprobe reads profile format {PROFILES_FORMAT}")
+        raise _fail(origin, "format", f"is {shown(fmt)}; this virtprobe reads profile format {PROFILES_FORMAT}")
     items = doc.get("profiles")
     if not isinstance(items, list) or not items:
         raise _fail(origin, "profiles", "must be a non-empty list")
@@ -187,7 +188,7 @@ def parse_profiles(doc: Any, origin: str) -> list[VmProfile]:
     for i, item in enumerate(items):
         p = parse_profile(item, origin, i)
         if p.name in seen:
-            raise _fail(origin, f"profile {p.name!r}", "name appears twice")
+            raise _fail(origin, f"profile {shown(p.name)}", "name appears twice")
         seen.add(p.name)
         out.append(p)
     return out
@@ -199,21 +200,13 @@ def load_builtin() -> list[VmProfile]:
 
 
 def load_file(path: str | Path) -> list[VmProfile]:
-    """A user profile file; any problem is one InputError line naming the file."""
+    """A user profile file, through the bounded door; any problem is one InputError line naming the file."""
     p = Path(path)
     try:
-        if p.stat().st_size > MAX_PROFILE_FILE_BYTES:
-            raise InputError(f"{p}: larger than {MAX_PROFILE_FILE_BYTES} bytes; not a profile file")
-        raw = p.read_bytes()
-    except OSError as err:
-        raise InputError(f"{p}: cannot read the profile file: {err.strerror or err}") from err
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as err:
-        raise InputError(f"{p}: not UTF-8 text ({err.reason} at byte {err.start})") from err
-    except json.JSONDecodeError as err:
-        raise InputError(f"{p}: not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from err
-    return parse_profiles(doc, str(p))
+        raw = read_limited(p, MAX_PROFILE_FILE_BYTES)
+    except Refused as why:
+        raise InputError(f"{p}: cannot read the profile file: {why.reason}") from None
+    return parse_profiles(parse_json(raw, str(p)), str(p))
 
 
 def select_profiles(profiles_file: str | Path | None = None, *, include_unverified: bool = False) -> list[VmProfile]:
