@@ -69,6 +69,26 @@ class MissingExtra(VirtprobeError):
         self.extra = extra
 
 
+# Optional dependency (top-level module) -> the extra that installs it (pyproject.toml).
+EXTRAS = {
+    "docker": ("bench", "benchmarking an engine"),
+    "psutil": ("bench", "measuring the engine's own processes"),
+    "paramiko": ("ssh", "an ssh:// engine"),
+    "lz4": ("vm", "reading an LZ4-compressed guest kernel"),
+    "pygal": ("html", "the HTML report's charts"),
+    "jsonschema": ("report", "reading a saved report"),
+}
+
+
+def missing_extra(err: ImportError) -> MissingExtra | None:
+    """The MissingExtra an ImportError of an optional dependency means, or None (then it is a bug)."""
+    top = (err.name or "").split(".")[0]
+    if top not in EXTRAS:
+        return None
+    extra, what = EXTRAS[top]
+    return MissingExtra(extra, top, what)
+
+
 class Interrupted(VirtprobeError):
     """The run was interrupted by a signal; cleanup has already happened."""
 

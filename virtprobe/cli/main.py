@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from virtprobe.errors import EXIT_INTERRUPTED, VirtprobeError
+from virtprobe.errors import EXIT_INTERRUPTED, VirtprobeError, missing_extra
 
 
 def guarded(fn: Callable[[], Any]) -> int:
@@ -22,6 +22,13 @@ def guarded(fn: Callable[[], Any]) -> int:
     except VirtprobeError as err:
         print(f"virtprobe: error: {err.message}", file=sys.stderr)
         return err.exit_code
+    except ModuleNotFoundError as err:
+        # An optional dependency that was not installed: say which extra brings it (exit 6).
+        extra = missing_extra(err)
+        if extra is None:
+            raise
+        print(f"virtprobe: error: {extra.message}", file=sys.stderr)
+        return extra.exit_code
     except KeyboardInterrupt:
         print("virtprobe: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
