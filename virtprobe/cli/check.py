@@ -39,9 +39,7 @@ def show_checks(result: DetectResult, names: list[str], json_out: bool, quiet: b
     targets, _ = resolve_targets(names)  # the CLI has already refused unknown names
     shown = shown_targets(result, targets, quiet)
     if json_out:
-        from virtprobe.report.envelope import detect_document, dumps
-
-        sys.stdout.write(dumps(detect_document(result)))
+        sys.stdout.write(result.to_json())
         sys.stdout.flush()
     elif shown or not quiet:
         from virtprobe.cli.console import stdout_console

@@ -126,9 +126,7 @@ def _write(result: DetectResult, fmt: str, a: dict[str, Any]) -> None:
 def _text(result: DetectResult, fmt: str, a: dict[str, Any]) -> str:
     """The document in a text format: one row per format."""
     if fmt == "json":
-        from virtprobe.report.envelope import detect_document, dumps
-
-        return dumps(detect_document(result))
+        return result.to_json()
     if fmt == "nfd":
         import datetime as dt
 

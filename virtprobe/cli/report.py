@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import io
 import sys
 from pathlib import Path
@@ -11,6 +12,11 @@ import typer
 
 from virtprobe.errors import GateFailed
 from virtprobe.report.formats import OutputFormat
+
+
+class EnvMismatch(enum.StrEnum):
+    refuse = "refuse"
+    warn = "warn"
 
 
 def _rich_text(renderables: list[Any], width: int = 120) -> str:
@@ -42,16 +48,35 @@ def emit(text_or_renderables: str | list[Any], out: str, force: bool) -> None:
     write_text(_rich_text(text_or_renderables), out, force=force)
 
 
+# The same names as every command: -o/--output FILE, --json, -f/--format; `--out` is the old spelling.
+Output = Annotated[str, typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout ('-').")]
+OldOut = Annotated[str | None, typer.Option("--out", hidden=True)]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json).")]
+
+
+def _destination(output: str, old_out: str | None) -> str:
+    return old_out if old_out is not None and output == "-" else output
+
+
+def _format(fmt: OutputFormat, json_out: bool) -> OutputFormat:
+    if json_out and fmt not in (OutputFormat.table, OutputFormat.json):
+        raise typer.BadParameter(f"--json and --format {fmt.value} disagree", param_hint="--format")
+    return OutputFormat.json if json_out else fmt
+
+
 def report(
     files: Annotated[list[Path], typer.Argument(help="Saved reports (virtprobe detect/bench --json).")],
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
-    out: Annotated[str, typer.Option("--out", "-o", help="Write to FILE instead of stdout ('-').")] = "-",
-    force: Annotated[bool, typer.Option("--force", help="Overwrite OUT if it exists.")] = False,
+    out: Output = "-",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the --output file if it exists.")] = False,
+    json_out: Json = False,
+    old_out: OldOut = None,
     anonymize: Annotated[
         bool, typer.Option("--anonymize", help="Replace the hostname and machine IDs with stable hashes.")
     ] = False,
 ) -> None:
     """Render saved reports again as a table, Markdown, HTML or JSON."""
+    out, fmt = _destination(out, old_out), _format(fmt, json_out)
     from virtprobe.report.fleet import FleetReport, anonymize_fleet
     from virtprobe.report.formats import render_reports
     from virtprobe.report.load import load_any
@@ -75,14 +100,28 @@ def compare(
         float,
         typer.Option("--threshold", min=0.0, help="Percent change that counts as a regression when significant."),
     ] = 10.0,
+    env_mismatch: Annotated[
+        EnvMismatch,
+        typer.Option(
+            "--env-mismatch",
+            help="Reports from different environments (CPU, kernel, hypervisor): refuse (exit 1), or warn on "
+            "stderr and compare anyway (a hosted CI runner's kernel changes with its image).",
+        ),
+    ] = EnvMismatch.refuse,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Compare even if the environments differ (still listed), and overwrite OUT."),
+        typer.Option(
+            "--force", help="Overwrite the --output file; also compares other environments, as --env-mismatch warn."
+        ),
     ] = False,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
-    out: Annotated[str, typer.Option("--out", "-o", help="Write to FILE instead of stdout ('-').")] = "-",
+    out: Output = "-",
+    json_out: Json = False,
+    old_out: OldOut = None,
 ) -> None:
     """Compare two reports; exit 3 on a significant regression larger than --threshold."""
+    out, fmt = _destination(out, old_out), _format(fmt, json_out)
+    warn = force or env_mismatch is EnvMismatch.warn
     from virtprobe.report.compare_render import summary_line
     from virtprobe.report.fleet_compare import FleetComparison
     from virtprobe.report.fleet_compare import compare_any as compare_reports
@@ -91,8 +130,11 @@ def compare(
 
     base_report, new_report = load_any(base), load_any(new)
     result = compare_reports(
-        base_report, new_report, threshold=threshold / 100.0, force=force, base_name=str(base), new_name=str(new)
+        base_report, new_report, threshold=threshold / 100.0, force=warn, base_name=str(base), new_name=str(new)
     )
+    differences = getattr(result, "env_differences", ())
+    if differences:
+        print(f"virtprobe: warning: the environments differ ({'; '.join(differences)})", file=sys.stderr)
     emit(render_comparison(result, [base_report, new_report], [str(base), str(new)], fmt), out, force)
     # After the result is out: CI reads the table, then keys on the exit code.
     if result.regressions:

@@ -11,9 +11,7 @@ import typer
 def snapshot(
     out: Annotated[Path | None, typer.Argument(help="Folder to create, or a file ending in .tar.gz.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
-    no_kvm_probe: Annotated[
-        bool, typer.Option("--no-kvm-probe", help="Do not run a test guest on /dev/kvm.")
-    ] = False,
+    no_kvm_probe: Annotated[bool, typer.Option("--no-kvm-probe", help="Do not run a test guest on /dev/kvm.")] = False,
     script: Annotated[
         bool,
         typer.Option(
