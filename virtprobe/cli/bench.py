@@ -42,13 +42,11 @@ def _progress() -> Iterator[Any]:
         yield progress
 
 
-def _json_destination(output: str | None, json_flag: str | None) -> str | None:
-    """Where the JSON report goes: -o FILE, --json (stdout, "-"), or the old `--json FILE`."""
-    if output is not None and json_flag is not None and json_flag != "-":
-        raise InputError(f"--json {json_flag} is the old spelling of -o {json_flag}; give one of them")
-    if output is not None and json_flag == "-":
+def _json_destination(output: str | None, json_flag: bool) -> str | None:
+    """Where the JSON report goes: -o FILE, or stdout ("-") for --json (cli/aliases.py maps `--json FILE`)."""
+    if output is not None and json_flag:
         raise InputError("--json prints the report on stdout and -o writes it to a file; give one of them")
-    return output if output is not None else json_flag
+    return "-" if json_flag else output
 
 
 def _write_or_salvage(text: str, dest: str, force: bool, run_id: Any) -> None:
@@ -96,17 +94,10 @@ def bench(
     output: Annotated[
         str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the JSON report to FILE (atomically).")
     ] = None,
-    json_out: Annotated[
-        str | None,
-        typer.Option(
-            "--json",
-            is_flag=False,
-            flag_value="-",
-            metavar="",
-            help="Print the JSON report on stdout instead of the table. (`--json FILE`, the old spelling of "
-            "-o FILE, still works.)",
-        ),
-    ] = None,
+    json_flag: Annotated[
+        bool,
+        typer.Option("--json", help="Print the JSON report on stdout instead of the table."),
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite the --output file if it exists.")] = False,
     seed: Annotated[
         int, typer.Option("--seed", help="Seed of the simulated VM baselines, recorded in the report.")
@@ -176,7 +167,7 @@ def bench(
     from virtprobe.report.document import dumps, new_report, to_document
     from virtprobe.report.write import check_writable
 
-    json_out = _json_destination(output, json_out)
+    json_out = _json_destination(output, json_flag)
     # Refuse before a minute of measuring, not after.
     if max_memory_mib is not None and memory == 0:
         raise InputError("--max-memory-mib needs memory measured; drop --memory 0")

@@ -48,11 +48,12 @@ def dispatch(argv: Sequence[str]) -> int:
             from virtprobe.cli.detect import run
 
             return run(options)
+    from virtprobe.cli.aliases import rewrite
     from virtprobe.cli.app import app
 
     # Click's standalone mode handles usage errors (exit 2) and --help itself, and exits;
     # our own errors pass through it to the boundary.
-    app(args=list(argv), prog_name="virtprobe")
+    app(args=rewrite(argv), prog_name="virtprobe")
     return 0
 
 

@@ -19,10 +19,9 @@ def _roff(text: str) -> str:
 
 def _option(param: Any) -> list[str]:
     names = ", ".join(f"\\fB{_roff(n)}\\fR" for n in [*param.opts, *param.secondary_opts])
-    if not getattr(param, "is_flag", False) and param.metavar:
-        names += f" \\fI{_roff(param.metavar)}\\fR"
-    elif not getattr(param, "is_flag", False):
-        names += f" \\fI{_roff(param.name.upper())}\\fR"
+    takes_value = not getattr(param, "is_flag", False) and not getattr(param, "_flag_needs_value", False)
+    if takes_value:
+        names += f" \\fI{_roff(param.metavar or param.name.upper())}\\fR"
     return [".TP", names, _roff(param.help or "")]
 
 
