@@ -322,6 +322,14 @@ def test_old_spellings_still_work(tmp_path: Path) -> None:
     assert again.returncode == 0 and (tmp_path / "r2.json").read_text() == out.read_text()
 
 
+def test_threshold_is_named_for_its_unit_and_the_old_name_still_works() -> None:
+    base, slower = str(FIX / "bench-base.json"), str(FIX / "bench-new-slower.json")
+    assert "--threshold-pct" in vp("compare", "-h").stdout and "--threshold " not in vp("compare", "-h").stdout
+    assert vp("compare", base, slower, "--threshold-pct", "10").returncode == 3
+    assert vp("compare", base, slower, "--threshold-pct", "10000").returncode == 0
+    assert vp("compare", base, slower, "--threshold", "10000").returncode == 0
+
+
 def test_compare_env_mismatch() -> None:
     base, other = str(FIX / "bench-base.json"), str(FIX / "bench-other-machine.json")
     refused = vp("compare", base, other)

@@ -39,7 +39,7 @@ COMMANDS: dict[str, Entry] = {
     "report": Entry("virtprobe.cli.report", "report", "Render saved reports again as a table, Markdown, HTML or "
                     "JSON."),
     "compare": Entry("virtprobe.cli.report", "compare", "Compare two reports; exit 3 on a significant regression "
-                     "larger than --threshold."),
+                     "larger than --threshold-pct."),
     "merge": Entry("virtprobe.cli.merge", "merge", "Gather reports from many machines into one versioned fleet "
                    "document (render it with `report`)."),
     "man": Entry("virtprobe.cli.manpage", "man", "Print virtprobe's man page (roff), generated from this CLI.",

@@ -96,10 +96,13 @@ def report(
 def compare(
     base: Annotated[Path, typer.Argument(help="The reference report (e.g. a stored baseline).")],
     new: Annotated[Path, typer.Argument(help="The report to judge against BASE.")],
-    threshold: Annotated[
+    threshold_pct: Annotated[
         float,
-        typer.Option("--threshold", min=0.0, help="Percent change that counts as a regression when significant."),
+        typer.Option(
+            "--threshold-pct", min=0.0, help="Percent change that counts as a regression when significant (10 is 10%)."
+        ),
     ] = 10.0,
+    old_threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, hidden=True)] = None,
     env_mismatch: Annotated[
         EnvMismatch,
         typer.Option(
@@ -119,7 +122,8 @@ def compare(
     json_out: Json = False,
     old_out: OldOut = None,
 ) -> None:
-    """Compare two reports; exit 3 on a significant regression larger than --threshold."""
+    """Compare two reports; exit 3 on a significant regression larger than --threshold-pct."""
+    threshold = old_threshold if old_threshold is not None else threshold_pct
     out, fmt = _destination(out, old_out), _format(fmt, json_out)
     warn = force or env_mismatch is EnvMismatch.warn
     from virtprobe.report.compare_render import summary_line
