@@ -400,3 +400,28 @@ def test_old_bench_json_file_spelling_is_rewritten(argv: list[str], expect: list
     from virtprobe.cli.aliases import rewrite
 
     assert rewrite(argv) == expect
+
+
+_WORDS = st.sampled_from(
+    [f for o in __import__("virtprobe.cli.detect_options", fromlist=["OPTIONS"]).OPTIONS for f in o.flags]
+    + ["kvm", "60", "x.json", "env", "--", "-qc", "-fjson", "--output=o", "--json=1", "-z"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_WORDS, max_size=6))
+def test_detect_parser_and_its_click_command_read_argv_alike(argv: list[str]) -> None:
+    """The stdlib loop (start-up) and the Click command (help, completion) come from one table: same reading."""
+    from virtprobe.cli.app import detect_command
+    from virtprobe.cli.detect_options import parse
+
+    ours = parse(argv)
+    try:
+        ctx = detect_command().make_context("detect", list(argv))
+    except Exception:  # a usage error for Click
+        assert ours is None, (argv, ours)
+        return
+    if ours is None:
+        return  # refused by the loop, accepted by Click (a value given twice): Click then runs it
+    theirs = {**ctx.params, "targets": list(ctx.params["targets"])}
+    assert ours == theirs, argv

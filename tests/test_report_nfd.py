@@ -216,7 +216,7 @@ def test_cli_host_root_without_proc_is_one_line_exit_1(tmp_path: Path) -> None:
     ],
 )
 def test_detect_parser_reads_every_option(argv: list[str]) -> None:
-    """detect's getopt parser and its Click command come from one table: every option parses."""
+    """detect's start-up parser and its Click command come from one table: every option parses."""
     from virtprobe.cli.detect_options import parse
 
     assert parse(argv[1:]) is not None

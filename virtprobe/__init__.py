@@ -19,14 +19,14 @@ in __all__ are the stable API; everything else may change between minor versions
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from virtprobe._version import __version__
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from typing import Unpack
 
+    from virtprobe.api_types import BenchKeywords, EnvMismatch
     from virtprobe.benchmark.backend import Progress
     from virtprobe.benchmark.connect import EngineTarget
     from virtprobe.benchmark.options import BenchOptions
@@ -35,24 +35,6 @@ if TYPE_CHECKING:
     from virtprobe.errors import MissingExtra, VirtprobeError
     from virtprobe.report.compare import Comparison
     from virtprobe.report.document import BenchReport, DetectReport, Report
-
-
-class BenchKeywords(TypedDict, total=False):
-    """BenchOptions' fields, as bench()'s keywords (tests/test_api.py keeps the two equal)."""
-
-    runs: int
-    warmup: int
-    parallel: int
-    image: str | None
-    memory_containers: int
-    floor: bool
-    seed: int | None
-    vm: Sequence[str]
-    kernel: str | None
-    profiles: str | None
-    hwvirt: bool
-    runtimes: Sequence[str]
-    function_ms: int | None
 
 
 __all__ = [
@@ -74,11 +56,10 @@ __all__ = [
     "load_report",
 ]
 
-# What compare() does when two bench reports come from different environments.
-EnvMismatch = Literal["refuse", "warn"]
-
 # Types re-exported lazily (PEP 562), so that naming them costs nothing until used.
 _LAZY = {
+    "BenchKeywords": "virtprobe.api_types",
+    "EnvMismatch": "virtprobe.api_types",
     "BenchOptions": "virtprobe.benchmark.options",
     "BenchResult": "virtprobe.benchmark.result",
     "Phase": "virtprobe.benchmark.result",

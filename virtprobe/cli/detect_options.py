@@ -1,11 +1,12 @@
-"""The options of `virtprobe detect`, declared once, and the stdlib parser that reads them.
+"""The options of `virtprobe detect`, declared once, and the stdlib-only parser that reads them.
 
 `detect` must start faster than virt-what (about 40 ms here), and importing Typer and
-Click alone costs 30-45 ms, so `detect` is parsed with getopt (well under 1 ms) from the table
-below. The same table builds the Click command that `virtprobe --help`, `detect --help`,
-shell completion and the man page show (cli/app.py), so there is one declaration and two
-thin adapters, not a second hand-written parser. Help and usage errors go to Click, so
-every command prints them the same way.
+Click alone costs 30-45 ms, so `detect` is parsed by a loop over the table below
+(argparse costs 4-5 ms to import and build, getopt 1.4 ms for its gettext). The same
+table builds the Click command that `virtprobe --help`, `detect --help`, shell completion
+and the man page show (cli/app.py): the options are declared once, and the loop holds
+none of its own (tests/test_cli.py checks that it and Click read every argv alike). Help
+and usage errors go to Click, so every command prints them the same way.
 """
 
 from __future__ import annotations
@@ -71,38 +72,53 @@ EPILOG = (
 )
 
 
-def _getopt_spec() -> tuple[str, list[str]]:
-    shorts, longs = "", []
-    for opt in OPTIONS:
-        for flag in opt.flags:
-            if flag.startswith("--"):
-                longs.append(flag[2:] + ("=" if opt.takes else ""))
-            else:
-                shorts += flag[1:] + (":" if opt.takes else "")
-    return shorts, longs
-
-
 def parse(argv: Sequence[str]) -> dict[str, Any] | None:
-    """The options of a detect call, or None for help and anything getopt refuses (Click then says why).
+    """The options of a detect call, or None for help and anything it cannot read (Click then says why).
 
-    getopt, not argparse: argparse costs 4-5 ms to import and build (it imports shutil,
-    bz2 and lzma to size its help), a tenth of the whole budget."""
-    import getopt
-
-    shorts, longs = _getopt_spec()
-    try:
-        pairs, targets = getopt.gnu_getopt(list(argv), shorts, longs)
-    except getopt.GetoptError:
-        return None
+    GNU rules, as getopt.gnu_getopt reads them (options and TARGETs in any order, `--opt=value`,
+    `-qc` for `-q -c`, `--` ends the options), without getopt's import of gettext: a loop over
+    the table above. No abbreviations: Click refuses them too."""
     by_flag = {flag: opt for opt in OPTIONS for flag in opt.flags}
     values: dict[str, Any] = {o.dest: (False if o.takes is None else None) for o in OPTIONS}
-    for flag, text in pairs:
-        opt = by_flag.get(flag)
-        if opt is None or (opt.takes is not None and values[opt.dest] is not None):
-            return None  # a value given twice: let Click judge it
-        try:
-            values[opt.dest] = True if opt.takes is None else opt.takes(text)
-        except ValueError:
-            return None
+    targets: list[str] = []
+    args = list(argv)
+    while args:
+        word = args.pop(0)
+        if word == "--":
+            targets += args
+            break
+        if not word.startswith("-") or word == "-":
+            targets.append(word)
+            continue
+        if word.startswith("--"):
+            name, eq, inline = word.partition("=")
+            pairs = [(name, inline if eq else None)]
+        else:  # -qc: a cluster of short flags; the last may take a value (-oFILE or -o FILE)
+            pairs = []
+            for i, char in enumerate(word[1:], start=1):
+                opt = by_flag.get("-" + char)
+                if opt is not None and opt.takes is not None:
+                    pairs.append(("-" + char, word[i + 1 :] or None))
+                    break
+                pairs.append(("-" + char, None))
+        for flag, value in pairs:
+            opt = by_flag.get(flag)
+            if opt is None:
+                return None
+            if opt.takes is None:
+                if value is not None:
+                    return None  # --json=yes: a flag takes no value
+                values[opt.dest] = True
+                continue
+            if value is None:
+                if not args:
+                    return None
+                value = args.pop(0)
+            if values[opt.dest] is not None:
+                return None  # given twice: let Click judge it
+            try:
+                values[opt.dest] = opt.takes(value)
+            except ValueError:
+                return None
     values["targets"] = targets
     return values
