@@ -307,11 +307,17 @@ def test_man_page_is_current() -> None:
 # --- one name per option -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", ["detect", "bench", "report", "compare", "merge"])
+@pytest.mark.parametrize("command", ["detect", "snapshot", "bench", "report", "compare", "merge"])
 def test_output_is_dash_o_everywhere_and_old_spellings_are_hidden(command: str) -> None:
     help_text = vp(command, "-h").stdout
     assert "-o, --output" in help_text
     assert "--out " not in help_text
+
+
+def test_snapshot_takes_dash_o_too(tmp_path: Path) -> None:
+    proc = vp("snapshot", "-o", str(tmp_path / "snap"), "--no-kvm-probe")
+    assert proc.returncode == 0, proc.stderr
+    assert vp("detect", "--vm", "--root", str(tmp_path / "snap")).stdout == vp("detect", "--vm").stdout
 
 
 def test_old_spellings_still_work(tmp_path: Path) -> None:

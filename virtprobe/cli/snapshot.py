@@ -10,6 +10,9 @@ import typer
 
 def snapshot(
     out: Annotated[Path | None, typer.Argument(help="Folder to create, or a file ending in .tar.gz.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", metavar="OUT", help="The same as OUT, named as in every command.")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
     no_kvm_probe: Annotated[bool, typer.Option("--no-kvm-probe", help="Do not run a test guest on /dev/kvm.")] = False,
     script: Annotated[
@@ -23,6 +26,9 @@ def snapshot(
     """Capture what detect reads from this machine, to attach to a bug report or replay with --root."""
     from virtprobe import __version__
 
+    if output is not None and out is not None and output != out:
+        raise typer.BadParameter("give OUT or -o OUT, not two places", param_hint="OUT")
+    out = out or output
     if script:
         if out is not None:
             raise typer.BadParameter("--script prints the script on stdout and takes no OUT", param_hint="OUT")
