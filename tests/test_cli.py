@@ -431,3 +431,14 @@ def test_detect_parser_and_its_click_command_read_argv_alike(argv: list[str]) ->
         return  # refused by the loop, accepted by Click (a value given twice): Click then runs it
     theirs = {**ctx.params, "targets": list(ctx.params["targets"])}
     assert ours == theirs, argv
+
+
+def test_every_detect_format_has_a_writer() -> None:
+    """One row per format: adding one to --format without its writer fails here (the table is Rich's)."""
+    from virtprobe.cli.detect import TEXT_WRITERS
+    from virtprobe.cli.detect_options import FORMATS
+
+    assert set(FORMATS) == {"table", *TEXT_WRITERS}
+    for fmt in FORMATS:
+        proc = vp("detect", "--format", fmt, "--root", str(ROOTS / "aws_nitro"), "--no-kvm-probe")
+        assert proc.returncode == 0 and proc.stdout, (fmt, proc.stderr)

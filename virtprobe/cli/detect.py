@@ -9,6 +9,7 @@ TARGET is not confirmed.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from virtprobe.errors import EXIT_USAGE, VirtprobeError
@@ -79,7 +80,7 @@ def validate(a: dict[str, Any]) -> tuple[str | None, str]:
 def _validate_dropin(a: dict[str, Any], mode: str, fmt: str) -> None:
     others = [o for o in ("check", "evidence", "output", "expiry_s", "targets") if a.get(o)]
     if others or fmt != "table":
-        what = _flag(others[0]) if others else f"--format {fmt}"
+        what = ("TARGET" if others[0] == "targets" else _flag(others[0])) if others else f"--format {fmt}"
         raise UsageError(f"{_flag(mode)} answers like systemd-detect-virt; it takes no {what}")
     if mode in ("chroot", "private_users", *_LISTS) and (a.get("root") or a.get("host_root")):
         raise UsageError(f"{_flag(mode)} asks about this process, not a snapshot")
@@ -123,21 +124,43 @@ def _write(result: DetectResult, fmt: str, a: dict[str, Any]) -> None:
     _emit(_text(result, fmt, a), a.get("output"), bool(a.get("force")))
 
 
+def _json(result: DetectResult, a: dict[str, Any]) -> str:
+    return result.to_json()
+
+
+def _nfd(result: DetectResult, a: dict[str, Any]) -> str:
+    import datetime as dt
+
+    from virtprobe.report.nfd import render_nfd
+
+    expiry = a.get("expiry_s")
+    expires = None if expiry is None else dt.datetime.now(dt.UTC) + dt.timedelta(seconds=expiry)
+    return render_nfd(result, expires_at=expires)
+
+
+def _lines(result: DetectResult, a: dict[str, Any]) -> str:
+    from virtprobe.report.detect_lines import render_lines
+
+    return render_lines(result)
+
+
+def _env(result: DetectResult, a: dict[str, Any]) -> str:
+    from virtprobe.report.detect_lines import render_env
+
+    return render_env(result)
+
+
+# The text formats, one row each (detect_options.FORMATS lists them for --help; "table" is Rich's).
+TEXT_WRITERS: dict[str, Callable[[DetectResult, dict[str, Any]], str]] = {
+    "json": _json,
+    "nfd": _nfd,
+    "lines": _lines,
+    "env": _env,
+}
+
+
 def _text(result: DetectResult, fmt: str, a: dict[str, Any]) -> str:
-    """The document in a text format: one row per format."""
-    if fmt == "json":
-        return result.to_json()
-    if fmt == "nfd":
-        import datetime as dt
-
-        from virtprobe.report.nfd import render_nfd
-
-        expiry = a.get("expiry_s")
-        return render_nfd(result, expires_at=None if expiry is None else dt.datetime.now(dt.UTC) + dt.timedelta(
-            seconds=expiry))  # fmt: skip
-    from virtprobe.report.detect_lines import render_env, render_lines
-
-    return render_lines(result) if fmt == "lines" else render_env(result)
+    return TEXT_WRITERS[fmt](result, a)
 
 
 def _emit(text: str, output: str | None, force: bool) -> None:
