@@ -257,8 +257,8 @@ def modules_after(*args: str) -> set[str]:
     return set(proc.stderr.splitlines()[-1].split())
 
 
-def test_help_imports_no_command_module() -> None:
-    loaded = modules_after("--help")
+def test_group_help_imports_no_command_module() -> None:
+    loaded = modules_after("--help", "--help")  # not the root's own answer: Typer's group
     assert "virtprobe.cli.app" in loaded
     assert not {m for m in loaded if m.startswith(("virtprobe.report", "virtprobe.benchmark", "virtprobe.cli.bench"))}
     assert "rich" not in loaded
@@ -442,3 +442,26 @@ def test_every_detect_format_has_a_writer() -> None:
     for fmt in FORMATS:
         proc = vp("detect", "--format", fmt, "--root", str(ROOTS / "aws_nitro"), "--no-kvm-probe")
         assert proc.returncode == 0 and proc.stdout, (fmt, proc.stderr)
+
+
+@pytest.mark.parametrize("columns", [40, 72, 80, 100, 160])
+def test_root_help_without_typer_is_clicks_help(columns: int) -> None:
+    """cli/root.py answers `virtprobe --help` from the command table; Click, given the same group, prints the same."""
+    env = {"COLUMNS": str(columns)}
+    ours = vp("--help", env=env)
+    click = subprocess.run(
+        [sys.executable, "-c", "from virtprobe.cli.app import app; app(['--help'], prog_name='virtprobe')"],
+        capture_output=True, text=True, cwd=REPO, env={**os.environ, **env}, timeout=60, check=False,
+    )  # fmt: skip
+    assert (ours.returncode, click.returncode) == (0, 0), click.stderr
+    assert ours.stdout == click.stdout
+    assert vp("-h", env=env).stdout == ours.stdout
+
+
+def test_root_answers_import_no_typer() -> None:
+    for args in (["--help"], ["--version"]):
+        loaded = modules_after(*args)
+        assert not {m.split(".")[0] for m in loaded} & {"typer", "click", "rich"}, args
+    from virtprobe import __version__
+
+    assert vp("--version").stdout == f"virtprobe {__version__}\n"

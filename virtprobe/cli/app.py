@@ -10,41 +10,15 @@ its help, completion and the man page read. The error boundary is cli/main.py's 
 from __future__ import annotations
 
 import importlib
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from virtprobe import __version__
+from virtprobe.cli.commands import APP_EPILOG, APP_HELP, COMMANDS, MAX_WIDTH, VERSION_HELP
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class Entry(NamedTuple):
-    module: str  # the module that defines the command
-    function: str  # the Typer command function in it
-    summary: str  # the line `virtprobe --help` shows (a test keeps it equal to the docstring's first line)
-    hidden: bool = False
-
-
-COMMANDS: dict[str, Entry] = {
-    "detect": Entry("virtprobe.cli.detect_options", "", "Report hardware virtualization, KVM, hypervisor, VMM, "
-                    "cloud, container, WSL and confidential VMs."),
-    "snapshot": Entry("virtprobe.cli.snapshot", "snapshot", "Capture what detect reads from this machine, to "
-                      "attach to a bug report or replay with --root."),
-    "bench": Entry("virtprobe.cli.bench", "bench", "Time container startup phase by phase, and memory, against "
-                   "VM baselines."),
-    "clean": Entry("virtprobe.cli.bench", "clean", "Remove containers and images left by crashed virtprobe runs "
-                   "(only virtprobe's own)."),
-    "report": Entry("virtprobe.cli.report", "report", "Render saved reports again as a table, Markdown, HTML or "
-                    "JSON."),
-    "compare": Entry("virtprobe.cli.report", "compare", "Compare two reports; exit 3 on a significant regression "
-                     "larger than --threshold-pct."),
-    "merge": Entry("virtprobe.cli.merge", "merge", "Gather reports from many machines into one versioned fleet "
-                   "document (render it with `report`)."),
-    "man": Entry("virtprobe.cli.manpage", "man", "Print virtprobe's man page (roff), generated from this CLI.",
-                 hidden=True),
-}  # fmt: skip
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": MAX_WIDTH}
 
 
 def detect_command() -> TyperCommand:
@@ -112,14 +86,12 @@ class LazyGroup(TyperGroup):
 app = typer.Typer(
     name="virtprobe",
     cls=LazyGroup,
-    help="What is this machine, really, and what does isolation cost on it?",
+    help=APP_HELP,
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings=CONTEXT,
-    epilog="Exit codes: 0 done; 1 bad input; 2 usage; 3 a regression, a --max-* gate or a --check FAIL; "
-    "4 the engine cannot be used; 5 the workload cannot run; 6 a needed extra is not installed; "
-    "130 interrupted. `virtprobe COMMAND -h` for each command.",
+    epilog=APP_EPILOG,
 )
 
 
@@ -132,7 +104,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool, typer.Option("--version", callback=_version, is_eager=True, help=VERSION_HELP)
     ] = False,
 ) -> None:
-    """virtprobe inspects the machine it runs on and measures what isolation costs there."""
+    """The root's options; its description is cli/commands.py ROOT_HELP."""

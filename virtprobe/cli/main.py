@@ -1,9 +1,10 @@
 """Process entry point: the one error boundary, and the choice of parser for the command given.
 
-`detect` is parsed with argparse from its option table (cli/detect_options.py), because
-Typer and Click cost more to import than virt-what takes to answer; every other command,
-and `detect -h` or a detect usage error, goes through the Typer app (cli/app.py), whose
-command group imports only the module of the command that runs.
+Typer and Click cost more to import than virt-what takes to answer, so the root's own
+`--help` and `--version` come from the command table (cli/root.py) and `detect` is parsed
+by a loop over its option table (cli/detect_options.py); every other command, and
+`detect -h` or a usage error, goes through the Typer app (cli/app.py), whose command group
+imports only the module of the command that runs.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ def guarded(fn: Callable[[], Any]) -> int:
 
 
 def dispatch(argv: Sequence[str]) -> int:
+    if len(argv) == 1 and argv[0] in ("--version", "-h", "--help"):
+        from virtprobe.cli.root import answer
+
+        text = answer(list(argv))
+        if text is not None:
+            sys.stdout.write(text)
+            return 0
     if argv and argv[0] == "detect":
         from virtprobe.cli.detect_options import parse
 

@@ -38,16 +38,12 @@ def _command(name: str, cmd: Any, ctx: Any) -> list[str]:
     return out
 
 
-def _root_doc(app: Any) -> str:
-    root = app.registered_callback
-    return (root.callback.__doc__ or "") if root and root.callback else ""
-
-
 def render_man() -> str:
     """The whole man page, in roff: every visible command with every visible option."""
     import typer
 
     from virtprobe.cli.app import COMMANDS, app, load_command
+    from virtprobe.cli.commands import ROOT_HELP
 
     group = typer.main.get_command(app)
     ctx = group.make_context("virtprobe", ["--version"], resilient_parsing=True)
@@ -58,7 +54,7 @@ def render_man() -> str:
         ".SH SYNOPSIS",
         "\\fBvirtprobe\\fR [\\fB\\-\\-version\\fR] [\\fB\\-h\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR] [\\fIARGS\\fR]",
         ".SH DESCRIPTION",
-        _roff(_root_doc(app)),
+        _roff(ROOT_HELP),
         ".SH COMMANDS",
     ]
     for name, entry in COMMANDS.items():
