@@ -7,9 +7,10 @@ Targets (issue 17), against virt-what's median measured in the same run:
 - at most 1.5x: `--version`, `--help`, `detect` (the table) and `detect --check`.
 
 virtprobe runs as pip installs it: its wheel in a fresh venv, bytecode compiled at install
-time (its dependencies, Typer and Rich, come from this checkout's .venv through a .pth
-file, so nothing is downloaded). For information, two more rows: the checkout as
-scripts/setup.sh installs it (editable, bytecode compiled by setup) with
+time, started by the `virtprobe` script pip writes (its dependencies, Typer and Rich, come
+from this checkout's .venv through a .pth file, so nothing is downloaded). For
+information, more rows: the checkout as scripts/setup.sh installs it (editable, bytecode
+compiled by setup) with
 PYTHONDONTWRITEBYTECODE=1 as this machine sets it, and systemd-detect-virt and py-cpuinfo
 (when installed) for scale. hyperfine (Debian package) runs each command with -N (no
 shell) over two passes in opposite orders, since the first command of a batch runs slower
@@ -48,8 +49,8 @@ ROWS = (
     Row("detect --json", ("detect", "--json"), 1.0),
     Row("detect --vm (drop-in)", ("detect", "--vm"), 1.0),
     Row("detect --container (drop-in)", ("detect", "--container"), 1.0),
-    Row("--version", ("--version",), 1.5),
-    Row("--help", ("--help",), 1.5),
+    Row("virtprobe --version", ("--version",), 1.5),
+    Row("virtprobe --help", ("--help",), 1.5),
     Row("detect (table)", ("detect",), 1.5),
     Row("detect --check", ("detect", "--check"), 1.5),
 )
@@ -60,21 +61,22 @@ def site_packages(venv: Path) -> Path:
 
 
 def wheel_venv(tmp: Path) -> Path:
-    """A fresh venv with virtprobe's wheel, its bytecode compiled at install as pip does for users."""
+    """A fresh venv with virtprobe's wheel and its `virtprobe` script, bytecode compiled at install as for users."""
     subprocess.run(
         [str(DEV_PY), "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp / "wheel"), str(REPO)],
         check=True,
         stdout=subprocess.DEVNULL,
     )
     venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    subprocess.run([str(DEV_PY), "-m", "venv", str(venv)], check=True)
     wheel = next((tmp / "wheel").glob("virtprobe-*.whl"))
     target = site_packages(venv)
     subprocess.run(
-        [str(DEV_PY), "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+         "--no-index", str(wheel)],
         check=True,
         stdout=subprocess.DEVNULL,
-    )
+    )  # fmt: skip
     # Typer and Rich from the checkout's venv: appended after the venv's own site-packages,
     # so the wheel's virtprobe is the one imported (a path added by a .pth file is not a
     # site directory: the checkout's editable .pth inside it is not read).
@@ -83,12 +85,11 @@ def wheel_venv(tmp: Path) -> Path:
 
 
 def commands(wheel: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
-    py = str(wheel / "bin" / "python")
-    cmds: dict[str, tuple[list[str], dict[str, str]]] = {
-        row.name: ([py, "-m", "virtprobe", *row.argv], {}) for row in ROWS
-    }
+    # The `virtprobe` script pip writes, as a user runs it (not `python -m`, which adds runpy).
+    script = str(wheel / "bin" / "virtprobe")
+    cmds: dict[str, tuple[list[str], dict[str, str]]] = {row.name: ([script, *row.argv], {}) for row in ROWS}
     cmds["detect --json, checkout, PYTHONDONTWRITEBYTECODE=1"] = (
-        [str(DEV_PY), "-m", "virtprobe", "detect", "--json"],
+        [str(REPO / ".venv" / "bin" / "virtprobe"), "detect", "--json"],
         {"PYTHONDONTWRITEBYTECODE": "1"},
     )
     cmds[VIRT_WHAT] = (["virt-what"], {})
@@ -119,7 +120,7 @@ def run_hyperfine(cmds: dict[str, tuple[list[str], dict[str, str]]], runs: int, 
             # virt-what, systemd-detect-virt and the drop-in modes exit 1 when not virtualized: an answer.
             subprocess.run(
                 ["hyperfine", "-N", "--warmup", "3", "--runs", str(n), "--ignore-failure", "--style", "none",
-                 "--export-json", str(out), "--command-name", name, shlex.join(argv)],
+                 "--export-json", str(out), f"--command-name={name}", shlex.join(argv)],
                 check=True,
                 stdout=subprocess.DEVNULL,
                 env={**os.environ, **extra_env},
