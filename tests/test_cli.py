@@ -465,3 +465,10 @@ def test_root_answers_import_no_typer() -> None:
     from virtprobe import __version__
 
     assert vp("--version").stdout == f"virtprobe {__version__}\n"
+
+
+def test_report_honours_columns() -> None:
+    narrow = vp("report", str(FIX / "bench-base.json"), env={"COLUMNS": "70"})
+    wide = vp("report", str(FIX / "bench-base.json"), env={"COLUMNS": "160"})
+    assert narrow.returncode == wide.returncode == 0, narrow.stderr
+    assert max(map(len, narrow.stdout.splitlines())) <= 70 < max(map(len, wide.stdout.splitlines()))

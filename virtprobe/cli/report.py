@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import io
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,16 @@ from virtprobe.report.formats import OutputFormat
 class EnvMismatch(enum.StrEnum):
     refuse = "refuse"
     warn = "warn"
+
+
+def text_width() -> int | None:
+    """COLUMNS when set (as every tool honours it); else the terminal's (None); piped, 120.
+
+    Piped into a CI log, Rich would assume 80 columns and cut metric names."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return None if sys.stdout.isatty() else 120
 
 
 def _rich_text(renderables: list[Any], width: int = 120) -> str:
@@ -40,12 +51,11 @@ def emit(text_or_renderables: str | list[Any], out: str, force: bool) -> None:
     if out == "-":
         from virtprobe.cli.console import stdout_console
 
-        # Piped into a CI log, Rich would assume 80 columns and cut metric names.
-        console = stdout_console(width=None if sys.stdout.isatty() else 120)
+        console = stdout_console(width=text_width())
         for r in text_or_renderables:
             console.print(r)
         return
-    write_text(_rich_text(text_or_renderables), out, force=force)
+    write_text(_rich_text(text_or_renderables, text_width() or 120), out, force=force)
 
 
 # The same names as every command: -o/--output FILE, --json, -f/--format; `--out` is the old spelling.
