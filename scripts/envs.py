@@ -53,7 +53,8 @@ CACHE = HERE / ".cache" / "envs"
 RECIPE = "bookworm-minbase-py3-1"  # bump when the debootstrap recipe or the trimming changes
 MIRROR = "http://deb.debian.org/debian"
 LABEL = "io.virtprobe.env=1"
-RUN_IMAGE = "virtprobe-env:run"
+# One run image per checkout (worktrees build in parallel on one engine): never another checkout's tag.
+RUN_IMAGE = f"virtprobe-env:run-{hashlib.sha256(str(HERE).encode()).hexdigest()[:8]}"
 PODMAN_CONF = HERE / ".cache" / "podman" / "containers.conf"
 # Podman 4.3 here needs runc (crun refuses hybrid cgroups) and explicit ulimits (no CAP_SYS_RESOURCE).
 PODMAN_BASE = ["podman", "run", "--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
@@ -61,6 +62,11 @@ GUEST_VP = "/opt/virtprobe/bin/virtprobe"
 PROBE = "/opt/virtprobe/probe.sh"
 BEGIN, END = "===VIRTPROBE-DETECT-BEGIN===", "===VIRTPROBE-DETECT-END==="
 SNAP_BEGIN, SNAP_END = "===VIRTPROBE-SNAPSHOT-BEGIN===", "===VIRTPROBE-SNAPSHOT-END==="
+DROPIN_BEGIN, DROPIN_END = "===VIRTPROBE-DROPIN-BEGIN===", "===VIRTPROBE-DROPIN-END==="
+# systemd-detect-virt as the host has it (Debian 12: systemd 252), copied with its libraries into every
+# environment, so `virtprobe detect --vm` and friends are compared with it inside each one.
+SDV_DIR = "/opt/virtprobe/sdv"
+DROPIN_MODES = ("virt", "vm", "container", "chroot", "private-users")
 # Modules the Debian cloud kernel needs to see a virtio disk (CONFIG_VIRTIO_BLK=m, VIRTIO_PCI=m,
 # VIRTIO_MMIO=m; ext4 is built in), in dependency order (their modinfo "depends=").
 GUEST_MODULES = (
@@ -81,6 +87,16 @@ VP=${VIRTPROBE_BIN:-/opt/virtprobe/bin/virtprobe}
 echo "===VIRTPROBE-DETECT-BEGIN==="
 "$VP" detect --json
 echo "===VIRTPROBE-DETECT-END==="
+# The drop-in modes beside systemd-detect-virt: "MODE SDV_EXIT SDV_OUT VP_EXIT VP_OUT" per line ("-": no output).
+SDV=${VIRTPROBE_SDV:-/opt/virtprobe/sdv/systemd-detect-virt}
+echo "===VIRTPROBE-DROPIN-BEGIN==="
+for mode in virt vm container chroot private-users; do
+    if [ "$mode" = virt ]; then flag=""; else flag="--$mode"; fi
+    s=$("$SDV" $flag 2>/dev/null); src=$?
+    v=$("$VP" detect "--$mode" 2>/dev/null); vrc=$?
+    echo "$mode $src ${s:--} $vrc ${v:--}"
+done
+echo "===VIRTPROBE-DROPIN-END==="
 if [ "${1:-}" = snapshot ]; then
     # A writable place: a read-only root still has /dev/shm (tmpfs) and often /tmp or /run.
     for d in "${TMPDIR:-/nonexistent}" /tmp /dev/shm /run /var/tmp; do
@@ -136,7 +152,8 @@ def sh(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
 
 
 def podman_env() -> dict[str, str]:
-    return {**os.environ, "CONTAINERS_CONF": str(PODMAN_CONF)}
+    # CONTAINERS_CONF as the tests export it (a worktree uses the main checkout's), else this checkout's.
+    return {**os.environ, "CONTAINERS_CONF": os.environ.get("CONTAINERS_CONF") or str(PODMAN_CONF)}
 
 
 # --------------------------------------------------------------------------- build
@@ -249,6 +266,30 @@ def build_virtprobe_wheel(wheels: Path) -> Path:
     return whl
 
 
+SDV_WRAPPER = f"""#!/bin/sh
+# systemd-detect-virt from the host (scripts/envs.py), with the libraries it was built against.
+LD_LIBRARY_PATH={SDV_DIR}/lib exec {SDV_DIR}/bin/systemd-detect-virt "$@"
+"""
+
+
+def copy_sdv(dest: Path) -> None:
+    """The host's systemd-detect-virt and the libraries ldd resolves for it (glibc itself excepted:
+    every environment is Debian 12 too) into dest (bin/, lib/, and the wrapper that runs them)."""
+    binary = shutil.which("systemd-detect-virt")
+    if binary is None:
+        raise SystemExit("envs: systemd-detect-virt is not installed on the host")
+    (dest / "bin").mkdir(parents=True, exist_ok=True)
+    (dest / "lib").mkdir(exist_ok=True)
+    shutil.copy2(binary, dest / "bin" / "systemd-detect-virt")
+    libs = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+    for match in re.finditer(r"^\s*(\S+) => (/\S+)", libs, flags=re.M):
+        name, path = match.groups()
+        if not name.startswith(("libc.so", "libm.so", "ld-linux")):
+            shutil.copy2(path, dest / "lib" / name)
+    (dest / "systemd-detect-virt").write_text(SDV_WRAPPER)
+    (dest / "systemd-detect-virt").chmod(0o755)
+
+
 def install_into_tree(tree: Path, whl: Path) -> None:
     shutil.copy2(whl, tree / "tmp" / whl.name)
     chroot_run(tree, "/opt/virtprobe/bin/pip", "install", "-q", "--disable-pip-version-check", "--no-index",
@@ -257,6 +298,8 @@ def install_into_tree(tree: Path, whl: Path) -> None:
     for name, text in (("probe.sh", PROBE_SH), ("guest-init", GUEST_INIT)):
         (tree / "opt/virtprobe" / name).write_text(text)
         (tree / "opt/virtprobe" / name).chmod(0o755)
+    shutil.rmtree(tree / SDV_DIR.lstrip("/"), ignore_errors=True)
+    copy_sdv(tree / SDV_DIR.lstrip("/"))
 
 
 def image_exists(tool: list[str], ref: str, env: dict[str, str] | None = None) -> bool:
@@ -270,11 +313,13 @@ def build_images(tar: Path, whl: Path) -> None:
     dockerfile = (
         f"FROM {deps_image}\n"
         f"COPY {whl.name} probe.sh /tmp/\n"
+        f"COPY sdv {SDV_DIR}\n"
         f"RUN /opt/virtprobe/bin/pip install -q --disable-pip-version-check --no-index --no-deps"
         f" --force-reinstall /tmp/{whl.name} && mv /tmp/probe.sh {PROBE} && rm /tmp/{whl.name}\n"
         f"LABEL io.virtprobe.env=1\n"
     )
     (whl.parent / "Dockerfile").write_text(dockerfile)
+    copy_sdv(whl.parent / "sdv")
     penv = podman_env()
     for tool, env in ((["docker"], None), (["podman"], penv)):
         if not image_exists(tool, deps_image, env):
@@ -286,11 +331,7 @@ def build_images(tar: Path, whl: Path) -> None:
         # The previous run image, now untagged.
         subprocess.run([*tool, "image", "prune", "-f", "--filter", "label=io.virtprobe.env=1"],
                        capture_output=True, env=env)
-        stale = subprocess.run([*tool, "images", "--filter", "label=io.virtprobe.env=1", "--format",
-                                "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True, env=env).stdout.split()
-        for ref in stale:
-            if ref.split("/")[-1].startswith("virtprobe-env:deps-") and not ref.endswith(key):
-                subprocess.run([*tool, "rmi", ref], capture_output=True, env=env)
+        # Other keys' deps images are left alone: another checkout (a worktree) may be using them.
 
 
 def kernel() -> Path:
@@ -424,7 +465,8 @@ def _host_probe(snapshot: bool) -> list[str]:
     # The host's own root: the checkout's venv (an editable install of the code under test).
     probe = CACHE / "run" / "probe.sh"
     vp = HERE / ".venv/bin/virtprobe"
-    return ["env", f"VIRTPROBE_BIN={vp}", "sh", str(probe), *(["snapshot"] if snapshot else [])]
+    return ["env", f"VIRTPROBE_BIN={vp}", "VIRTPROBE_SDV=systemd-detect-virt", "sh", str(probe),
+            *(["snapshot"] if snapshot else [])]
 
 
 def _unshare_hostroot(flags: list[str]) -> Callable[[bool], list[str]]:
@@ -542,6 +584,8 @@ class Result:
     snapshot_tgz: bytes | None
     seconds: float
     output: str
+    # mode -> ((systemd-detect-virt exit, output), (virtprobe exit, output)); output "" when none
+    dropin: dict[str, tuple[tuple[int, str], tuple[int, str]]] | None = None
 
 
 def _between(text: str, begin: str, end: str) -> str | None:
@@ -572,7 +616,20 @@ def run_env(name: str, snapshot: bool = False) -> Result:
             doc = None
     snap = _between(out, SNAP_BEGIN, SNAP_END)
     tgz = base64.b64decode("".join(snap.split())) if snap else None
-    return Result(name, cmd, doc, tgz, seconds, out + proc.stderr.decode(errors="replace"))
+    return Result(name, cmd, doc, tgz, seconds, out + proc.stderr.decode(errors="replace"), _dropin(out))
+
+
+def _dropin(out: str) -> dict[str, tuple[tuple[int, str], tuple[int, str]]] | None:
+    body = _between(out, DROPIN_BEGIN, DROPIN_END)
+    if body is None:
+        return None
+    rows: dict[str, tuple[tuple[int, str], tuple[int, str]]] = {}
+    for line in body.strip().splitlines():
+        fields = line.split()
+        if len(fields) == 5 and fields[0] in DROPIN_MODES:
+            mode, src, sout, vrc, vout = fields
+            rows[mode] = ((int(src), "" if sout == "-" else sout), (int(vrc), "" if vout == "-" else vout))
+    return rows
 
 
 def versions() -> dict[str, str]:

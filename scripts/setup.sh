@@ -47,14 +47,15 @@ compile_bytecode
 
 # --- System packages --------------------------------------------------------
 # docker.io: the real engine for bench tests; qemu-system-x86: the real microVM;
-# hyperfine, virt-what, cpu-checker, systemd: reference tools in benchmarks; crun: a
+# hyperfine, virt-what, cpu-checker, systemd: reference tools in benchmarks (systemd-detect-virt is what
+# detect's drop-in modes are tested against, here and copied into every live environment); crun: a
 # second runtime for the --floor ladder;
 # chromium: screenshots of the HTML report; qemu-user: runs the aarch64 probe
 # executable on an x86_64 machine, so its bytes are tested by execution.
 # podman, runsc (gVisor): the other engine and runtime that bench and detect are tested on;
 # debootstrap, systemd-container (nspawn), lxc, busybox-static: the live environments detect
 # is tested inside; openssh-server: a remote engine reached through ssh:// on loopback.
-apt_install docker.io qemu-system-x86 qemu-user hyperfine virt-what cpu-checker chromium crun ca-certificates \
+apt_install docker.io qemu-system-x86 qemu-user hyperfine virt-what cpu-checker systemd chromium crun ca-certificates \
     podman runsc uidmap fuse-overlayfs slirp4netns debootstrap systemd-container lxc busybox-static openssh-server \
     openssl curl
 

@@ -49,7 +49,7 @@ def test_load_and_compare_bench_reports_without_the_cli() -> None:
         f"base = virtprobe.load_report({str(FIX / 'bench-base.json')!r})\n"
         f"new = virtprobe.load_report({str(FIX / 'bench-new-slower.json')!r})\n"
         "assert isinstance(base, virtprobe.BenchReport)\n"
-        "c = virtprobe.compare(base, new, threshold=0.10)\n"
+        "c = virtprobe.compare(base, new, threshold_pct=10)\n"
         "print(base.result.container.summary('cycle_s').median, [m.name for m in c.regressions])\n"
         "assert 'typer' not in sys.modules and 'rich' not in sys.modules\n"
     )
@@ -60,7 +60,7 @@ def test_load_and_compare_bench_reports_without_the_cli() -> None:
     assert "container" in regressions  # the fixture's new report is slower (tests/fixtures/reports/README.md)
 
 
-def test_compare_refuses_other_machines_unless_forced() -> None:
+def test_compare_refuses_other_machines_unless_told_to_warn() -> None:
     import virtprobe
     from virtprobe.errors import InputError
 
@@ -68,7 +68,17 @@ def test_compare_refuses_other_machines_unless_forced() -> None:
     other = virtprobe.load_report(FIX / "bench-other-machine.json")
     with pytest.raises(InputError, match="different environments"):
         virtprobe.compare(base, other)
-    assert virtprobe.compare(base, other, force=True).env_differences
+    assert virtprobe.compare(base, other, env_mismatch="warn").env_differences
+
+
+def test_threshold_is_a_percent_in_the_api_as_in_the_cli() -> None:
+    import virtprobe
+
+    base = virtprobe.load_report(FIX / "bench-base.json")
+    new = virtprobe.load_report(FIX / "bench-new-slower.json")
+    assert virtprobe.compare(base, new, threshold_pct=10).threshold == pytest.approx(0.10)
+    loose = virtprobe.compare(base, new, threshold_pct=10_000)
+    assert virtprobe.compare(base, new, threshold_pct=10).regressions and not loose.regressions
 
 
 def test_load_report_errors_are_typed_and_name_the_file(tmp_path: Path) -> None:

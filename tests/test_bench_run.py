@@ -135,3 +135,12 @@ def test_bench_cli_json_to_stdout_is_only_the_document(scripted_engine: Scripted
     code, stdout, _ = cli("bench", "-n", "2", "--memory", "0", "--json", "-")
     assert code == 0
     assert json.loads(stdout)["kind"] == "bench"
+
+
+def test_bench_in_a_ci_log_prints_progress_lines(scripted_engine: ScriptedBackend, cli: CLI) -> None:
+    """stderr is not a terminal here (captured), as in a CI log: plain lines, a start and each quarter."""
+    code, _, stderr = cli("bench", "-n", "8", "--warmup", "0", "--memory", "0")
+    assert code == 0, stderr
+    lines = [x for x in stderr.splitlines() if x.startswith("virtprobe: container cycles")]
+    # The first cycle, then each quarter: a line that shows the run moving, not one per container.
+    assert lines == [f"virtprobe: container cycles {n}/8" for n in (1, 2, 4, 6, 8)]

@@ -128,7 +128,7 @@ def test_environment_mismatch_refused_and_listed() -> None:
     msg = str(info.value)
     assert "kernel: 6.18.44-fc-v669 -> 6.1.0-26-amd64" in msg
     assert "engine version: 20.10.24+dfsg1 -> 24.0.7" in msg
-    assert "--force" in msg and "a.json" in msg and "\n" not in msg
+    assert "--env-mismatch warn" in msg and "a.json" in msg and "\n" not in msg
     forced = compare(base, other, force=True)
     assert "kernel: 6.18.44-fc-v669 -> 6.1.0-26-amd64" in forced.env_differences
     assert forced.to_dict()["environment_differences"]

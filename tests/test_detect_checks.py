@@ -233,12 +233,30 @@ def test_cli_requested_fail_exits_3(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines() == ["virtprobe: error: requested check cannot run here: vhost-vsock (FAIL)"]
 
 
-def test_cli_requested_pass_exits_0_and_bare_check_is_a_report(tmp_path: Path) -> None:
+def test_cli_requested_pass_exits_0_and_a_shown_fail_exits_3(tmp_path: Path) -> None:
+    """As virt-host-validate: any check shown that FAILs makes the exit code non-zero (3)."""
     _kvm_host(tmp_path, files={"usr/bin/runsc": ""})
     assert _run("detect", "--root", str(tmp_path), "--check", "gvisor", "firecracker").returncode == 0
     everything = _run("detect", "--root", str(tmp_path), "--check")
-    assert everything.returncode == 0, everything.stderr
-    assert "vhost-vsock" in everything.stdout
+    assert everything.returncode == 3, everything.stderr
+    assert "vhost-vsock" in everything.stdout and "PASS" in everything.stdout
+    n_fail = sum(line.startswith("FAIL") for line in everything.stdout.splitlines())
+    (line,) = everything.stderr.strip().splitlines()
+    assert n_fail and line.startswith(f"virtprobe: error: {n_fail} check(s) FAIL: ") and "vhost-vsock" in line
+
+
+def test_cli_check_quiet_shows_only_what_does_not_pass(tmp_path: Path) -> None:
+    _kvm_host(tmp_path, files={"usr/bin/runsc": ""})
+    loud = _run("detect", "--root", str(tmp_path), "--check")
+    quiet = _run("detect", "--root", str(tmp_path), "--check", "-q")
+    assert quiet.returncode == loud.returncode == 3
+    assert "PASS" in loud.stdout and "PASS" not in quiet.stdout
+    assert [x for x in quiet.stdout.splitlines() if x.startswith(("FAIL", "WARN"))] == [
+        x for x in loud.stdout.splitlines() if x.startswith(("FAIL", "WARN"))
+    ]
+    # Every requested target passes: -q prints nothing at all, and the exit code is 0.
+    passing = _run("detect", "--root", str(tmp_path), "--check", "gvisor", "firecracker", "-q")
+    assert (passing.returncode, passing.stdout) == (0, "")
 
 
 def test_cli_check_json_validates(tmp_path: Path) -> None:
@@ -258,9 +276,8 @@ def test_cli_bad_targets_are_usage_errors(tmp_path: Path, args: list[str]) -> No
     assert "Traceback" not in proc.stderr
 
 
-def test_fast_path_hands_check_to_typer() -> None:
-    from virtprobe.cli.main import detect_fast_args
+def test_detect_parser_reads_check_and_its_targets() -> None:
+    from virtprobe.cli.detect_options import parse
 
-    assert detect_fast_args(["detect", "--json"]) is not None
-    assert detect_fast_args(["detect", "--check"]) is None
-    assert detect_fast_args(["detect", "--check", "firecracker"]) is None
+    assert parse(["--check", "firecracker", "-q"]) == {**parse([]), "check": True, "quiet": True,  # type: ignore[dict-item]
+                                                        "targets": ["firecracker"]}  # fmt: skip

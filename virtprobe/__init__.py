@@ -1,16 +1,19 @@
 """virtprobe: what is this machine, really, and what does isolation cost on it?
 
-The public Python API. `import virtprobe` is cheap: it imports nothing heavy (no
-docker, rich, typer or jsonschema); each function loads what it needs.
+The public Python API; the CLI is a client of it. `import virtprobe` is cheap: it imports
+nothing heavy (no docker, rich, typer or jsonschema); each function loads what it needs.
 
     >>> import virtprobe
     >>> result = virtprobe.detect()                 # the live machine
     >>> result.hypervisor.id, result.container.id
-    >>> snap = virtprobe.detect(root="snapshot/")   # a captured snapshot folder
-    >>> report = virtprobe.load_report("out.json")  # a saved detect or bench report
-    >>> virtprobe.compare(virtprobe.load_report("base.json"), report).regressions
+    >>> result.to_json()                            # what `virtprobe detect --json` prints
+    >>> run = virtprobe.bench(runs=10, engine="unix:///var/run/docker.sock")
+    >>> run.container.summary("start_s").median     # metric names are typed: virtprobe.Phase
+    >>> base, new = virtprobe.load_report("base.json"), virtprobe.load_report("new.json")
+    >>> virtprobe.compare(base, new, threshold_pct=10).regressions
 
-The names in __all__ are the stable API; everything else may change between minor versions.
+docs/python-api.md shows every function with examples that pass `mypy --strict`. The names
+in __all__ are the stable API; everything else may change between minor versions.
 """
 
 from __future__ import annotations
@@ -18,24 +21,33 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from virtprobe._version import __version__
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
+    from virtprobe.api_types import BenchKeywords, EnvMismatch
     from virtprobe.benchmark.backend import Progress
+    from virtprobe.benchmark.connect import EngineTarget
     from virtprobe.benchmark.options import BenchOptions
-    from virtprobe.benchmark.result import BenchResult
+    from virtprobe.benchmark.result import BenchResult, Phase
     from virtprobe.detection.model import DetectResult
-    from virtprobe.errors import VirtprobeError
+    from virtprobe.errors import MissingExtra, VirtprobeError
     from virtprobe.report.compare import Comparison
     from virtprobe.report.document import BenchReport, DetectReport, Report
 
+
 __all__ = [
+    "BenchKeywords",
     "BenchOptions",
     "BenchReport",
     "BenchResult",
     "Comparison",
     "DetectReport",
     "DetectResult",
+    "EnvMismatch",
+    "MissingExtra",
+    "Phase",
     "VirtprobeError",
     "__version__",
     "bench",
@@ -46,10 +58,14 @@ __all__ = [
 
 # Types re-exported lazily (PEP 562), so that naming them costs nothing until used.
 _LAZY = {
+    "BenchKeywords": "virtprobe.api_types",
+    "EnvMismatch": "virtprobe.api_types",
     "BenchOptions": "virtprobe.benchmark.options",
     "BenchResult": "virtprobe.benchmark.result",
+    "Phase": "virtprobe.benchmark.result",
     "DetectResult": "virtprobe.detection.model",
     "VirtprobeError": "virtprobe.errors",
+    "MissingExtra": "virtprobe.errors",
     "Comparison": "virtprobe.report.compare",
     "BenchReport": "virtprobe.report.document",
     "DetectReport": "virtprobe.report.document",
@@ -65,9 +81,7 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def detect(
-    root: str | os.PathLike[str] | None = None, *, kvm_probe: bool = True, checks: bool = False
-) -> DetectResult:
+def detect(root: str | os.PathLike[str] | None = None, *, kvm_probe: bool = True, checks: bool = False) -> DetectResult:
     """Everything virtprobe can tell about this machine, or about a captured snapshot at `root`.
 
     With `root`, only the snapshot is read, never the live machine. `kvm_probe=False`
@@ -75,6 +89,7 @@ def detect(
     for every `detect --check` target (result.checks). Never raises for what the machine hides:
     unknown answers are None with the reason in `result.evidence`. Raises
     virtprobe.errors.InputError for a `root` that does not exist.
+    `result.to_dict()` and `result.to_json()` are `virtprobe detect --json`'s document.
     """
     from virtprobe.detection.run import detect as _detect
     from virtprobe.machine.roots import open_source
@@ -82,49 +97,80 @@ def detect(
     return _detect(open_source(root), kvm_probe=kvm_probe, checks=checks)
 
 
-def bench(options: BenchOptions | None = None, *, progress: Progress | None = None, **kwargs: Any) -> BenchResult:
-    """Measure container startup and memory on the Docker engine that DOCKER_HOST names.
+def bench(
+    options: BenchOptions | None = None,
+    *,
+    engine: str | EngineTarget | None = None,
+    progress: Progress | None = None,
+    **keywords: Unpack[BenchKeywords],
+) -> BenchResult:
+    """Measure container startup and memory on one engine.
 
-    Pass a BenchOptions, or its fields as keywords: `virtprobe.bench(runs=10, memory_containers=0)`.
-    Every container the run creates is removed, whatever happens. Raises
-    virtprobe.errors.EngineError when the engine cannot be used (when it died mid-run, the
-    error's `partial` is the BenchResult of what was measured before), UnrunnableError when
-    the workload cannot run, Interrupted on Ctrl-C/SIGTERM (after cleaning up).
+    `engine` is an address (`unix:///var/run/docker.sock`, `tcp://HOST:2376`,
+    `ssh://USER@HOST`) or a Docker context's name; None is the engine DOCKER_HOST,
+    DOCKER_CONTEXT or the current context names, as for the docker CLI. Pass a BenchOptions,
+    or its fields as keywords: `virtprobe.bench(runs=10, memory_containers=0)`.
+    `progress(task, done, total)` is called as the run goes. Every container the run creates
+    is removed, whatever happens. Raises virtprobe.errors.EngineError when the engine cannot
+    be used (when it died mid-run, the error's `partial` is the BenchResult of what was
+    measured before), UnrunnableError when the workload cannot run, MissingExtra without the
+    Docker SDK (pip install 'virtprobe[bench]'), Interrupted on Ctrl-C/SIGTERM (after cleaning up).
     """
     from virtprobe.benchmark.backend import no_progress
-    from virtprobe.benchmark.docker_backend import DockerBackend
+    from virtprobe.benchmark.engines import make_backend
     from virtprobe.benchmark.options import BenchOptions
     from virtprobe.benchmark.runner import run_bench
     from virtprobe.detection.run import detect as _detect
     from virtprobe.machine.source import LiveSource
 
-    if options is None:
-        options = BenchOptions(**kwargs)
-    elif kwargs:
+    if options is not None and keywords:
         raise TypeError("pass either a BenchOptions or keyword options, not both")
+    if options is None:
+        given: dict[str, Any] = dict(keywords)
+        for name in ("vm", "runtimes"):  # any sequence of names; BenchOptions keeps tuples
+            if name in given:
+                given[name] = tuple(given[name])
+        options = BenchOptions(**given)
+    backend = make_backend(engine)
     # One detect run per bench: its KVM verdict is what --vm qemu and --hwvirt use.
     detected = _detect(LiveSource(), kvm_probe=True)
-    return run_bench(options, DockerBackend(), detected, progress=progress or no_progress)
+    return run_bench(options, backend, detected, progress=progress or no_progress)
 
 
 def load_report(path: str | os.PathLike[str]) -> Report:
     """A saved detect or bench report (any 1.x version), validated and typed.
 
     Raises virtprobe.errors.ReportFormatError, naming the file, for anything that is not
-    a readable virtprobe report.
+    a readable virtprobe report; MissingExtra without jsonschema (pip install 'virtprobe[report]').
     """
-    from virtprobe.report.load import load_report as _load
+    from virtprobe.errors import missing_extra
 
-    return _load(path)
+    try:
+        from virtprobe.report.load import load_report as _load
+
+        return _load(path)
+    except ModuleNotFoundError as err:
+        extra = missing_extra(err)
+        if extra is None:
+            raise
+        raise extra from err
 
 
-def compare(base: Report, new: Report, *, threshold: float = 0.10, force: bool = False) -> Comparison:
+def compare(
+    base: Report,
+    new: Report,
+    *,
+    threshold_pct: float = 10.0,
+    env_mismatch: EnvMismatch = "refuse",
+) -> Comparison:
     """Compare two reports of the same kind: bench metrics with a significance test, detect verdicts as a diff.
 
     A bench metric is a regression when it is significantly worse (Mann-Whitney U,
-    p < 0.05) and worse than `threshold` (a fraction: 0.10 is 10%). Reports from different
-    environments raise InputError unless `force`.
+    p < 0.05) and worse by more than `threshold_pct` percent (10 is 10%, as the CLI's
+    `--threshold 10`). Reports from different environments raise InputError with
+    `env_mismatch="refuse"`; with "warn" they are compared and the differences are listed
+    in `Comparison.env_differences`.
     """
     from virtprobe.report.compare import compare as _compare
 
-    return _compare(base, new, threshold=threshold, force=force)
+    return _compare(base, new, threshold=threshold_pct / 100.0, force=env_mismatch == "warn")

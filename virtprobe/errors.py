@@ -22,6 +22,7 @@ EXIT_USAGE = 2  # bad options (Typer/Click's own code for usage errors)
 EXIT_REGRESSION = 3  # compare found a regression, or a --max-* gate was exceeded
 EXIT_ENGINE = 4  # the Docker engine is absent, unreachable, forbidden, or died mid-run
 EXIT_UNRUNNABLE = 5  # the thing to measure cannot run: image cannot be built, no command, no kernel
+EXIT_MISSING_EXTRA = 6  # the command needs an optional dependency that is not installed: pip install 'virtprobe[X]'
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM; everything virtprobe started has been removed
 
 
@@ -103,6 +104,36 @@ class UnrunnableError(VirtprobeError):
     """The workload cannot be run: no image, no usable command, no guest kernel, no QEMU."""
 
     exit_code = EXIT_UNRUNNABLE
+
+
+class MissingExtra(VirtprobeError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
+
+    exit_code = EXIT_MISSING_EXTRA
+
+    def __init__(self, extra: str, module: str, what: str) -> None:
+        super().__init__(f"{what} needs {module}, which is not installed: pip install 'virtprobe[{extra}]'")
+        self.extra = extra
+
+
+# Optional dependency (top-level module) -> the extra that installs it (pyproject.toml).
+EXTRAS = {
+    "docker": ("bench", "benchmarking an engine"),
+    "psutil": ("bench", "measuring the engine's own processes"),
+    "paramiko": ("ssh", "an ssh:// engine"),
+    "lz4": ("vm", "reading an LZ4-compressed guest kernel"),
+    "pygal": ("html", "the HTML report's charts"),
+    "jsonschema": ("report", "reading a saved report"),
+}
+
+
+def missing_extra(err: ImportError) -> MissingExtra | None:
+    """The MissingExtra an ImportError of an optional dependency means, or None (then it is a bug)."""
+    top = (err.name or "").split(".")[0]
+    if top not in EXTRAS:
+        return None
+    extra, what = EXTRAS[top]
+    return MissingExtra(extra, top, what)
 
 
 class Interrupted(VirtprobeError):

@@ -163,6 +163,16 @@ def test_every_environment_has_an_expectation() -> None:
     assert sorted(EXPECTED) == sorted(NAMES)
 
 
+_RESULTS: dict[str, Any] = {}
+
+
+def run(name: str) -> Any:
+    """One run of an environment per session: the whole verdict and the drop-in answers come from it."""
+    if name not in _RESULTS:
+        _RESULTS[name] = envs.run_env(name)
+    return _RESULTS[name]
+
+
 def _unknown_rows(doc: dict[str, Any], topic: str) -> list[dict[str, Any]]:
     return [e for e in doc["evidence"] if e["topic"] == topic and e["weight"] == "unknown" and e["note"]]
 
@@ -198,7 +208,7 @@ def test_whole_verdict(name: str, built: None, host: dict[str, Any]) -> None:
     for tool in NEEDS.get(kind, ()):
         if not shutil.which(tool):
             live_skip(f"{tool} is not installed (scripts/setup.sh installs it)")
-    res = envs.run_env(name)
+    res = run(name)
     assert res.document is not None, f"no detect JSON from {name} ({res.seconds:.1f} s):\n{res.output[-4000:]}"
     doc = res.document
     exp = EXPECTED[name]
@@ -232,3 +242,55 @@ def test_whole_verdict(name: str, built: None, host: dict[str, Any]) -> None:
         if nulls and not any(e["topic"] == topic and e["note"] for e in doc["evidence"]):
             errors.append(f"{section} has nulls {nulls} but no '{topic}' evidence row with a reason")
     assert not errors, f"{name} ({res.seconds:.1f} s):\n  " + "\n  ".join(errors)
+
+
+# `virtprobe detect --virt|--vm|--container|--chroot|--private-users` beside systemd-detect-virt 252 (the
+# host's binary, copied into every environment by scripts/envs.py), inside each environment. They must
+# agree, exit code and output, except where virtprobe is right for a reason written here:
+# (environment, mode) -> (virtprobe's (exit, output), why).
+STALE_DOCKERENV = ("the host's root holds a stale zero-byte /.dockerenv, which systemd-detect-virt trusts; "
+                   "virtprobe overrules it and sees a PID namespace without a runtime")
+NO_PIDNS_CHECK = ("systemd-detect-virt 252 has no check for a PID namespace without a runtime's marker; "
+                  "virtprobe sees PID 1 of a new namespace that is no init")
+LXC_EXECUTE = ("lxc-execute's PID 1 (lxc-init) has no $container, which is all systemd-detect-virt 252 reads for "
+               "LXC; virtprobe reads the process's cgroup (/lxc.payload...)")
+GVISOR = ("gVisor is a sandbox systemd-detect-virt has no identifier for; it trusts /.dockerenv (the engine), "
+          "virtprobe names the sandbox the program runs on: container-other")
+GVISOR_CPUID = ("gVisor emulates CPUID: the hypervisor bit is the sandbox's, with no vendor leaf, so "
+                "systemd-detect-virt guesses vm-other; virtprobe cannot see the real hypervisor and says so (exit 1)")
+PODMAN_ALL = ("with --pid host PID 1 is the host's and $container unreadable, and a read-only root has no "
+              "/run/.containerenv, so systemd-detect-virt says container-other; the process's own cgroup "
+              "(libpod-...) still names Podman")
+NO_PROC = ("nothing is mounted: systemd-detect-virt reads the absence of markers as `none`; virtprobe cannot read "
+           "/proc and says it cannot tell (no output, exit 1 as well)")
+DROPIN_DIFFERENCES: dict[tuple[str, str], tuple[tuple[int, str], str]] = {
+    ("podman_all", "virt"): ((0, "podman"), PODMAN_ALL),
+    ("podman_all", "container"): ((0, "podman"), PODMAN_ALL),
+    ("gvisor_runsc", "virt"): ((0, "container-other"), GVISOR),
+    ("gvisor_runsc", "container"): ((0, "container-other"), GVISOR),
+    ("gvisor_runsc", "vm"): ((1, ""), GVISOR_CPUID),
+    ("lxc_execute", "virt"): ((0, "lxc"), LXC_EXECUTE),
+    ("lxc_execute", "container"): ((0, "lxc"), LXC_EXECUTE),
+    **{(f"unshare_{ns}_hostroot", mode): ((0, "container-other"), STALE_DOCKERENV)
+       for ns in ("pid", "user_pid") for mode in ("virt", "container")},
+    **{(f"unshare_{ns}_rootfs", mode): ((0, "container-other"), NO_PIDNS_CHECK)
+       for ns in ("pid", "user_pid") for mode in ("virt", "container")},
+    ("chroot_noproc", "container"): ((1, ""), NO_PROC),
+}
+
+
+@pytest.mark.parametrize("name", PARAMS)
+def test_dropin_answers_as_systemd_detect_virt(name: str, built: None) -> None:
+    res = run(name)
+    assert res.dropin is not None, f"no drop-in answers from {name}:\n{res.output[-4000:]}"
+    assert sorted(res.dropin) == sorted(envs.DROPIN_MODES), res.dropin
+    errors = []
+    for mode, (theirs, ours) in res.dropin.items():
+        expected = DROPIN_DIFFERENCES.get((name, mode))
+        if expected is None and ours != theirs:
+            errors.append(f"--{mode}: systemd-detect-virt {theirs}, virtprobe {ours}, and no reason is written")
+        elif expected is not None and ours != expected[0]:
+            errors.append(f"--{mode}: virtprobe {ours}, expected {expected[0]} because {expected[1]}")
+        elif expected is not None and ours == theirs:
+            errors.append(f"--{mode}: the two now agree ({ours}); drop the written difference")
+    assert not errors, f"{name}:\n  " + "\n  ".join(errors)

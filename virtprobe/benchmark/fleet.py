@@ -130,9 +130,14 @@ def run_fleet(
     Raises Interrupted on Ctrl-C/SIGTERM, after every engine has removed its containers.
     """
     if run_bench is None:
-        from virtprobe.benchmark.runner import run_bench as default_run_bench
+        from functools import partial
 
-        run_bench = default_run_bench
+        from virtprobe.benchmark.runner import run_bench as default_run_bench
+        from virtprobe.benchmark.vm.baselines import vm_preflight
+
+        # The VM options are checked once for the whole fleet, before any engine starts.
+        vm_preflight(list(options.vm), options.kernel, options.profiles)
+        run_bench = partial(default_run_bench, preflight=False)
     cancelled = threading.Event()
     outcomes: dict[int, EngineOutcome] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, len(targets)), thread_name_prefix="virtprobe-engine")

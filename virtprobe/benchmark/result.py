@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from virtprobe import stats
 from virtprobe.benchmark.clock import ClockVerdict
@@ -24,8 +24,9 @@ from virtprobe.benchmark.options import BenchOptions
 __all__ = ["EngineInfo"]  # re-exported: the engine's description lives in engine.py
 
 # The phases of one container cycle, in the order they happen; `report/labels.py`
-# holds the one table of what every renderer calls them.
-PHASES = (
+# holds the one table of what every renderer calls them. `Phase` is the type the API
+# takes (`result.container.summary("start_s")`), so mypy refuses a misspelt metric.
+Phase = Literal[
     "create_s",
     "start_s",
     "first_instruction_s",
@@ -33,7 +34,8 @@ PHASES = (
     "run_to_exit_s",
     "remove_s",
     "cycle_s",
-)
+]
+PHASES: tuple[Phase, ...] = get_args(Phase)
 FLOOR_LISTS = ("fork_exec_s", "unshare_s", "runc_s", "crun_s")
 
 
@@ -82,7 +84,7 @@ class CycleSample:
     cycle_s: float | None
     exit_code: int | None = None
 
-    def phase(self, name: str) -> float | None:
+    def phase(self, name: Phase) -> float | None:
         if name not in PHASES:
             raise KeyError(name)
         value: float | None = getattr(self, name)
@@ -106,7 +108,7 @@ class CycleSample:
         )
 
 
-def measured_values(samples: Iterable[CycleSample], phase: str) -> list[float]:
+def measured_values(samples: Iterable[CycleSample], phase: Phase) -> list[float]:
     """The non-warmup values of one phase, in run order: the one definition of "measured"."""
     return [v for s in samples if not s.warmup and (v := s.phase(phase)) is not None]
 
@@ -271,10 +273,10 @@ class ContainerSection:
     clock: ClockVerdict | None = None  # which clock first-instruction times use, and why
     refused: str | None = None  # why the runtime ran no container (its samples are then empty)
 
-    def measured(self, phase: str) -> list[float]:
+    def measured(self, phase: Phase) -> list[float]:
         return measured_values(self.samples, phase)
 
-    def summary(self, phase: str) -> stats.Summary:
+    def summary(self, phase: Phase) -> stats.Summary:
         return stats.summarize(self.measured(phase))
 
     def to_dict(self) -> dict[str, Any]:

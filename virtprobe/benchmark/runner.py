@@ -201,14 +201,21 @@ def run_bench(
     sleep: Callable[[float], None] = time.sleep,
     realtime: Clock = time.time_ns,
     boot_id: Callable[[], str | None] = local_boot_id,
+    preflight: bool = True,
 ) -> BenchResult:
-    """Measure under the clean-up guard and assemble the result. Ctrl-C/SIGTERM -> Interrupted."""
+    """Measure under the clean-up guard and assemble the result. Ctrl-C/SIGTERM -> Interrupted.
+
+    `preflight=False`: the caller has already checked the VM options (a fleet checks them once for all engines)."""
     # SIGTERM ends the whole run the way Ctrl-C does (exit 130), so every cleanup
     # runs, not only the containers': a QEMU guest or a floor runtime too.
     # Typer turns a KeyboardInterrupt into a silent exit 130, so it becomes our
     # Interrupted here, with its one line. (Inside the cleanup guard it already is.)
     try:
         with signals_interrupt(signal.SIGTERM):
+            if preflight:
+                from virtprobe.benchmark.vm.baselines import vm_preflight
+
+                vm_preflight(list(options.vm), options.kernel, options.profiles)
             return _run_bench(options, backend, detected, progress, clock, sleep, realtime, boot_id)
     except KeyboardInterrupt as err:
         what = "terminated" if isinstance(err, Terminated) else "interrupted"
@@ -225,9 +232,6 @@ def _run_bench(
     realtime: Clock,
     boot_id: Callable[[], str | None],
 ) -> BenchResult:
-    from virtprobe.benchmark.vm.baselines import vm_preflight
-
-    vm_preflight(list(options.vm), options.kernel, options.profiles)
     info = be.engine_info()
     runtimes = selected_runtimes(options, info)
     warnings: list[str] = []

@@ -1,30 +1,97 @@
-"""The Typer app: options -> one core call -> render -> exit code.
+"""The Typer app: a command group that imports a command's module only when that command runs.
 
-The error boundary is cli/main.py's guarded(): VirtprobeError becomes one line on stderr
-and its exit code. Anything else is a bug and keeps its traceback. Heavy modules
-(docker, rich, jsonschema) are imported inside the commands that need them,
-so `virtprobe detect --json` stays fast.
+`virtprobe --help` lists every command from COMMANDS without importing any of them, and
+`virtprobe bench ...` imports cli/bench.py and nothing of report/compare; so each command
+pays only for its own imports. `detect` is built from its option table
+(cli/detect_options.py); cli/main.py parses it without Typer, this Click command is what
+its help, completion and the man page read. The error boundary is cli/main.py's guarded().
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+import importlib
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from virtprobe import __version__
-from virtprobe.cli import bench as cli_bench
-from virtprobe.cli import merge as cli_merge
-from virtprobe.cli import report as cli_report
-from virtprobe.cli.detect import run_detect_command
+from virtprobe.cli.commands import APP_EPILOG, APP_HELP, COMMANDS, MAX_WIDTH, VERSION_HELP
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": MAX_WIDTH}
+
+
+def detect_command() -> TyperCommand:
+    """The Click command of `detect`, from the same option table argparse reads."""
+    from virtprobe.cli import detect_options as spec
+
+    params: list[Any] = [
+        TyperOption(
+            param_decls=[*o.flags, o.dest],
+            is_flag=o.takes is None,
+            type=o.takes or bool,
+            default=False if o.takes is None else None,
+            metavar=o.metavar,
+            help=o.help,
+            hidden=o.hidden,
+            rich_help_panel=o.panel,
+        )
+        for o in spec.OPTIONS
+    ]
+    params.append(TyperArgument(param_decls=["targets"], nargs=-1, required=False, metavar="[TARGET]...",
+                                help=spec.TARGETS_HELP))  # fmt: skip
+
+    def callback(**options: Any) -> None:
+        from virtprobe.cli.detect import run
+
+        code = run({**options, "targets": list(options.get("targets") or ())})
+        if code:
+            raise typer.Exit(code)
+
+    return TyperCommand(
+        name="detect", params=params, callback=callback, help=spec.HELP, epilog=spec.EPILOG,
+        context_settings=CONTEXT, rich_markup_mode=None,
+    )  # fmt: skip
+
+
+def load_command(name: str) -> Any:
+    """The Click command `name`, importing its module now."""
+    if name == "detect":
+        return detect_command()
+    entry = COMMANDS[name]
+    one = typer.Typer(rich_markup_mode=None, context_settings=CONTEXT, pretty_exceptions_enable=False)
+    one.command(name, hidden=entry.hidden)(getattr(importlib.import_module(entry.module), entry.function))
+    return typer.main.get_command(one)
+
+
+class LazyGroup(TyperGroup):
+    """A group whose commands are imported on first use (Click's documented lazy-loading pattern)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMANDS:
+            return None
+        if cmd_name not in self.commands:
+            self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands[cmd_name]
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = [(name, e.summary) for name, e in COMMANDS.items() if not e.hidden]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
 
 app = typer.Typer(
     name="virtprobe",
-    help="What is this machine, really, and what does isolation cost on it?",
+    cls=LazyGroup,
+    help=APP_HELP,
     no_args_is_help=True,
-    add_completion=False,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
+    context_settings=CONTEXT,
+    epilog=APP_EPILOG,
 )
 
 
@@ -37,141 +104,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool, typer.Option("--version", callback=_version, is_eager=True, help=VERSION_HELP)
     ] = False,
 ) -> None:
-    """virtprobe inspects the machine it runs on and measures what isolation costs there."""
-
-
-@app.command()
-def detect(
-    json_out: Annotated[bool, typer.Option("--json", help="Print the versioned JSON document on stdout.")] = False,
-    root: Annotated[
-        Path | None,
-        typer.Option("--root", help="Read a captured snapshot folder instead of the live machine."),
-    ] = None,
-    evidence: Annotated[
-        bool, typer.Option("--evidence", "-e", help="Show every piece of evidence, not only the deciding ones.")
-    ] = False,
-    no_kvm_probe: Annotated[
-        bool, typer.Option("--no-kvm-probe", help="Do not run a test guest on /dev/kvm.")
-    ] = False,
-    host_root: Annotated[
-        Path | None,
-        typer.Option(
-            "--host-root",
-            help="Read a live host mounted here (its /proc and /sys, as a DaemonSet mounts them); "
-            "CPUID and the KVM probe stay live.",
-        ),
-    ] = None,
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            help="table, json, nfd (a node-feature-discovery feature file), or prometheus "
-            "(OpenMetrics text for node_exporter's textfile collector).",
-        ),
-    ] = None,
-    out: Annotated[
-        str | None,
-        typer.Option("--output", "-o", help="Write the json, nfd or prometheus output to this file (atomically)."),
-    ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace the --output file if it exists.")] = False,
-    expiry_s: Annotated[
-        float | None,
-        typer.Option("--expiry-s", min=1, help="nfd: labels expire this many seconds from now (+expiry-time)."),
-    ] = None,
-    check: Annotated[
-        bool,
-        typer.Option(
-            "--check",
-            help="Can this host run X? PASS/WARN/FAIL per TARGET (all when none is named); "
-            "exit 3 when a named TARGET fails or cannot be confirmed.",
-        ),
-    ] = False,
-    targets: Annotated[
-        list[str] | None,
-        typer.Argument(
-            help="With --check: kvm (qemu, libvirt), firecracker, cloud-hypervisor, kata, gvisor, nested, "
-            "passthrough, vhost-net, vhost-vsock, tun, ksm, hugepages, cvm-host, or all.",
-            metavar="[TARGET]...",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
-    """Report hardware virtualization, KVM, hypervisor, VMM, cloud, container, WSL and confidential VMs."""
-    if targets and not check:
-        raise typer.BadParameter(f"{targets[0]!r}: targets are given after --check", param_hint="TARGET")
-    if check:
-        from virtprobe.detection.checks import TARGETS, resolve_targets
-
-        _, unknown = resolve_targets(targets or [])
-        if unknown:
-            raise typer.BadParameter(
-                f"unknown target {unknown[0]!r}; choose from {', '.join(TARGETS)}, or all", param_hint="TARGET"
-            )
-        if fmt not in (None, "table", "json") or out is not None:
-            raise typer.BadParameter("--check prints a table or --json on stdout", param_hint="--check")
-    if fmt not in (None, "table", "json", "nfd", "prometheus"):
-        raise typer.BadParameter(
-            f"unknown format {fmt!r}; choose table, json, nfd or prometheus", param_hint="--format"
-        )
-    if root is not None and host_root is not None:
-        raise typer.BadParameter("give --root (a snapshot) or --host-root (a mounted live host), not both")
-    if json_out and fmt not in (None, "json"):
-        raise typer.BadParameter(f"--json and --format {fmt} disagree", param_hint="--format")
-    json_out = json_out or fmt == "json"
-    if out is not None and not (json_out or fmt in ("nfd", "prometheus")):
-        raise typer.BadParameter("--output needs --json, --format nfd or --format prometheus", param_hint="--output")
-    if expiry_s is not None and fmt != "nfd":
-        raise typer.BadParameter("--expiry-s applies to --format nfd", param_hint="--expiry-s")
-    run_detect_command(
-        json_out=json_out,
-        root=root,
-        all_evidence=evidence,
-        kvm_probe=not no_kvm_probe,
-        host_root=host_root,
-        fmt=fmt,
-        out=out,
-        force=force,
-        expiry_s=expiry_s,
-        check=(targets or []) if check else None,
-    )
-
-
-@app.command()
-def snapshot(
-    out: Annotated[Path | None, typer.Argument(help="Folder to create, or a file ending in .tar.gz.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
-    no_kvm_probe: Annotated[
-        bool, typer.Option("--no-kvm-probe", help="Do not run a test guest on /dev/kvm.")
-    ] = False,
-    script: Annotated[
-        bool,
-        typer.Option(
-            "--script",
-            help="Print a POSIX sh script that does the same capture without virtprobe (run: sh it OUT.tar.gz).",
-        ),
-    ] = False,
-) -> None:
-    """Capture what detect reads from this machine, to attach to a bug report or replay with --root."""
-    if script:
-        if out is not None:
-            raise typer.BadParameter("--script prints the script on stdout and takes no OUT", param_hint="OUT")
-        from virtprobe.detection.shell_capture import render_script
-
-        typer.echo(render_script(__version__), nl=False)
-        return
-    if out is None:
-        raise typer.BadParameter("give the folder or .tar.gz file to write (or --script)", param_hint="OUT")
-    from virtprobe.detection.capture import capture
-
-    written = capture(out, force=force, kvm_probe=not no_kvm_probe)
-    typer.echo(f"snapshot written to {written}", err=True)
-
-
-app.command("bench")(cli_bench.bench)
-app.command("clean")(cli_bench.clean)
-app.command("report")(cli_report.report)
-app.command("compare")(cli_report.compare)
-app.command("merge")(cli_merge.merge)
+    """The root's options; its description is cli/commands.py ROOT_HELP."""

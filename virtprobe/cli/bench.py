@@ -12,14 +12,6 @@ import typer
 
 from virtprobe.errors import EngineError, GateFailed, InputError
 
-_TASK_LABELS = {
-    "cycles": "container cycles",
-    "memory": "idle containers for memory",
-    "parallel": "parallel cycles",
-    "floor": "floor ladder",
-}
-
-
 # bench and clean reach engines with the same options, as the docker CLI does.
 TlsVerify = Annotated[
     bool, typer.Option("--tlsverify", help="tcp:// hosts: TLS with ca.pem, cert.pem, key.pem from DOCKER_CERT_PATH.")
@@ -27,27 +19,34 @@ TlsVerify = Annotated[
 
 
 @contextmanager
-def _progress_bar() -> Iterator[Any]:
-    """A Rich progress bar on stderr when it is a terminal; yields progress(task, done, total).
+def _progress() -> Iterator[Any]:
+    """progress(task, done, total): a Rich bar on a terminal; on a pipe or a CI log, plain lines on stderr.
 
-    Not on a pipe or a CI log: there the bar cannot animate, and its transient
-    clean-up would leave a blank line before an error's one line.
+    A bar cannot animate in a log, and its transient clean-up would leave a blank line
+    before an error's one line; so a log gets a line when a task starts and at each quarter.
     """
-    from virtprobe.cli.console import progress_bar, stderr_console
+    from virtprobe.cli.console import TASK_LABELS, progress_bar, progress_lines, stderr_console
 
     console = stderr_console()
     if not console.is_terminal:
-        yield lambda task, done, total: None
+        yield progress_lines(TASK_LABELS)
         return
     tasks: dict[str, Any] = {}
     with progress_bar(console) as bar:
 
         def progress(task: str, done: int, total: int) -> None:
             if task not in tasks:
-                tasks[task] = bar.add_task(_TASK_LABELS.get(task, task), total=total)
+                tasks[task] = bar.add_task(TASK_LABELS.get(task, task), total=total)
             bar.update(tasks[task], completed=done, total=total)
 
         yield progress
+
+
+def _json_destination(output: str | None, json_flag: bool) -> str | None:
+    """Where the JSON report goes: -o FILE, or stdout ("-") for --json (cli/aliases.py maps `--json FILE`)."""
+    if output is not None and json_flag:
+        raise InputError("--json prints the report on stdout and -o writes it to a file; give one of them")
+    return "-" if json_flag else output
 
 
 def _write_or_salvage(text: str, dest: str, force: bool, run_id: Any) -> None:
@@ -99,10 +98,14 @@ def bench(
     floor: Annotated[
         bool, typer.Option("--floor", help="Also time the probe under fork/exec, unshare, runc and crun.")
     ] = False,
-    json_out: Annotated[
-        str | None, typer.Option("--json", help="Write the JSON report to FILE ('-' for stdout only).")
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", metavar="FILE", help="Write the JSON report to FILE (atomically).")
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite the --json file if it exists.")] = False,
+    json_flag: Annotated[
+        bool,
+        typer.Option("--json", help="Print the JSON report on stdout instead of the table."),
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the --output file if it exists.")] = False,
     seed: Annotated[
         int, typer.Option("--seed", help="Seed of the simulated VM baselines, recorded in the report.")
     ] = 1,
@@ -171,6 +174,7 @@ def bench(
     from virtprobe.report.document import dumps, new_report, to_document
     from virtprobe.report.write import check_writable
 
+    json_out = _json_destination(output, json_flag)
     # Refuse before a minute of measuring, not after.
     if max_memory_mib is not None and memory == 0:
         raise InputError("--max-memory-mib needs memory measured; drop --memory 0")
@@ -204,16 +208,10 @@ def bench(
             max_startup_ms=max_startup_ms, max_memory_mib=max_memory_mib, write=_write_or_salvage,
         )  # fmt: skip
         return
-    named = targets[0].origin not in ("DOCKER_HOST", "default")
     died: EngineError | None = None
-    with _progress_bar() as progress:
+    with _progress() as progress:
         try:
-            if named:
-                from virtprobe.cli.bench_fleet import bench_one
-
-                result = bench_one(targets[0], options, progress)
-            else:
-                result = virtprobe.bench(options, progress=progress)
+            result = virtprobe.bench(options, engine=targets[0], progress=progress)
         except EngineError as err:
             # The only engine died mid-run: write what it measured, then exit 4 with the advice.
             from virtprobe.benchmark.result import BenchResult
@@ -263,14 +261,14 @@ def clean(
     """Remove containers and images left by crashed virtprobe runs (only virtprobe's own)."""
     from virtprobe.benchmark.clean import clean as run_clean
     from virtprobe.benchmark.connect import resolve_targets
-    from virtprobe.benchmark.docker_backend import DockerBackend
+    from virtprobe.benchmark.engines import make_backend
 
     # The same engines bench would reach: --host, --context, DOCKER_HOST, DOCKER_CONTEXT, the current context.
     targets = resolve_targets(hosts or (), contexts or (), tlsverify=tlsverify)
     _say_warnings(targets)
     for target in targets:
         named = target.origin not in ("DOCKER_HOST", "default")
-        backend = DockerBackend(target=target) if named else DockerBackend()
+        backend = make_backend(target)
         removed, running, removed_images = run_clean(backend, images=images, include_running=include_running)
         where = f"{target.name}: " if len(targets) > 1 or named else ""
         message = f"{where}removed {len(removed)} container(s) labelled io.virtprobe.run" + (

@@ -19,15 +19,7 @@ from virtprobe.benchmark.backend import Progress
 from virtprobe.benchmark.connect import EngineTarget
 from virtprobe.benchmark.fleet import EngineOutcome
 from virtprobe.benchmark.options import BenchOptions
-from virtprobe.benchmark.result import BenchResult
 from virtprobe.errors import EngineError, GateFailed
-
-_TASK_LABELS = {
-    "cycles": "container cycles",
-    "memory": "idle containers for memory",
-    "parallel": "parallel cycles",
-    "floor": "floor ladder",
-}
 
 
 def _detected() -> Any:
@@ -38,18 +30,10 @@ def _detected() -> Any:
     return detect(LiveSource(), kvm_probe=True)
 
 
-def bench_one(target: EngineTarget, options: BenchOptions, progress: Progress) -> BenchResult:
-    """A plain bench run against one engine named by --host, --context or the current context."""
-    from virtprobe.benchmark.docker_backend import DockerBackend
-    from virtprobe.benchmark.runner import run_bench
-
-    return run_bench(options, DockerBackend(target=target), _detected(), progress=progress)
-
-
 @contextmanager
 def engine_progress(targets: Sequence[EngineTarget]) -> Iterator[tuple[Any, Any]]:
     """(progress_for(target), on_done(outcome)): one live line per engine on a terminal, else a line per event."""
-    from virtprobe.cli.console import stderr_console
+    from virtprobe.cli.console import TASK_LABELS, stderr_console
 
     console = stderr_console()
     width = max(len(t.name) for t in targets)
@@ -60,16 +44,10 @@ def engine_progress(targets: Sequence[EngineTarget]) -> Iterator[tuple[Any, Any]
         console.print(f"{o.target.name:<{width}}  {state}", markup=False, highlight=False)
 
     if not console.is_terminal:
+        from virtprobe.cli.console import progress_lines
 
         def progress_for(target: EngineTarget) -> Progress:
-            said: set[str] = set()
-
-            def progress(task: str, done: int, total: int) -> None:
-                if task not in said:
-                    said.add(task)
-                    print(f"{target.name:<{width}}  {_TASK_LABELS.get(task, task)}", file=sys.stderr, flush=True)
-
-            return progress
+            return progress_lines(TASK_LABELS, prefix=f"{target.name:<{width}}  ")
 
         yield progress_for, on_done
         return
@@ -82,7 +60,7 @@ def engine_progress(targets: Sequence[EngineTarget]) -> Iterator[tuple[Any, Any]
             row = rows[target.name] = bar.add_task(f"{target.name:<{width}}  connecting", total=None)
 
             def progress(task: str, done: int, total: int) -> None:
-                label = _TASK_LABELS.get(task, task)
+                label = TASK_LABELS.get(task, task)
                 bar.update(row, description=f"{target.name:<{width}}  {label}", completed=done, total=total or None)
 
             return progress
@@ -109,7 +87,7 @@ def run_fleet_command(
     write: Callable[[str, str, bool, Any], None],
 ) -> None:
     """`write(text, dest, force, run_id)` is bench's own report writer (it salvages a failed write)."""
-    from virtprobe.benchmark.docker_backend import DockerBackend
+    from virtprobe.benchmark.engines import make_backend
     from virtprobe.benchmark.fleet import run_fleet
     from virtprobe.report.envelope import dumps
     from virtprobe.report.fleet import anonymize_fleet, fleet_from_outcomes, fleet_to_document
@@ -122,7 +100,7 @@ def run_fleet_command(
             targets,
             options,
             detected,
-            make_backend=lambda t: DockerBackend(target=t),
+            make_backend=make_backend,
             progress_for=progress_for,
             on_done=on_done,
         )

@@ -1,4 +1,9 @@
-"""`virtprobe detect --check [TARGET...]`: show the "can this host run X?" answers and pick the exit code."""
+"""`virtprobe detect --check [TARGET...] [-q]`: show the "can this host run X?" answers and pick the exit code.
+
+Exit 3 (GateFailed) when any check shown FAILs, as virt-host-validate exits non-zero on
+any failure, and when a TARGET named on the command line is not confirmed (FAIL or
+UNKNOWN). `-q` shows only the checks that do not pass; the JSON document is always whole.
+"""
 
 from __future__ import annotations
 
@@ -20,23 +25,33 @@ def failed_targets(result: DetectResult, targets: list[str]) -> list[str]:
     return bad
 
 
-def show_checks(result: DetectResult, names: list[str], json_out: bool) -> None:
-    """Print the checks (all of them when names is empty) and raise GateFailed (exit 3) when a
-    named target fails. A bare --check is a report and exits 0."""
-    targets, _ = resolve_targets(names)  # the CLI has already refused unknown names
-    if json_out:
-        from virtprobe.report.envelope import detect_document, dumps
+def shown_targets(result: DetectResult, targets: list[str], quiet: bool) -> list[str]:
+    """The checks to show: the named targets (all when none), less those that pass with -q."""
+    shown = targets or [c.target for c in result.checks]
+    if quiet:
+        status = {c.target: c.status for c in result.checks}
+        shown = [t for t in shown if status.get(t) != PASS]
+    return shown
 
-        sys.stdout.write(dumps(detect_document(result)))
+
+def show_checks(result: DetectResult, names: list[str], json_out: bool, quiet: bool = False) -> None:
+    """Print the checks and raise GateFailed (exit 3) when one shown FAILs or a named target is not confirmed."""
+    targets, _ = resolve_targets(names)  # the CLI has already refused unknown names
+    shown = shown_targets(result, targets, quiet)
+    if json_out:
+        sys.stdout.write(result.to_json())
         sys.stdout.flush()
-    else:
+    elif shown or not quiet:
         from virtprobe.cli.console import stdout_console
         from virtprobe.report.sections.detect import build_checks_page
         from virtprobe.report.writers.terminal import renderable
 
-        stdout_console().print(renderable([build_checks_page(result, targets or None)]))
+        stdout_console().print(renderable([build_checks_page(result, shown)]))
     bad = failed_targets(result, targets)
+    fails = [c.target for c in result.checks if c.status == FAIL and c.target in shown]
     if bad:
         worst = [b for b in bad if FAIL.upper() in b]
         what = "cannot run here" if worst else "could not be confirmed"
         raise GateFailed(f"requested check {what}: {', '.join(bad)}")
+    if fails:
+        raise GateFailed(f"{len(fails)} check(s) FAIL: {', '.join(fails)}")

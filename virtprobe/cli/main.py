@@ -1,10 +1,10 @@
-"""Process entry point: the one error boundary, and a fast path for `detect`.
+"""Process entry point: the one error boundary, and the choice of parser for the command given.
 
-`virtprobe detect --json` is called by scripts and prompts where every
-millisecond shows, and building the Typer app costs about 45 ms of imports
-(more than detect's own probes). So plain `detect` invocations that use only
-its simple flags are parsed here and run the very same command body; anything
-else (help, bad options, other commands) goes through Typer in cli/app.py.
+Typer and Click cost more to import than virt-what takes to answer, so the root's own
+`--help` and `--version` come from the command table (cli/root.py) and `detect` is parsed
+by a loop over its option table (cli/detect_options.py); every other command, and
+`detect -h` or a usage error, goes through the Typer app (cli/app.py), whose command group
+imports only the module of the command that runs.
 """
 
 from __future__ import annotations
@@ -13,61 +13,63 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from virtprobe.errors import EXIT_INTERRUPTED, VirtprobeError
-
-_DETECT_FLAGS = {
-    "--json": ("json_out", True),
-    "--evidence": ("all_evidence", True),
-    "-e": ("all_evidence", True),
-    "--no-kvm-probe": ("kvm_probe", False),
-}
+from virtprobe.errors import EXIT_INTERRUPTED, VirtprobeError, missing_extra
 
 
-def detect_fast_args(argv: Sequence[str]) -> dict[str, Any] | None:
-    """The detect options when argv is a simple detect call, else None (let Typer parse it)."""
-    if not argv or argv[0] != "detect":
-        return None
-    args: dict[str, Any] = {"json_out": False, "root": None, "all_evidence": False, "kvm_probe": True}
-    rest = list(argv[1:])
-    while rest:
-        arg = rest.pop(0)
-        if arg in _DETECT_FLAGS:
-            key, value = _DETECT_FLAGS[arg]
-            args[key] = value
-        elif arg == "--root" and rest and not rest[0].startswith("-") and args["root"] is None:
-            args["root"] = rest.pop(0)
-        elif arg.startswith("--root=") and len(arg) > len("--root=") and args["root"] is None:
-            args["root"] = arg[len("--root=") :]
-        else:
-            return None
-    return args
-
-
-def guarded(fn: Callable[[], Any]) -> None:
+def guarded(fn: Callable[[], Any]) -> int:
     """Run fn; turn VirtprobeError into one line on stderr and its exit code."""
     try:
-        fn()
+        code = fn()
     except VirtprobeError as err:
         print(f"virtprobe: error: {err.message}", file=sys.stderr)
-        sys.exit(err.exit_code)
+        return err.exit_code
+    except ModuleNotFoundError as err:
+        # An optional dependency that was not installed: say which extra brings it (exit 6).
+        extra = missing_extra(err)
+        if extra is None:
+            raise
+        print(f"virtprobe: error: {extra.message}", file=sys.stderr)
+        return extra.exit_code
     except KeyboardInterrupt:
         print("virtprobe: interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # `virtprobe detect --json | head -1`: the reader left early; not our error.
         sys.stderr.close()
-        sys.exit(0)
+        return 0
+    return code if isinstance(code, int) else 0
+
+
+def dispatch(argv: Sequence[str]) -> int:
+    if len(argv) == 1 and argv[0] in ("--version", "-h", "--help"):
+        from virtprobe.cli.root import answer
+
+        text = answer(list(argv))
+        if text is not None:
+            sys.stdout.write(text)
+            return 0
+    if argv and argv[0] == "detect":
+        from virtprobe.cli.detect_options import parse
+
+        options = parse(argv[1:])
+        if options is not None:
+            from virtprobe.cli.detect import run
+
+            return run(options)
+    from virtprobe.cli.aliases import rewrite
+    from virtprobe.cli.app import app
+
+    # Click's standalone mode handles usage errors (exit 2) and --help itself, and exits;
+    # our own errors pass through it to the boundary.
+    app(args=rewrite(argv), prog_name="virtprobe")
+    return 0
 
 
 def main() -> None:
-    fast = detect_fast_args(sys.argv[1:])
-    if fast is not None:
-        from virtprobe.cli.detect import run_detect_command
-
-        guarded(lambda: run_detect_command(**fast))
-        return
-    from virtprobe.cli.app import app
-
-    # Click's standalone mode handles usage errors (exit 2) and --help itself;
-    # our own errors pass through it to the boundary.
-    guarded(app)
+    argv = sys.argv[1:]
+    code = guarded(lambda: dispatch(argv))
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = code or 0
+    sys.exit(code)

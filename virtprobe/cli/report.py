@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import io
 import os
 import sys
@@ -14,13 +15,22 @@ from virtprobe.errors import GateFailed
 from virtprobe.report.formats import OutputFormat
 
 
-def _columns() -> int | None:
-    """The width COLUMNS asks for, as `ls` and Rich read it (None: not set, or not a number)."""
-    value = os.environ.get("COLUMNS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else None
+class EnvMismatch(enum.StrEnum):
+    refuse = "refuse"
+    warn = "warn"
 
 
-def _rich_text(renderables: list[Any], width: int) -> str:
+def text_width() -> int | None:
+    """COLUMNS when set (as every tool honours it); else the terminal's (None); piped, 120.
+
+    Piped into a CI log, Rich would assume 80 columns and cut metric names."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return None if sys.stdout.isatty() else 120
+
+
+def _rich_text(renderables: list[Any], width: int = 120) -> str:
     """Rich renderables as plain text, for -o FILE (no colour codes in files)."""
     from rich.console import Console
 
@@ -37,33 +47,50 @@ def emit(text_or_renderables: str | list[Any], out: str, force: bool) -> None:
     Width: COLUMNS when set, else the terminal's; piped or written to a file without
     COLUMNS, 120 (Rich would assume 80 in a CI log and cut metric names).
     """
-    if out == "-" and isinstance(text_or_renderables, str):
-        sys.stdout.write(text_or_renderables)
-        sys.stdout.flush()
+    from virtprobe.cli.output import write_text
+
+    if isinstance(text_or_renderables, str):
+        write_text(text_or_renderables, out, force=force)
         return
     if out == "-":
         from virtprobe.cli.console import stdout_console
 
-        console = stdout_console(width=_columns() or (None if sys.stdout.isatty() else 120))
+        console = stdout_console(width=text_width())
         for r in text_or_renderables:
             console.print(r)
         return
-    from virtprobe.report.write import write_atomic
+    write_text(_rich_text(text_or_renderables, text_width() or 120), out, force=force)
 
-    text = text_or_renderables
-    write_atomic(text if isinstance(text, str) else _rich_text(text, _columns() or 120), out, force=force)
+
+# The same names as every command: -o/--output FILE, --json, -f/--format; `--out` is the old spelling.
+Output = Annotated[str, typer.Option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout ('-').")]
+OldOut = Annotated[str | None, typer.Option("--out", hidden=True)]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json).")]
+
+
+def _destination(output: str, old_out: str | None) -> str:
+    return old_out if old_out is not None and output == "-" else output
+
+
+def _format(fmt: OutputFormat, json_out: bool) -> OutputFormat:
+    if json_out and fmt not in (OutputFormat.table, OutputFormat.json):
+        raise typer.BadParameter(f"--json and --format {fmt.value} disagree", param_hint="--format")
+    return OutputFormat.json if json_out else fmt
 
 
 def report(
     files: Annotated[list[Path], typer.Argument(help="Saved reports (virtprobe detect/bench --json).")],
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
-    out: Annotated[str, typer.Option("--out", "-o", help="Write to FILE instead of stdout ('-').")] = "-",
-    force: Annotated[bool, typer.Option("--force", help="Overwrite OUT if it exists.")] = False,
+    out: Output = "-",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the --output file if it exists.")] = False,
+    json_out: Json = False,
+    old_out: OldOut = None,
     anonymize: Annotated[
         bool, typer.Option("--anonymize", help="Replace the hostname and machine IDs with stable hashes.")
     ] = False,
 ) -> None:
     """Render saved reports again as a table, Markdown, HTML, JSON, Prometheus text or CSV."""
+    out, fmt = _destination(out, old_out), _format(fmt, json_out)
     from virtprobe.report.fleet import FleetReport, anonymize_fleet
     from virtprobe.report.formats import render_reports
     from virtprobe.report.load import load_any
@@ -83,18 +110,36 @@ def report(
 def compare(
     base: Annotated[Path, typer.Argument(help="The reference report (e.g. a stored baseline).")],
     new: Annotated[Path, typer.Argument(help="The report to judge against BASE.")],
-    threshold: Annotated[
+    threshold_pct: Annotated[
         float,
-        typer.Option("--threshold", min=0.0, help="Percent change that counts as a regression when significant."),
+        typer.Option(
+            "--threshold-pct", min=0.0, help="Percent change that counts as a regression when significant (10 is 10%)."
+        ),
     ] = 10.0,
+    old_threshold: Annotated[float | None, typer.Option("--threshold", min=0.0, hidden=True)] = None,
+    env_mismatch: Annotated[
+        EnvMismatch,
+        typer.Option(
+            "--env-mismatch",
+            help="Reports from different environments (CPU, kernel, hypervisor): refuse (exit 1), or warn on "
+            "stderr and compare anyway (a hosted CI runner's kernel changes with its image).",
+        ),
+    ] = EnvMismatch.refuse,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Compare even if the environments differ (still listed), and overwrite OUT."),
+        typer.Option(
+            "--force", help="Overwrite the --output file; also compares other environments, as --env-mismatch warn."
+        ),
     ] = False,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
-    out: Annotated[str, typer.Option("--out", "-o", help="Write to FILE instead of stdout ('-').")] = "-",
+    out: Output = "-",
+    json_out: Json = False,
+    old_out: OldOut = None,
 ) -> None:
-    """Compare two reports; exit 3 on a significant regression larger than --threshold."""
+    """Compare two reports; exit 3 on a significant regression larger than --threshold-pct."""
+    threshold = old_threshold if old_threshold is not None else threshold_pct
+    out, fmt = _destination(out, old_out), _format(fmt, json_out)
+    warn = force or env_mismatch is EnvMismatch.warn
     from virtprobe.report.fleet_compare import FleetComparison
     from virtprobe.report.fleet_compare import compare_any as compare_reports
     from virtprobe.report.formats import render_comparison
@@ -103,8 +148,11 @@ def compare(
 
     base_report, new_report = load_any(base), load_any(new)
     result = compare_reports(
-        base_report, new_report, threshold=threshold / 100.0, force=force, base_name=str(base), new_name=str(new)
+        base_report, new_report, threshold=threshold / 100.0, force=warn, base_name=str(base), new_name=str(new)
     )
+    differences = getattr(result, "env_differences", ())
+    if differences:
+        print(f"virtprobe: warning: the environments differ ({'; '.join(differences)})", file=sys.stderr)
     emit(render_comparison(result, [base_report, new_report], [str(base), str(new)], fmt), out, force)
     # After the result is out: CI reads the table, then keys on the exit code.
     if result.regressions:

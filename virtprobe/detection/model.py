@@ -13,6 +13,10 @@ from typing import Any, NamedTuple
 
 NONE = "none"
 
+# The version of the detect document (`detect --json`, DetectResult.to_dict()); report/load.py
+# keeps the history of versions and upgrades older ones. report/envelope.py writes the same.
+SCHEMA_VERSION = "1.1"
+
 # How a piece of evidence was used in the verdict.
 DECISIVE = "decisive"  # this row decided the verdict
 SUPPORTING = "supporting"  # agrees with the verdict, did not decide it
@@ -342,6 +346,27 @@ class DetectResult(NamedTuple):
             "checks": [c.to_dict() for c in self.checks],
             "evidence": [e.to_dict() for e in self.evidence],
         }
+
+    def to_dict(self, created_utc: str | None = None) -> dict[str, Any]:
+        """The whole detect document, as `virtprobe detect --json` prints it (created now, unless given)."""
+        import time
+
+        from virtprobe._version import __version__
+
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "kind": "detect",
+            "tool": {"name": "virtprobe", "version": __version__},
+            "created_utc": created_utc or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **self.sections(),
+        }
+
+    def to_json(self, created_utc: str | None = None) -> str:
+        """`detect --json`'s text: sorted keys, two-space indent, a trailing newline (as report/envelope.dumps)."""
+        import json
+
+        doc = self.to_dict(created_utc)
+        return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
     @classmethod
     def from_sections(cls, d: dict[str, Any]) -> DetectResult:

@@ -297,7 +297,7 @@ def compare_bench(
     if diffs and not force:
         raise InputError(
             f"{base_name} and {new_name} come from different environments ({'; '.join(diffs)}); "
-            "their figures are not comparable. Pass --force to compare anyway"
+            "their figures are not comparable. Pass --env-mismatch warn (Python: env_mismatch='warn') to compare anyway"
         )
     new_series = {name: (unit, hib, xs) for name, unit, hib, xs in bench_series(new)}
     metrics = []

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from virtprobe import __version__
+from virtprobe.detection.model import SCHEMA_VERSION as DETECT_SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from virtprobe.detection.model import DetectResult
@@ -22,7 +23,7 @@ KIND_DETECT = "detect"
 KIND_BENCH = "bench"
 KIND_FLEET = "fleet"  # many detect/bench reports in one (report/fleet.py)
 # The version each kind is written with; report/load.py keeps the history.
-SCHEMA_VERSIONS: dict[str, str] = {KIND_DETECT: "1.1", KIND_BENCH: "1.1", KIND_FLEET: "1.0"}
+SCHEMA_VERSIONS: dict[str, str] = {KIND_DETECT: DETECT_SCHEMA_VERSION, KIND_BENCH: "1.1", KIND_FLEET: "1.0"}
 
 
 def utc_now() -> str:
@@ -75,5 +76,5 @@ def dumps(doc: Mapping[str, Any]) -> str:
 
 
 def detect_document(result: DetectResult, created_utc: str | None = None) -> dict[str, Any]:
-    """The JSON document of a detect result made now (the `detect --json` fast path uses this)."""
-    return envelope(KIND_DETECT, result.sections(), created_utc=created_utc)
+    """The JSON document of a detect result made now: DetectResult.to_dict(), the one builder of it."""
+    return result.to_dict(created_utc)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from virtprobe.benchmark.result import FLOOR_LISTS, PHASES, VmBaseline
+from virtprobe.benchmark.result import FLOOR_LISTS, PHASES, Phase, VmBaseline
 
-PHASE_LABELS: dict[str, str] = {
+PHASE_LABELS: dict[Phase, str] = {
     "create_s": "create",
     "start_s": "start (API call)",
     "first_instruction_s": "start → first instruction",
@@ -90,7 +90,7 @@ def product_name(product: str | None) -> str:
     return PRODUCT_NAMES.get(product or "", "unknown engine")
 
 
-def phase_label(phase: str) -> str:
+def phase_label(phase: Phase) -> str:
     return PHASE_LABELS[phase]
 
 

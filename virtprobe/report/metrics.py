@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from virtprobe import stats
 from virtprobe.benchmark.clock import SAME_KERNEL
 from virtprobe.benchmark.engine import EngineInfo
-from virtprobe.benchmark.result import BenchResult, ContainerSection, FunctionMode, HwvirtSection, VmBaseline
+from virtprobe.benchmark.result import (
+    PHASES,
+    BenchResult,
+    ContainerSection,
+    FunctionMode,
+    HwvirtSection,
+    Phase,
+    VmBaseline,
+)
 from virtprobe.report.labels import (
     CLOCK_LABELS,
     ENGINE_CYCLE_LABEL,
@@ -25,15 +33,15 @@ from virtprobe.report.labels import (
 )
 
 
-def container_startup_phase(container: ContainerSection) -> str:
+def container_startup_phase(container: ContainerSection) -> Phase:
     """The phase that stands for "the container started", to set against a VM's boot time.
 
     The start request to the probe's first instruction (first output for user
     images) is the nearest analogue of a VM's boot to init: both exclude the
     create/configure step, as Firecracker's "pre-configured" boot figure does.
     """
-    basis = container.timing_basis
-    for phase in (f"{basis}_s" if basis else None, "first_instruction_s", "first_output_s", "start_s"):
+    basis = next((p for p in PHASES if p == f"{container.timing_basis}_s"), None)
+    for phase in (basis, "first_instruction_s", "first_output_s", "start_s"):
         if phase and container.measured(phase):
             return phase
     return "start_s"
@@ -276,7 +284,8 @@ def floor_rows(container: ContainerSection | None) -> list[tuple[str, float | No
         return []
     floor = container.floor
     rows = [(FLOOR_LABELS[key], *_median_n(floor.samples(key))) for key in FLOOR_ORDER]
-    for key, label in (("start_s", ENGINE_START_LABEL), ("cycle_s", ENGINE_CYCLE_LABEL)):
+    engine_rows: tuple[tuple[Phase, str], ...] = (("start_s", ENGINE_START_LABEL), ("cycle_s", ENGINE_CYCLE_LABEL))
+    for key, label in engine_rows:
         rows.append((label, *_median_n(container.measured(key))))
     return rows
 
