@@ -122,7 +122,6 @@ EXTRAS = {
     "psutil": ("bench", "measuring the engine's own processes"),
     "paramiko": ("ssh", "an ssh:// engine"),
     "lz4": ("vm", "reading an LZ4-compressed guest kernel"),
-    "pygal": ("html", "the HTML report's charts"),
     "jsonschema": ("report", "reading a saved report"),
 }
 

@@ -37,8 +37,8 @@ COMMANDS: dict[str, Entry] = {
                    "VM baselines."),
     "clean": Entry("virtprobe.cli.bench", "clean", "Remove containers and images left by crashed virtprobe runs "
                    "(only virtprobe's own)."),
-    "report": Entry("virtprobe.cli.report", "report", "Render saved reports again as a table, Markdown, HTML or "
-                    "JSON."),
+    "report": Entry("virtprobe.cli.report", "report", "Render saved reports again as a table, Markdown, HTML, "
+                    "JSON, Prometheus text or CSV."),
     "compare": Entry("virtprobe.cli.report", "compare", "Compare two reports; exit 3 on a significant regression "
                      "larger than --threshold-pct."),
     "merge": Entry("virtprobe.cli.merge", "merge", "Gather reports from many machines into one versioned fleet "
