@@ -484,6 +484,21 @@ def read_cgroup_version(src: Source) -> tuple[int | None, Evidence]:
     return None, ev(src.path("sys/fs/cgroup"), "", UNKNOWN, None, why)
 
 
+# The words of PID 1's command line that _pid1_note reads; a snapshot keeps argv[0]'s name and these.
+PID1_WORDS = ("firecracker-init",)
+
+
+def filter_pid1_cmdline(data: bytes) -> bytes:
+    """/proc/1/cmdline as a snapshot keeps it: argv[0]'s file name and the arguments holding a word
+    of PID1_WORDS, nothing else (other arguments may hold addresses, tokens or paths)."""
+    args = [a for a in data.split(b"\0") if a]
+    if not args:
+        return b""
+    keep = [args[0].rsplit(b"/", 1)[-1]]
+    keep += [a for a in args[1:] if any(w.encode() in a for w in PID1_WORDS)]
+    return b"".join(a + b"\0" for a in keep)
+
+
 def _pid1_note(comm: str | None, cmd: str | None) -> str:
     text = f"{comm or ''} {cmd or ''}"
     if "firecracker-init" in text:

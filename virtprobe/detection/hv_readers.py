@@ -11,9 +11,12 @@ Every string table below names the primary source it comes from.
 from __future__ import annotations
 
 import re
+import weakref
 from typing import NamedTuple
 
 from virtprobe.detection.cpu import read_cpuinfo
+from virtprobe.detection.tables import cpuid as TC
+from virtprobe.detection.tables import dmi as TD
 from virtprobe.machine.cpuid import HYPERVISOR_LEAVES
 from virtprobe.machine.source import FileRead, Source
 
@@ -50,78 +53,13 @@ class Hint(NamedTuple):
 
 SOME_VM = "vm"  # a hint that proves a VM without naming the hypervisor (virtio, SMBIOS bit)
 
-# --- CPUID signatures ---------------------------------------------------------------
-# Leaf 0x40000000 EBX,ECX,EDX. Where each string is defined:
-CPUID_SIGNATURES: dict[str, str] = {
-    "XenVMMXenVMM": "xen",  # xen/arch/x86/cpuid.c (XEN_CPUID_SIGNATURE_* in public/arch-x86/cpuid.h)
-    "KVMKVMKVM": "kvm",  # Linux include/uapi/linux/kvm_para.h KVM_SIGNATURE "KVMKVMKVM\0\0\0"
-    "Linux KVM Hv": "kvm",  # Linux arch/x86/kvm/hyperv.c, KVM's own Hyper-V interface signature
-    "TCGTCGTCGTCG": "qemu",  # QEMU target/i386 (TCG's own hypervisor leaf); systemd vm_table[]
-    "VMwareVMware": "vmware",  # Linux arch/x86/kernel/cpu/vmware.c CPUID_VMWARE_INFO_LEAF signature
-    "Microsoft Hv": "microsoft",  # Hyper-V TLFS, "Hypervisor CPUID Leaf Range" 0x40000000
-    "bhyve bhyve": "bhyve",  # FreeBSD sys/amd64/vmm/x86.c CPUID_VM_HIGH "bhyve bhyve "
-    "QNXQVMBSQG": "qnx",  # systemd src/basic/virt.c vm_table[]
-    "ACRNACRNACRN": "acrn",  # Linux arch/x86/include/asm/acrn.h / acrn-hypervisor cpuid.c
-    "SRESRESRESRE": "sre",  # systemd src/basic/virt.c vm_table[] (LMHS SRE)
-    "Apple VZ": "apple",  # systemd src/basic/virt.c vm_table[]
-    "VBoxVBoxVBox": "oracle",  # VirtualBox src/VBox/VMM/VMMR3/GIMMinimal.cpp (GIM "minimal" provider)
-    # Parallels writes "prl hyperv  "; " lrpepyh  vr" is the same bytes read in the other
-    # register order, which older Parallels Desktop versions exposed (both in Wikipedia's CPUID table).
-    "prl hyperv": "parallels",
-    "lrpepyh  vr": "parallels",
-    "UnisysSpar64": "spar",  # Unisys s-Par (Linux drivers/visorbus); as listed in Wikipedia's CPUID article
-    "Jailhouse": "jailhouse",  # Linux arch/x86/kernel/jailhouse.c "Jailhouse\0\0\0"
-    "HAXMHAXMHAXM": "haxm",  # Intel HAXM; as listed in Wikipedia's CPUID article (file not verified offline)
-    "___ NVMM ___": "nvmm",  # NetBSD sys/dev/nvmm/x86/nvmm_x86_{vmx,svm}.c, leaf 0x40000000 emulation
-    "LKVMLKVMLKVM": "kvm",  # kvmtool x86/cpuid.c: "LKVMLKVMLKVM" in place of KVM's own signature
-    "OpenBSDVMM58": "openbsd-vmm",  # OpenBSD sys/arch/amd64/include/vmmvar.h VMM_HV_SIGNATURE
-    "EVMMEVMMEVMM": "intel-kgt",  # Intel KGT (github.com/intel/ikgt-core); as listed in Wikipedia's CPUID article
-}
-# VMMs a CPUID signature names by itself.
-CPUID_VMM = {"TCGTCGTCGTCG": "qemu", "LKVMLKVMLKVM": "kvmtool"}
-
-# --- DMI ---------------------------------------------------------------------------
-# systemd src/basic/virt.c dmi_vendor_table[] (prefix match), plus DMI strings naming a VMM.
-DMI_VENDORS: tuple[tuple[str, str], ...] = (
-    ("KVM", "kvm"),
-    ("OpenStack", "kvm"),
-    ("KubeVirt", "kvm"),
-    ("Amazon EC2", "amazon"),
-    ("QEMU", "qemu"),
-    ("VMware", "vmware"),
-    ("VMW", "vmware"),
-    ("innotek GmbH", "oracle"),
-    ("VirtualBox", "oracle"),
-    ("Xen", "xen"),
-    ("Bochs", "bochs"),
-    ("Parallels", "parallels"),
-    ("BHYVE", "bhyve"),
-    ("Hyper-V", "microsoft"),
-    ("Apple Virtualization", "apple"),
-    ("Google Compute Engine", "google"),
-)
-DMI_VMM: tuple[tuple[str, str], ...] = (
-    ("QEMU", "qemu"),
-    ("Bochs", "qemu"),  # SeaBIOS's default SMBIOS strings (CONFIG_APPNAME "Bochs") on QEMU
-    ("Cloud Hypervisor", "cloud-hypervisor"),
-    ("cloud-hypervisor", "cloud-hypervisor"),
-    ("innotek GmbH", "virtualbox"),
-    ("VirtualBox", "virtualbox"),
-    ("VMware", "vmware"),
-    ("Parallels", "parallels"),
-    ("BHYVE", "bhyve"),
-)
-DMI_FILES = (
-    "product_name",
-    "sys_vendor",
-    "board_vendor",
-    "bios_vendor",
-    "product_version",
-    "bios_version",
-    "chassis_vendor",
-    "chassis_asset_tag",
-)
-_DMI_DECIDING = ("product_name", "sys_vendor", "board_vendor", "bios_vendor", "product_version")
+# --- CPUID signatures, DMI strings, CPU brands: one table each (detection/tables/) -----------
+CPUID_SIGNATURES = TC.SIGNATURES
+CPUID_VMM = TC.SIGNATURE_VMM
+BRANDS = TC.BRANDS
+DMI_VENDORS = TD.VENDORS
+DMI_VMM = TD.VMM
+DMI_FILES = TD.FILES
 
 # --- ACPI --------------------------------------------------------------------------
 # Table header OEM ID (bytes 10..16) / OEM table ID (16..24), ACPI spec 5.2.6.
@@ -181,14 +119,6 @@ PCI_IDS: tuple[tuple[int, int | None, str | None, str | None, str], ...] = (
 # PCI_SUBVENDOR_ID_REDHAT_QUMRANET, PCI_SUBDEVICE_ID_QEMU).
 QEMU_SUBSYSTEM = (0x1AF4, 0x1100)
 
-# --- CPU brand strings (QEMU target/i386/cpu.c model_id of its CPU models) ------------
-BRANDS: tuple[tuple[str, str | None, str], ...] = (
-    ("QEMU Virtual CPU", "qemu", "QEMU's qemu64/qemu32 CPU model"),
-    ("QEMU TCG CPU", "qemu", "QEMU's `max` CPU model under TCG"),
-    ("Common KVM processor", "kvm", "QEMU's kvm64 CPU model"),
-    ("Common 32-bit KVM processor", "kvm", "QEMU's kvm32 CPU model"),
-)
-
 # --- the kernel's "Hypervisor detected: %s" (arch/x86/kernel/cpu/hypervisor.c, x86_hyper_*.name)
 DMESG_NAMES = {
     "KVM": "kvm",
@@ -216,7 +146,7 @@ def decode_signature(ebx: int, ecx: int, edx: int) -> str | None:
 
 
 def signature_id(sig: str) -> str:
-    return CPUID_SIGNATURES.get(sig.strip(), VM_OTHER)
+    return TC.signature_id(sig, VM_OTHER)
 
 
 def parse_acpi_header(data: bytes) -> tuple[str, str] | None:
@@ -234,18 +164,8 @@ def acpi_vmm(oem: str, table: str) -> tuple[str | None, str | None] | None:
     return None
 
 
-def dmi_id(value: str) -> str | None:
-    for prefix, hv in DMI_VENDORS:
-        if value.startswith(prefix):
-            return hv
-    return None
-
-
-def dmi_vmm(value: str) -> str | None:
-    for prefix, vmm in DMI_VMM:
-        if value.startswith(prefix):
-            return vmm
-    return None
+dmi_id = TD.vendor_id
+dmi_vmm = TD.vmm_id
 
 
 def parse_xen_features(text: str) -> int | None:
@@ -351,11 +271,7 @@ def dmesg_hypervisor(text: str) -> str | None:
     return m.group(1).strip() if m else None
 
 
-def brand_hint(model_name: str) -> tuple[str | None, str] | None:
-    for prefix, hv, what in BRANDS:
-        if model_name.startswith(prefix):
-            return hv, what
-    return None
+brand_hint = TC.brand_hint
 
 
 # --- readers -------------------------------------------------------------------------
@@ -393,40 +309,27 @@ def read_cpuid_signatures(src: Source) -> list[Hint]:
     return hints
 
 
+# One DMI read per source: the hypervisor, cloud and platform readers all need it.
+_DMI: weakref.WeakKeyDictionary[Source, dict[str, FileRead]] = weakref.WeakKeyDictionary()
+
+
 def read_dmi(src: Source) -> dict[str, FileRead]:
-    return {name: src.read(f"sys/class/dmi/id/{name}", limit=4096) for name in DMI_FILES}
+    got = _DMI.get(src)
+    if got is None:
+        got = {name: src.read(f"sys/class/dmi/id/{name}", limit=4096) for name in DMI_FILES}
+        _DMI[src] = got
+    return got
 
 
 def dmi_text(read: FileRead) -> str | None:
+    """A DMI string without its trailing newline (sysfs) or NUL, None when unreadable."""
     text = read.text
-    return text.strip() if text is not None else None
+    return text.strip().strip("\x00").strip() if text is not None else None
 
 
 def dmi_hints(dmi: dict[str, FileRead]) -> list[Hint]:
-    hints: list[Hint] = []
-    values = {name: dmi_text(r) for name, r in dmi.items()}
-    for name in DMI_FILES:
-        value = values[name]
-        if not value:
-            continue
-        path = dmi[name].path
-        hv = dmi_id(value) if name in _DMI_DECIDING else None
-        if hv is None and name in ("sys_vendor", "board_vendor") and value.startswith("Microsoft Corporation"):
-            # Hyper-V's firmware says "Microsoft Corporation" / "Virtual Machine"; a Surface says
-            # "Microsoft Corporation" / "Surface ...". Only the product name tells them apart.
-            product = values.get("product_name") or ""
-            hv = "microsoft" if product == "Virtual Machine" else None
-            note = (
-                'with product "Virtual Machine": Hyper-V\'s firmware'
-                if hv
-                else (f"with product {product!r}: Microsoft hardware (e.g. a Surface) says this too")
-            )
-            hints.append(Hint(DMI, path, value, hv, "hyper-v" if hv else None, note))
-            continue
-        vmm = dmi_vmm(value)
-        if hv or vmm:
-            hints.append(Hint(DMI, path, value, hv, vmm))
-    return hints
+    values = {name: t for name, r in dmi.items() if (t := dmi_text(r))}
+    return [Hint(DMI, dmi[h.file].path, h.value, h.id, h.vmm, h.note) for h in TD.dmi_hypervisor(values)]
 
 
 def read_acpi(src: Source) -> list[Hint]:

@@ -90,7 +90,7 @@ def _detect_linux(src: Source, kvm_probe: bool, checks: bool) -> DetectResult:
     cpu, cpu_ev = probe_cpu(src)
     kvm, kvm_ev = probe_kvm(src, run_guest=kvm_probe)
     hypervisor, hv_ev = probe_hypervisor(src)
-    cloud, cloud_ev = probe_cloud(src)
+    cloud, cloud_ev = probe_cloud(src, hypervisor, container)
     cvm, cvm_ev = probe_cvm(src)
     evidence = [*host_ev, *cpu_ev, *kvm_ev, *hv_ev, *cloud_ev, *container_ev, *wsl_ev, *cvm_ev]
     verdicts: tuple[CheckResult, ...] = ()
