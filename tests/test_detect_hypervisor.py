@@ -253,7 +253,7 @@ def test_dmesg_and_brand() -> None:
 NEW_ROOTS: dict[str, tuple[Any, ...]] = {
     "hyperv_old_kernel": ("microsoft", "hyper-v", ["microsoft"], "guest", NONE, False, "no /dev/kvm"),
     "bochs_dmi_qemu": ("qemu", "qemu", ["qemu"], "guest", NONE, False, "/dev/kvm is absent"),
-    "partial_snapshot": (None, None, [], None, None, None, "cannot tell: /dev is not in this snapshot"),
+    "partial_snapshot": (NONE, None, [], None, None, None, "cannot tell: /dev is not in this snapshot"),
     "s390x_zvm": ("zvm", None, ["zvm"], "guest", None, False, "no /dev/kvm"),
     "s390x_kvm_in_zvm": ("kvm", None, ["kvm", "zvm"], "guest", None, False, "no /dev/kvm"),
     "s390x_lpar": (NONE, None, [], None, None, False, "no /dev/kvm"),

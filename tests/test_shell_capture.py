@@ -281,3 +281,14 @@ def test_no_serial_uuid_or_environment_reaches_a_snapshot(tmp_path: Path, monkey
     smeta = json.loads((top / SNAPSHOT_META).read_text())
     assert smeta["env"] == {k: v for k, v in meta["env"].items() if k in smeta["env"]}
     assert smeta.get("derived", {}) == meta.get("derived", {})
+
+
+def test_shell_and_python_keep_the_same_status_ids(tmp_path: Path) -> None:
+    from virtprobe.detection.container_readers import status_ids
+
+    text = "Name:\tsh\nUmask:\t0022\nenvID:\t101\nVxID:\t0\nPid:\t42\n"
+    f = tmp_path / "status"
+    f.write_text(text)
+    fn = SCRIPT[SCRIPT.index("derive_status() {"):SCRIPT.index("take() {")]
+    out = subprocess.run(["sh", "-c", fn + f'\nderive_status "{f}"'], capture_output=True, text=True, check=True)
+    assert out.stdout == status_ids(text) == "envID: 101; VxID: 0"

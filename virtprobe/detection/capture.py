@@ -123,6 +123,11 @@ PATHS: tuple[Spec, ...] = (
     Spec("proc/device-tree/ibm,partition-name", FILE),
     Spec("proc/device-tree/hmc-managed[?]", FILE),  # the property's name ends in "?"
     Spec("proc/device-tree/chosen/qemu,graphic-width", EXISTS),
+    Spec("proc/device-tree/chosen/linux,pci-probe-only", EXISTS),  # kvmtool (hv_readers.DT_VMM_NODES)
+    # hv_readers.read_guest_files: files only a hypervisor's guest has
+    Spec("var/lib/hyperv/.kvp_pool_0", EXISTS),
+    Spec("dev/xen/evtchn", EXISTS),
+    Spec("dev/xvd*", EXISTS),
     # cloud.py: providers' marker files and file-system labels (tables/clouds.py), existence only
     *(Spec(rel, EXISTS) for rel in MARKER_FILES),
     Spec("dev/disk/by-label", DIR),
@@ -138,6 +143,7 @@ PATHS: tuple[Spec, ...] = (
     Spec("proc/self/cgroup", FILE),
     Spec("proc/self/mountinfo", FILE),
     Spec("proc/vz", EXISTS),
+    Spec("proc/self/status", DERIVED),  # only its envID and VxID lines (container_readers.status_ids)
     Spec("proc/bc", EXISTS),
     Spec("proc/self/ns/*", LINK),
     Spec("var/run/secrets/kubernetes.io/serviceaccount/token", EXISTS),
@@ -188,6 +194,7 @@ NEVER = ("sys/class/dmi/id/*serial*", "sys/class/dmi/id/*uuid*")
 # regular expressions (the shell capture greps with the same list). A snapshot keeps only these:
 # the rest of dmesg holds the kernel command line, file-system UUIDs, MAC addresses and serials.
 DMESG_KEEP = (
+    "^(\\[[ 0-9.]*\\] *)?Linux version ",  # the first line: whether the log is whole (hv_readers)
     "Hypervisor detected",
     "VMX \\((outside|inside) TXT\\) disabled by BIOS",
     "[Kk][Vv][Mm]: disabled by [Bb][Ii][Oo][Ss]",

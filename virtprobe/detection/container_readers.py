@@ -88,6 +88,7 @@ PATHS = (
     "proc/version",
     "proc/vz",
     "proc/bc",
+    "proc/self/status",
     *(f"proc/self/ns/{n}" for n in NS_NAMES),
     *KUBE_TOKEN_PATHS,
     "sys/fs/cgroup",
@@ -434,11 +435,45 @@ def read_kernel(src: Source) -> tuple[list[Clue], list[Evidence]]:
             clues.append(Clue("gvisor", STRONG, e))
         else:
             rows.append(ev("command: dmesg", "", CONSIDERED, None, dmesg.reason or "no gVisor boot lines"))
+    ids = parse_status_ids(src.derived("proc/self/status", status_ids).value or "")
     # OpenVZ/Virtuozzo: /proc/vz exists in both host and guest, /proc/bc only on the host (systemd's rule).
+    # The kernel's own word is envID in /proc/self/status (0 on the host: virt-what reads it too).
     if src.exists("proc/vz") and not src.exists("proc/bc"):
-        e = ev(src.path("proc/vz"), "exists, /proc/bc does not", CONSIDERED, "openvz", "OpenVZ's kernel")
-        clues.append(Clue("openvz", STRONG, e))
+        env_id = ids.get("envID")
+        if env_id == "0":
+            note = "envID 0 in /proc/self/status: this is the OpenVZ host, not a container"
+            rows.append(ev(src.path("proc/self/status"), "envID: 0", CONSIDERED, None, note))
+        else:
+            seen = "exists, /proc/bc does not" + (f"; envID {env_id}" if env_id else "")
+            e = ev(src.path("proc/vz"), seen, CONSIDERED, "openvz", "OpenVZ's kernel (systemd's rule)")
+            clues.append(Clue("openvz", STRONG, e))
+    vx_id = ids.get("VxID")
+    if vx_id is not None and vx_id != "0":
+        # Linux-VServer (virt-what's linux_vserver-guest); systemd has no id: container-other.
+        note = f"a Linux-VServer guest (VxID {vx_id}; 0 would be the host)"
+        clues.append(Clue("container-other", STRONG, ev(src.path("proc/self/status"), f"VxID: {vx_id}",
+                                                        CONSIDERED, "container-other", note)))
     return clues, rows
+
+
+def status_ids(text: str) -> str:
+    """The only lines of /proc/self/status a snapshot keeps: OpenVZ's envID and Linux-VServer's VxID,
+    as "envID: 0; VxID: 4" (the shell capture's derive_status writes the same)."""
+    kept = []
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key in ("envID", "VxID"):
+            kept.append(f"{key}: {value.strip()}")
+    return "; ".join(kept)
+
+
+def parse_status_ids(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.replace(";", "\n").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() in ("envID", "VxID"):
+            out[key.strip()] = value.strip()
+    return out
 
 
 def read_markers(src: Source) -> list[Clue]:
