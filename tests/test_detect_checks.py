@@ -34,7 +34,7 @@ from virtprobe.machine.kvmapi import KVM_CAPS
 from virtprobe.machine.source import RootSource
 
 REPO = Path(__file__).resolve().parent.parent
-SCHEMA = json.loads((REPO / "virtprobe/report/schemas/detect-1.1.schema.json").read_text())
+SCHEMA = json.loads((REPO / "virtprobe/report/schemas/detect-1.2.schema.json").read_text())
 
 INTEL_VMX_CPUINFO = (
     "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Gold 6338\nflags\t\t: fpu vmx ept\n\n"

@@ -30,6 +30,7 @@ from typing import Any
 
 from virtprobe.detection.container_readers import filter_pid1_cmdline
 from virtprobe.detection.tables.clouds import LABELS, MARKER_FILES
+from virtprobe.detection.tables.platforms import FILES as PLATFORM_FILES
 from virtprobe.errors import InputError
 from virtprobe.machine.source import MAX_READ_BYTES, SNAPSHOT_FORMAT, SNAPSHOT_META, LiveSource, Lookup
 
@@ -128,8 +129,9 @@ PATHS: tuple[Spec, ...] = (
     Spec("var/lib/hyperv/.kvp_pool_0", EXISTS),
     Spec("dev/xen/evtchn", EXISTS),
     Spec("dev/xvd*", EXISTS),
-    # cloud.py: providers' marker files and file-system labels (tables/clouds.py), existence only
-    *(Spec(rel, EXISTS) for rel in MARKER_FILES),
+    # cloud.py and platform.py: providers' marker files and file-system labels
+    # (tables/clouds.py, tables/platforms.py), existence only
+    *(Spec(rel, EXISTS) for rel in dict.fromkeys((*MARKER_FILES, *PLATFORM_FILES))),
     Spec("dev/disk/by-label", DIR),
     *(Spec(f"dev/disk/by-label/{name}", EXISTS) for name in LABELS),
     # container.py

@@ -33,7 +33,7 @@ def show_value(value: Any) -> str:
 
 
 class Evidence(NamedTuple):
-    topic: str  # "cpu" | "kvm" | "hypervisor" | "cloud" | "container" | "wsl" | "host" | "cvm"
+    topic: str  # "cpu" | "kvm" | "hypervisor" | "cloud" | "container" | "wsl" | "host" | "cvm" | "platform"
     source: str  # "/proc/cpuinfo: flags", "cpuid 0x40000000", "command: systeminfo", ...
     value: str  # what was observed, short and verbatim where possible
     weight: str  # one of WEIGHTS
@@ -166,6 +166,26 @@ class CloudResult(NamedTuple):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CloudResult:
         return cls(id=d.get("id"), instance_type=d.get("instance_type"), bare_metal=d.get("bare_metal"))
+
+
+class PlatformResult(NamedTuple):
+    """What manages this VM or container (detection/platform.py); added in detect schema 1.2."""
+
+    # "github-hosted", "gitlab-saas", "docker-desktop", "orbstack", "lima", "podman-machine",
+    # "rancher-desktop", "apple-container", "lxd-vm", "lxd-container", "incus-vm", "kubevirt",
+    # "openstack", "nutanix-ahv", "ovirt", "proxmox", "wsl", ...; "none"; None when unknown.
+    id: str | None
+    kind: str | None = None  # "ci-runner" | "vm" | "container" | "vm-or-container" | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PlatformResult:
+        return cls(id=d.get("id"), kind=d.get("kind"))
+
+
+PLATFORM_NOT_PROBED = PlatformResult(id=None)
 
 
 class ContainerResult(NamedTuple):
@@ -328,6 +348,7 @@ class DetectResult(NamedTuple):
     evidence: tuple[Evidence, ...] = ()
     cvm: CvmResult = CVM_NOT_PROBED
     checks: tuple[CheckResult, ...] = ()  # with --check (checks=True): every target (detection.checks)
+    platform: PlatformResult = PLATFORM_NOT_PROBED  # schema 1.2
 
     def sections(self) -> dict[str, Any]:
         return {
@@ -339,6 +360,7 @@ class DetectResult(NamedTuple):
             "container": self.container.to_dict(),
             "wsl": self.wsl.to_dict(),
             "cvm": self.cvm.to_dict(),
+            "platform": self.platform.to_dict(),
             "checks": [c.to_dict() for c in self.checks],
             "evidence": [e.to_dict() for e in self.evidence],
         }
@@ -357,4 +379,8 @@ class DetectResult(NamedTuple):
             # Absent in 1.0 documents (report.load upgrades them to null and []).
             cvm=CvmResult.from_dict(d["cvm"]) if isinstance(d.get("cvm"), dict) else CVM_NOT_PROBED,
             checks=tuple(CheckResult.from_dict(c) for c in d.get("checks") or ()),
+            # Absent before 1.2 (report.load upgrades it to null).
+            platform=PlatformResult.from_dict(d["platform"])
+            if isinstance(d.get("platform"), dict)
+            else PLATFORM_NOT_PROBED,
         )
