@@ -67,3 +67,37 @@ def test_windows_clouds_come_from_the_shared_rules() -> None:
     hv, _ = windows.probe_hypervisor(chromebookish)
     cloud, _ = windows.probe_cloud(chromebookish, hv)
     assert cloud.id != "hetzner"
+
+
+def test_every_id_in_a_table_has_a_display_name() -> None:
+    """names.py is the one label table per topic: every cloud and platform id the tables can answer."""
+    from virtprobe.detection.names import CLOUD_NAMES, PLATFORM_NAMES
+    from virtprobe.detection.tables import clouds, platforms
+
+    assert {r.cloud for r in clouds.RULES} <= set(CLOUD_NAMES)
+    assert {r.platform for r in platforms.RULES} | {"wsl"} <= set(PLATFORM_NAMES)
+    from virtprobe.detection.names import HYPERVISOR_NAMES
+
+    assert {hv for _, hv in TD.VENDORS} | set(TC.SIGNATURES.values()) <= set(HYPERVISOR_NAMES)
+
+
+def test_kvm_fix_per_ci_provider() -> None:
+    from virtprobe.detection.checks import ci_kvm_fix
+
+    x64 = ci_kvm_fix("github-hosted", "x86_64", True)
+    assert x64 and "udev" in x64 and "99-kvm4all.rules" in x64
+    arm = ci_kvm_fix("github-hosted", "aarch64", False)
+    assert arm and "arm64" in arm and "no /dev/kvm" in arm
+    assert "devices" in (ci_kvm_fix("gitlab-saas", "x86_64", False) or "")
+    assert ci_kvm_fix(None, "x86_64", False) is None
+
+
+def test_check_kvm_on_a_github_hosted_runner() -> None:
+    from tests.conftest import ROOTS
+    from virtprobe.detection.run import detect
+    from virtprobe.machine.source import RootSource
+
+    result = detect(RootSource(ROOTS / "github_hosted_runner"), checks=True)
+    assert result.platform.id == "github-hosted"
+    kvm = next(c for c in result.checks if c.target == "kvm")
+    assert kvm.status == "fail" and kvm.fix and "udev" in kvm.fix

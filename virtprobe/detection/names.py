@@ -27,6 +27,12 @@ HYPERVISOR_NAMES: dict[str, str] = {
     "nvmm": "NetBSD NVMM",
     "openbsd-vmm": "OpenBSD vmm",
     "intel-kgt": "Intel KGT",
+    "bochs": "Bochs",
+    "sre": "LMHS SRE",
+    "spar": "Unisys s-Par",
+    "jailhouse": "Jailhouse",
+    "haxm": "Intel HAXM",
+    "vm-other": "a VM (hypervisor unnamed)",
 }
 
 VMM_NAMES: dict[str, str] = {
