@@ -53,7 +53,8 @@ CACHE = HERE / ".cache" / "envs"
 RECIPE = "bookworm-minbase-py3-1"  # bump when the debootstrap recipe or the trimming changes
 MIRROR = "http://deb.debian.org/debian"
 LABEL = "io.virtprobe.env=1"
-RUN_IMAGE = "virtprobe-env:run"
+# One run image per checkout: several worktrees share this machine's engines, and each tests its own code.
+RUN_IMAGE = "virtprobe-env:run-" + hashlib.sha256(str(HERE).encode()).hexdigest()[:8]
 PODMAN_CONF = HERE / ".cache" / "podman" / "containers.conf"
 # Podman 4.3 here needs runc (crun refuses hybrid cgroups) and explicit ulimits (no CAP_SYS_RESOURCE).
 PODMAN_BASE = ["podman", "run", "--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
@@ -61,6 +62,11 @@ GUEST_VP = "/opt/virtprobe/bin/virtprobe"
 PROBE = "/opt/virtprobe/probe.sh"
 BEGIN, END = "===VIRTPROBE-DETECT-BEGIN===", "===VIRTPROBE-DETECT-END==="
 SNAP_BEGIN, SNAP_END = "===VIRTPROBE-SNAPSHOT-BEGIN===", "===VIRTPROBE-SNAPSHOT-END==="
+SDV_BEGIN, SDV_END = "===VIRTPROBE-SDV-BEGIN===", "===VIRTPROBE-SDV-END==="
+# systemd-detect-virt, run live in every environment beside detect (issue 15's differential test):
+# the host's binary with the libraries `ldd` names and their loader, copied to /opt/virtprobe/sdv,
+# since the minbase rootfs has no systemd. Run through that loader, it needs nothing of the rootfs.
+SDV_BIN = "/usr/bin/systemd-detect-virt"
 # Modules the Debian cloud kernel needs to see a virtio disk (CONFIG_VIRTIO_BLK=m, VIRTIO_PCI=m,
 # VIRTIO_MMIO=m; ext4 is built in), in dependency order (their modinfo "depends=").
 GUEST_MODULES = (
@@ -81,6 +87,20 @@ VP=${VIRTPROBE_BIN:-/opt/virtprobe/bin/virtprobe}
 echo "===VIRTPROBE-DETECT-BEGIN==="
 "$VP" detect --json
 echo "===VIRTPROBE-DETECT-END==="
+# systemd-detect-virt's own verdicts (--vm, --container): the bundled copy, else the one on PATH.
+SDV=${VIRTPROBE_SDV_DIR:-/opt/virtprobe/sdv}
+echo "===VIRTPROBE-SDV-BEGIN==="
+for opt in --vm --container; do
+    if [ -x "$SDV/systemd-detect-virt" ]; then
+        out=$("$SDV/ld-linux-x86-64.so.2" --library-path "$SDV" "$SDV/systemd-detect-virt" $opt 2>/dev/null)
+    elif command -v systemd-detect-virt >/dev/null 2>&1; then
+        out=$(systemd-detect-virt $opt 2>/dev/null)
+    else
+        out=unavailable
+    fi
+    echo "$opt ${out:-error}"
+done
+echo "===VIRTPROBE-SDV-END==="
 if [ "${1:-}" = snapshot ]; then
     # A writable place: a read-only root still has /dev/shm (tmpfs) and often /tmp or /run.
     for d in "${TMPDIR:-/nonexistent}" /tmp /dev/shm /run /var/tmp; do
@@ -246,7 +266,25 @@ def build_virtprobe_wheel(wheels: Path) -> Path:
     (whl,) = out.glob("virtprobe-*.whl")
     (out / "probe.sh").write_text(PROBE_SH)
     (out / "probe.sh").chmod(0o755)
+    build_sdv(out)
     return whl
+
+
+def build_sdv(out: Path) -> Path | None:
+    """systemd-detect-virt and the shared libraries it loads (from `ldd`), with their loader."""
+    dest = out / "sdv"
+    if not Path(SDV_BIN).exists():
+        log(f"{SDV_BIN} not found: systemd-detect-virt is not run in the environments")
+        return None
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    shutil.copy2(SDV_BIN, dest / "systemd-detect-virt")
+    listing = subprocess.run(["ldd", SDV_BIN], capture_output=True, text=True, check=True).stdout
+    for line in listing.splitlines():
+        path = line.split("=>")[-1].split("(")[0].strip()
+        if path.startswith("/") and Path(path).exists():
+            shutil.copy2(os.path.realpath(path), dest / Path(path).name)
+    return dest
 
 
 def install_into_tree(tree: Path, whl: Path) -> None:
@@ -257,6 +295,10 @@ def install_into_tree(tree: Path, whl: Path) -> None:
     for name, text in (("probe.sh", PROBE_SH), ("guest-init", GUEST_INIT)):
         (tree / "opt/virtprobe" / name).write_text(text)
         (tree / "opt/virtprobe" / name).chmod(0o755)
+    sdv = whl.parent / "sdv"
+    shutil.rmtree(tree / "opt/virtprobe/sdv", ignore_errors=True)
+    if sdv.is_dir():
+        shutil.copytree(sdv, tree / "opt/virtprobe/sdv")
 
 
 def image_exists(tool: list[str], ref: str, env: dict[str, str] | None = None) -> bool:
@@ -267,8 +309,10 @@ def image_exists(tool: list[str], ref: str, env: dict[str, str] | None = None) -
 def build_images(tar: Path, whl: Path) -> None:
     key = cache_key()
     deps_image = f"virtprobe-env:deps-{key}"
+    sdv = "COPY sdv /opt/virtprobe/sdv\n" if (whl.parent / "sdv").is_dir() else ""
     dockerfile = (
         f"FROM {deps_image}\n"
+        f"{sdv}"
         f"COPY {whl.name} probe.sh /tmp/\n"
         f"RUN /opt/virtprobe/bin/pip install -q --disable-pip-version-check --no-index --no-deps"
         f" --force-reinstall /tmp/{whl.name} && mv /tmp/probe.sh {PROBE} && rm /tmp/{whl.name}\n"
@@ -542,6 +586,7 @@ class Result:
     snapshot_tgz: bytes | None
     seconds: float
     output: str
+    sdv: dict[str, str] | None = None  # systemd-detect-virt's answers: {"--vm": "kvm", "--container": "none"}
 
 
 def _between(text: str, begin: str, end: str) -> str | None:
@@ -572,7 +617,9 @@ def run_env(name: str, snapshot: bool = False) -> Result:
             doc = None
     snap = _between(out, SNAP_BEGIN, SNAP_END)
     tgz = base64.b64decode("".join(snap.split())) if snap else None
-    return Result(name, cmd, doc, tgz, seconds, out + proc.stderr.decode(errors="replace"))
+    sdv_text = _between(out, SDV_BEGIN, SDV_END)
+    sdv = dict(line.split(" ", 1) for line in sdv_text.strip().splitlines() if " " in line) if sdv_text else None
+    return Result(name, cmd, doc, tgz, seconds, out + proc.stderr.decode(errors="replace"), sdv)
 
 
 def versions() -> dict[str, str]:
