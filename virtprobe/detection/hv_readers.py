@@ -472,6 +472,9 @@ def read_device_tree(src: Source) -> tuple[list[Hint], bool]:
         strings = device_tree_strings(compat.data)
         if "qemu,pseries" in strings:
             hints.append(Hint(DT, compat.path, "qemu,pseries", None, "qemu", "QEMU's pseries machine"))
+        elif "riscv-virtio" in strings:
+            # QEMU hw/riscv/virt.c sets the root compatible "riscv-virtio" (under TCG and KVM alike).
+            hints.append(Hint(DT, compat.path, "riscv-virtio", SOME_VM, "qemu", "QEMU's riscv virt machine"))
         elif "linux,dummy-virt" in strings:
             note = f"the root compatible that {', '.join(DUMMY_VIRT_VMMS)} all write: a VM"
             hints.append(Hint(DT, compat.path, "linux,dummy-virt", SOME_VM, None, note))
@@ -622,6 +625,11 @@ def read_brand(src: Source) -> list[Hint]:
         part = fields.get("CPU part", "")
         what = f"MIDR implementer 0x00, part {part}: QEMU's software-defined `max` CPU (TCG)"
         return [Hint(BRAND, f"{read.path}: CPU implementer", "0x00", "qemu", "qemu", what)]
+    if fields.get("isa", "").startswith("rv") and fields.get("mvendorid") == "0x0":
+        # RISC-V: QEMU's generic CPUs (rv64, max) report mvendorid 0 under TCG (target/riscv/cpu.c); under
+        # KVM the vCPU reports the host core's JEDEC vendor id. Decisive only beside QEMU's riscv board.
+        what = "mvendorid 0: QEMU's generic RISC-V CPU under TCG (real cores report their vendor's id)"
+        return [Hint(BRAND, f"{read.path}: mvendorid", "0x0", None, None, what)]
     model = fields.get("model name")
     source = f"{read.path}: model name"
     if not model:

@@ -203,6 +203,12 @@ def _device_tree(h: Hints) -> Decision | None:
             "(the CPU is a real one's, not TCG's `max`)"
         )
         return Decision("kvm", None, dummy, (), why)
+    riscv = next((x for x in h.dt if x.value == "riscv-virtio"), None)
+    if riscv is not None:
+        tcg = next((x for x in h.firmware if x.kind == R.BRAND and x.value == "0x0"), None)
+        if tcg is not None:
+            return Decision("qemu", None, tcg, (), "QEMU's riscv virt machine with QEMU's generic CPU: TCG")
+        return Decision("kvm", None, riscv, (), "QEMU's riscv virt machine with a real core's vendor id: KVM")
     qemu_dt = next((x for x in h.dt if x.vmm == "qemu"), None)
     if qemu_dt is None:
         return None
