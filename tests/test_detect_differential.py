@@ -54,6 +54,8 @@ REASONS: dict[str, str] = {
     "bios_vendor 'DigitalOcean' or 'Google', the 'Samsung Cloud Platform' asset tag",
     "physical": "a vendor's name on physical hardware (no hypervisor) is not a cloud; ds-identify's "
     "dscheck_Hetzner matches the vendor alone",
+    "arm-named-cpu": "QEMU's arm virt board with a real core's MIDR is KVM or TCG with a named CPU model; "
+    "virt-what (and systemd) say qemu for any fw-cfg node, virtprobe null",
     "riscv": "virt-what 1.25 has no RISC-V rule; QEMU's riscv virt board writes the root compatible "
     "riscv-virtio, and its generic CPU reports mvendorid 0 under TCG",
     "dsi-live-socket": "ds-identify tests /dev/lxd/sock on the live machine, as a socket, never under "
@@ -87,6 +89,7 @@ KNOWN: dict[tuple[str, str, str], tuple[str, str | None, str]] = {
     ("virt-what", "podman", "container"): ("none", "podman", "container-rules"),
     ("virt-what", "power_qemu_no_dt", "hypervisor"): ("kvm", "qemu", "pseries-no-node"),
     ("virt-what", "qemu_ppc64le_pseries", "hypervisor"): ("kvm", "qemu", "tcg"),
+    ("virt-what", "qemu_arm64_virt_named_cpu", "hypervisor"): ("qemu", None, "arm-named-cpu"),
     ("virt-what", "riscv64_qemu_kvm", "hypervisor"): ("none", "kvm", "riscv"),
     ("virt-what", "riscv64_qemu_tcg", "hypervisor"): ("none", "qemu", "riscv"),
     ("virt-what", "qemu_s390x_ccw", "hypervisor"): ("kvm", "qemu", "tcg"),

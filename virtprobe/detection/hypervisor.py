@@ -198,8 +198,13 @@ def _device_tree(h: Hints) -> Decision | None:
     if dummy is not None:
         if tcg_cpu is not None:
             return Decision("qemu", None, tcg_cpu, (), "linux,dummy-virt with QEMU's software-defined CPU: TCG")
+        if any(x.vmm == "qemu" for x in h.dt):
+            # QEMU's virt board runs under KVM, and under TCG with a named CPU model (-cpu cortex-a57),
+            # whose MIDR is a real core's: the tree cannot tell them apart.
+            why = "QEMU's arm virt machine with a real core's MIDR: KVM, or TCG with a named CPU model"
+            return Decision(None, None, None, (), why)
         why = (
-            f"linux,dummy-virt, which {', '.join(R.DUMMY_VIRT_VMMS)} write: a KVM-class VM "
+            f"linux,dummy-virt without QEMU's fw-cfg node: {', '.join(R.DUMMY_VIRT_VMMS[1:])} run only on KVM "
             "(the CPU is a real one's, not TCG's `max`)"
         )
         return Decision("kvm", None, dummy, (), why)
