@@ -19,8 +19,6 @@ The decision (docs/detection.md, "Cloud"):
 hypervisor verdict `none`, false for a cloud VM, null when the hypervisor is unknown.
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 from virtprobe.detection.hv_readers import dmi_text, read_dmi
@@ -59,7 +57,7 @@ class CloudFacts(NamedTuple):
     unread: tuple[str, ...]  # DMI files that could not be read
 
 
-def read_cloud_facts(src: Source) -> CloudFacts:
+def read_cloud_facts(src: Source) -> 'CloudFacts':
     """Every source a rule names, read through `src`; decides nothing."""
     facts: dict[str, str] = {}
     paths: dict[str, str] = {}
@@ -110,7 +108,7 @@ def decide_cloud(
     in_container: bool,
     hypervisor_id: str | None,
     facts: CloudFacts,
-) -> Verdict:
+) -> 'Verdict':
     """The rules of the module docstring, in order (pure)."""
     blocked: list[T.CloudHit] = []
     for hit in hits:

@@ -8,8 +8,6 @@ be read returns a hint with `unreadable` set and the reason, so the decision
 Every string table below names the primary source it comes from.
 """
 
-from __future__ import annotations
-
 import re
 import weakref
 from typing import NamedTuple
@@ -199,7 +197,7 @@ class Sysinfo(NamedTuple):
     levels: tuple[SysinfoLevel, ...]
 
 
-def parse_sysinfo(text: str) -> Sysinfo:
+def parse_sysinfo(text: str) -> 'Sysinfo':
     """s390 /proc/sysinfo (arch/s390/kernel/sysinfo.c): manufacturer, LPAR, and the VMnn blocks.
 
     STSI 3.2.2 lists the virtual-machine levels innermost first, so "VM00" is the
@@ -730,10 +728,8 @@ NO_HV_LINE = (
     "the whole boot log (from the kernel's first line) has no such line: the kernel recognised no "
     "hypervisor signature, so this is not KVM"
 )
-_FIRST_LINE = re.compile(r"^\[\s*0\.0+\] Linux version ", re.MULTILINE)
-
-
 def boot_log_complete(text: str) -> bool:
     """Does the log start at boot (its ring buffer has not wrapped)? The kernel's first line is
-    "Linux version ..." at time 0 (init/main.c start_kernel, linux_banner)."""
-    return _FIRST_LINE.search(text) is not None
+    "Linux version ..." at time 0 (init/main.c start_kernel, linux_banner). Compiled here, not at
+    import: detect's live path rarely reads dmesg, and a pattern costs import time."""
+    return re.search(r"^\[\s*0\.0+\] Linux version ", text, re.MULTILINE) is not None

@@ -27,8 +27,6 @@ Rules, strongest first (the first that applies decides):
    with a row saying what could not be read.
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 from virtprobe.detection import hv_readers as R
@@ -84,7 +82,7 @@ class Decision(NamedTuple):
     note: str = ""
 
 
-def gather(src: Source) -> Hints:
+def gather(src: Source) -> 'Hints':
     """Run every reader. Cheap file reads only; dmesg (a command) is read later, only if needed."""
     bit = read_hypervisor_bit(src)
     h = Hints(bit=bit)
@@ -102,7 +100,6 @@ def gather(src: Source) -> Hints:
         *R.read_pci(src),
         *R.read_brand(src),
         *R.read_smbios_bit(src),
-        *R.read_guest_files(src),
     ]
     h.xen = R.read_xen(src)
     h.dt, h.dt_readable = R.read_device_tree(src)
@@ -115,7 +112,7 @@ def _named(hints: list[Hint]) -> list[Hint]:
     return [x for x in hints if x.id and x.id != SOME_VM and not x.unreadable]
 
 
-def decide(h: Hints) -> Decision:
+def decide(h: Hints) -> 'Decision':
     """The hypervisor from the hints: the first rule that applies (module docstring, docs/detection.md)."""
     rules = (_host_or_uml, _strong_dmi, _xen_pv, _cpuid, _s390, _device_tree, _power, _firmware_named, _unnamed)
     for rule in rules:
@@ -300,7 +297,7 @@ def _firmware_named(h: Hints) -> Decision | None:
     return None
 
 
-def _none_or_unknown(h: Hints) -> Decision:
+def _none_or_unknown(h: Hints) -> 'Decision':
     """Rule 9: `none` needs readable sources that showed nothing."""
     bit = h.bit.on
     lpar = next((x for x in h.sysinfo if x.source.endswith("LPAR Name")), None)
@@ -401,8 +398,12 @@ def evidence(h: Hints, d: Decision) -> list[Evidence]:
 def probe_hypervisor(src: Source) -> tuple[HypervisorResult, list[Evidence]]:
     h = gather(src)
     d = decide(h)
-    # The kernel's "Hypervisor detected:" line is a command: read it from a snapshot always,
-    # live only when the cheap sources left the answer open (never on the x86 fast path).
+    # The kernel's "Hypervisor detected:" line is a command, and guest drivers and files are a
+    # dozen more reads: read them from a snapshot always, live only when the cheap sources left
+    # the answer open (never on the x86 fast path, where CPUID decides).
+    if not src.is_live or d.id in (None, VM_OTHER):
+        h.firmware = [*h.firmware, *R.read_guest_files(src)]
+        d = decide(h)
     if not src.is_live or d.id in (None, VM_OTHER):
         h.dmesg = R.read_dmesg(src)
         d = decide(h)

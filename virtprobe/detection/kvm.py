@@ -14,8 +14,6 @@ loadable modules and may not exist at all), /sys/module/<m>/parameters/nested
 (Y/N or 1/0), and the guest-run result captured as `kvm_probe` in a snapshot.
 """
 
-from __future__ import annotations
-
 from typing import Any, NamedTuple
 
 from virtprobe.detection.cpu import parse_flags, read_cpuinfo

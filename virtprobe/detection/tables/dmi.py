@@ -5,8 +5,6 @@ is sys_vendor, System Model is product_name); macOS has hw.model instead. `dmi_h
 is the one matcher all of them call.
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 # systemd src/basic/virt.c dmi_vendor_table[]: a prefix of product_name, sys_vendor,

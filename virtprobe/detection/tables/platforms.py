@@ -8,8 +8,6 @@ first (what a user acts on), then desktop VM managers, LXD/Incus, VM managers se
 the hosts whose kernel names them.
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 EQ, PREFIX, SUFFIX, CONTAINS, EXISTS = "eq", "prefix", "suffix", "contains", "exists"
