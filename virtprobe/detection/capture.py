@@ -6,11 +6,14 @@ file (CPUID registers, command outputs, the KVM probe, the environment) goes
 into virtprobe-snapshot.json, recorded from a live detect run so that it holds
 exactly the leaves and commands detect asked for.
 
-Privacy: only snapshot.DETECT_ENV_VARS are stored; /proc/1/environ keeps only
-its `container=` entry; the Kubernetes service-account token is never read,
-only its existence kept (an empty placeholder); DMI serial numbers and UUIDs
-are not captured; ACPI tables keep only their 36-byte header (signature, OEM
-ID, OEM table ID, revisions), not their AML.
+Privacy (issue 16 item 4): only detect's environment variables are stored, each as its
+derived fact (machine/envfacts.py: a known word or "set"); /proc/1/environ keeps only
+its `container=` entry, /proc/1/cmdline only argv[0]'s name and the words detect reads;
+the Kubernetes service-account token is never read, only its existence kept (an empty
+placeholder); DMI serial numbers and UUIDs, /sys/hypervisor/uuid, /proc/cmdline and
+/proc/self/status are DERIVED: never copied, only the fact detect derives from them is
+stored under "derived"; dmesg keeps only the lines detect reads (DMESG_KEEP); ACPI
+tables keep only their 36-byte header (signature, OEM ID, OEM table ID, revisions).
 """
 
 from __future__ import annotations
