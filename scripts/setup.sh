@@ -65,7 +65,9 @@ apt_install docker.io qemu-system-x86 qemu-user hyperfine virt-what cpu-checker 
 cidir="$here/.cache/cloud-init"
 if [ ! -f "$cidir/usr/lib/cloud-init/ds-identify" ]; then
     mkdir -p "$cidir"
-    ( cd "$cidir" && rm -f ./*.deb && apt-get download -q cloud-init >&2 && dpkg-deb -x cloud-init_*.deb . && rm -f ./*.deb )
+    # apt-get download needs the package lists: update them once if it cannot find the package.
+    ( cd "$cidir" && rm -f ./*.deb && { apt-get download -q cloud-init >&2 || { sudo_ apt-get update -qq && apt-get download -q cloud-init >&2; }; } \
+        && dpkg-deb -x cloud-init_*.deb . && rm -f ./*.deb )
 fi
 log "ds-identify: $cidir/usr/lib/cloud-init/ds-identify"
 
