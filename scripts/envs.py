@@ -587,6 +587,13 @@ class Result:
     # mode -> ((systemd-detect-virt exit, output), (virtprobe exit, output)); output "" when none
     dropin: dict[str, tuple[tuple[int, str], tuple[int, str]]] | None = None
 
+    @property
+    def sdv(self) -> dict[str, str] | None:
+        """systemd-detect-virt's own answers to --vm and --container ("error" when it printed nothing)."""
+        if self.dropin is None:
+            return None
+        return {f"--{m}": self.dropin[m][0][1] or "error" for m in ("vm", "container") if m in self.dropin}
+
 
 def _between(text: str, begin: str, end: str) -> str | None:
     start = text.find(begin)

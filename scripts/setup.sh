@@ -59,6 +59,19 @@ apt_install docker.io qemu-system-x86 qemu-user hyperfine virt-what cpu-checker 
     podman runsc uidmap fuse-overlayfs slirp4netns debootstrap systemd-container lxc busybox-static openssh-server \
     openssl curl
 
+# --- cloud-init's ds-identify, for the differential tests ----------------------
+# tests/test_detect_differential.py runs Debian's ds-identify on every fixture root (PATH_ROOT).
+# The package is downloaded and unpacked into .cache/cloud-init, never installed: nothing on
+# this machine is configured by cloud-init. virt-what (above) is the other reference tool.
+cidir="$here/.cache/cloud-init"
+if [ ! -f "$cidir/usr/lib/cloud-init/ds-identify" ]; then
+    mkdir -p "$cidir"
+    # apt-get download needs the package lists: update them once if it cannot find the package.
+    ( cd "$cidir" && rm -f ./*.deb && { apt-get download -q cloud-init >&2 || { sudo_ apt-get update -qq && apt-get download -q cloud-init >&2; }; } \
+        && dpkg-deb -x cloud-init_*.deb . && rm -f ./*.deb )
+fi
+log "ds-identify: $cidir/usr/lib/cloud-init/ds-identify"
+
 # --- A guest kernel for the QEMU microVM tests ------------------------------
 # Debian's cloud kernel, downloaded and unpacked without installing it (about 3 s).
 if [ -z "${VIRTPROBE_KERNEL:-}" ]; then

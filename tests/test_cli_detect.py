@@ -13,7 +13,7 @@ import jsonschema
 from tests.conftest import ROOTS
 
 REPO = Path(__file__).parent.parent
-SCHEMA = json.loads((REPO / "virtprobe/report/schemas/detect-1.1.schema.json").read_text())
+SCHEMA = json.loads((REPO / "virtprobe/report/schemas/detect-1.2.schema.json").read_text())
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
 
 

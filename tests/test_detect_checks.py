@@ -34,7 +34,7 @@ from virtprobe.machine.kvmapi import KVM_CAPS
 from virtprobe.machine.source import RootSource
 
 REPO = Path(__file__).resolve().parent.parent
-SCHEMA = json.loads((REPO / "virtprobe/report/schemas/detect-1.1.schema.json").read_text())
+SCHEMA = json.loads((REPO / "virtprobe/report/schemas/detect-1.2.schema.json").read_text())
 
 INTEL_VMX_CPUINFO = (
     "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Gold 6338\nflags\t\t: fpu vmx ept\n\n"
@@ -240,7 +240,7 @@ def test_cli_requested_pass_exits_0_and_a_shown_fail_exits_3(tmp_path: Path) -> 
     everything = _run("detect", "--root", str(tmp_path), "--check")
     assert everything.returncode == 3, everything.stderr
     assert "vhost-vsock" in everything.stdout and "PASS" in everything.stdout
-    n_fail = sum(line.startswith("FAIL") for line in everything.stdout.splitlines())
+    n_fail = sum(line.lstrip().startswith("FAIL ") for line in everything.stdout.splitlines())
     (line,) = everything.stderr.strip().splitlines()
     assert n_fail and line.startswith(f"virtprobe: error: {n_fail} check(s) FAIL: ") and "vhost-vsock" in line
 

@@ -207,5 +207,5 @@ def test_1_0_document_upgrades_with_unknown_cvm() -> None:
     report = load_report(Path(__file__).parent / "fixtures" / "reports" / "detect-firecracker.json")
     result = report.result
     assert isinstance(result, DetectResult)
-    assert report.header.schema_version == "1.1"
+    assert report.header.schema_version == "1.2"
     assert result.cvm.id is None and result.checks == ()

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import ROOTS
 from virtprobe.detection import hv_readers as R
-from virtprobe.detection.cloud import match_cloud, probe_cloud
+from virtprobe.detection.cloud import probe_cloud
 from virtprobe.detection.cpu import firmware_disable_line, parse_cpuinfo, parse_flags, probe_cpu
 from virtprobe.detection.hv_readers import (
     DMI_FILES,
@@ -26,6 +26,7 @@ from virtprobe.detection.hv_readers import (
 from virtprobe.detection.hypervisor import probe_hypervisor
 from virtprobe.detection.kvm import parse_bool_param, probe_kvm
 from virtprobe.detection.model import WEIGHTS
+from virtprobe.detection.tables.clouds import match_rules
 from virtprobe.machine.source import RootSource
 
 u32 = st.integers(min_value=0, max_value=0xFFFFFFFF)
@@ -98,8 +99,9 @@ def test_smbios_bit_total(raw: bytes) -> None:
 
 @given(st.dictionaries(st.sampled_from(DMI_FILES), st.text()))
 def test_match_cloud_total(dmi: dict[str, str]) -> None:
-    for name, value, cloud in match_cloud(dmi):
-        assert dmi[name] == value and cloud
+    facts = {f"dmi:{k}": v for k, v in dmi.items()}
+    for hit in match_rules(facts):
+        assert facts[hit.rule.source] == hit.value and hit.rule.cloud
 
 
 # Files the hw probes read, relative to a root.
@@ -171,7 +173,7 @@ def run_all(root: Path) -> None:
         ("cpu", probe_cpu(src)),
         ("kvm", probe_kvm(src, run_guest=True)),
         ("hypervisor", probe_hypervisor(src)),
-        ("cloud", probe_cloud(src)),
+        ("cloud", probe_cloud(src, probe_hypervisor(src)[0])),
     ):
         for e in rows:
             assert e.topic == topic and e.weight in WEIGHTS

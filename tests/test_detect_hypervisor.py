@@ -123,7 +123,7 @@ def test_probes_on_root(scenario: str) -> None:
     cpu, cpu_ev = probe_cpu(src)
     kvm, kvm_ev = probe_kvm(src, run_guest=True)
     hv, hv_ev = probe_hypervisor(src)
-    cloud, cloud_ev = probe_cloud(src)
+    cloud, cloud_ev = probe_cloud(src, probe_hypervisor(src)[0])
     assert cpu.virt_tech == want["cpu.virt_tech"]
     assert cpu.disabled_in_firmware == want["cpu.disabled_in_firmware"]
     assert kvm.usable == want["kvm.usable"]
@@ -173,7 +173,7 @@ def test_empty_root_is_unknown_everywhere(tmp_path: Path) -> None:
     cpu, _ = probe_cpu(src)
     kvm, _ = probe_kvm(src, run_guest=True)
     hv, _ = probe_hypervisor(src)
-    cloud, _ = probe_cloud(src)
+    cloud, _ = probe_cloud(src, probe_hypervisor(src)[0])
     assert cpu.virt_tech is None and cpu.hypervisor_bit is None
     # No /dev and no /sys in the root: a partial copy, so /dev/kvm's absence proves nothing.
     assert kvm.usable is None and kvm.device_present is None
@@ -253,7 +253,7 @@ def test_dmesg_and_brand() -> None:
 NEW_ROOTS: dict[str, tuple[Any, ...]] = {
     "hyperv_old_kernel": ("microsoft", "hyper-v", ["microsoft"], "guest", NONE, False, "no /dev/kvm"),
     "bochs_dmi_qemu": ("qemu", "qemu", ["qemu"], "guest", NONE, False, "/dev/kvm is absent"),
-    "partial_snapshot": (None, None, [], None, None, None, "cannot tell: /dev is not in this snapshot"),
+    "partial_snapshot": (NONE, None, [], None, None, None, "cannot tell: /dev is not in this snapshot"),
     "s390x_zvm": ("zvm", None, ["zvm"], "guest", None, False, "no /dev/kvm"),
     "s390x_kvm_in_zvm": ("kvm", None, ["kvm", "zvm"], "guest", None, False, "no /dev/kvm"),
     "s390x_lpar": (NONE, None, [], None, None, False, "no /dev/kvm"),

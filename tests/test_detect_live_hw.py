@@ -25,7 +25,7 @@ def test_live_hw_invariants() -> None:
     cpu, cpu_ev = probe_cpu(src)
     kvm, kvm_ev = probe_kvm(src, run_guest=True)
     hv, hv_ev = probe_hypervisor(src)
-    cloud, cloud_ev = probe_cloud(src)
+    cloud, cloud_ev = probe_cloud(src, probe_hypervisor(src)[0])
     assert cpu.virt_tech in ("vt-x", "amd-v", NONE, None)
     assert kvm.device_present is os.path.exists("/dev/kvm")
     if not kvm.device_present:

@@ -32,8 +32,9 @@ def test_fixtures_load(path: Path) -> None:
     raw = json.loads(path.read_text())
     report = load_report(path)
     assert report.header.kind == raw["kind"] in ("detect", "bench")
-    # One sample of each version, kept loadable forever: 1.0 constructed, bench 1.1 captured.
-    assert raw["schema_version"] == ("1.1" if path.name.startswith("bench-1.1-") else "1.0")
+    # One sample of each version, kept loadable forever: 1.0 constructed, bench 1.1 and detect 1.1 captured.
+    captured_1_1 = path.name.startswith("bench-1.1-") or path.name.endswith("-1.1.json")
+    assert raw["schema_version"] == ("1.1" if captured_1_1 else "1.0")
 
 
 def test_real_reports_still_load() -> None:
@@ -191,3 +192,20 @@ def test_simulated_baselines_from_the_vm_module_validate(tmp_path: Path) -> None
     loaded = load_report(f)
     assert isinstance(loaded, BenchReport)
     assert loaded.result.baselines and all(b.boot_summary().n == 10 for b in loaded.result.baselines)
+
+
+def test_detect_1_1_upgrades_with_unknown_platform() -> None:
+    """A real detect 1.1 document (tests/fixtures/reports/README.md) loads, upgraded to 1.2: the
+    platform it never looked for is unknown, not "none"."""
+    from pathlib import Path
+
+    from virtprobe.detection.model import DetectResult
+    from virtprobe.report.load import load_document, load_report
+
+    path = Path(__file__).parent / "fixtures" / "reports" / "detect-firecracker-1.1.json"
+    assert '"schema_version": "1.1"' in path.read_text()
+    doc = load_document(path)
+    assert doc["schema_version"] == "1.2" and doc["platform"] == {"id": None, "kind": None}
+    result = load_report(path).result
+    assert isinstance(result, DetectResult)
+    assert result.platform.id is None and result.hypervisor.id == "kvm"

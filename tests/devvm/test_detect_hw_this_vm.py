@@ -24,7 +24,7 @@ def test_live_verdict_on_the_dev_machine() -> None:
     cpu, _ = probe_cpu(src)
     kvm, _ = probe_kvm(src, run_guest=True)
     hv, _ = probe_hypervisor(src)
-    cloud, _ = probe_cloud(src)
+    cloud, _ = probe_cloud(src, probe_hypervisor(src)[0])
     assert cpu.virt_tech == NONE
     assert cpu.hypervisor_bit is True
     assert hv.id == "kvm"

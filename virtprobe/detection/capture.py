@@ -6,11 +6,14 @@ file (CPUID registers, command outputs, the KVM probe, the environment) goes
 into virtprobe-snapshot.json, recorded from a live detect run so that it holds
 exactly the leaves and commands detect asked for.
 
-Privacy: only snapshot.DETECT_ENV_VARS are stored; /proc/1/environ keeps only
-its `container=` entry; the Kubernetes service-account token is never read,
-only its existence kept (an empty placeholder); DMI serial numbers and UUIDs
-are not captured; ACPI tables keep only their 36-byte header (signature, OEM
-ID, OEM table ID, revisions), not their AML.
+Privacy (issue 16 item 4): only detect's environment variables are stored, each as its
+derived fact (machine/envfacts.py: a known word or "set"); /proc/1/environ keeps only
+its `container=` entry, /proc/1/cmdline only argv[0]'s name and the words detect reads;
+the Kubernetes service-account token is never read, only its existence kept (an empty
+placeholder); DMI serial numbers and UUIDs, /sys/hypervisor/uuid, /proc/cmdline and
+/proc/self/status are DERIVED: never copied, only the fact detect derives from them is
+stored under "derived"; dmesg keeps only the lines detect reads (DMESG_KEEP); ACPI
+tables keep only their 36-byte header (signature, OEM ID, OEM table ID, revisions).
 """
 
 from __future__ import annotations
@@ -22,10 +25,14 @@ import json
 import os
 import sys
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from virtprobe.detection.container_readers import filter_pid1_cmdline
+from virtprobe.detection.tables.clouds import LABELS, MARKER_FILES
+from virtprobe.detection.tables.platforms import FILES as PLATFORM_FILES
 from virtprobe.errors import InputError
 from virtprobe.machine.atomic import atomic_file, exchange, fsync_folder, new_folder_mode, rename_noreplace, write_bytes
 from virtprobe.machine.scratch import make_folder, remove_folder
@@ -37,6 +44,8 @@ EXISTS = "exists"  # an empty placeholder: detect only asks whether it exists
 LINK = "link"  # a symlink holding the same target (namespace links)
 DIR = "dir"  # the directory and the names of its subdirectories (listdir)
 ENVIRON = "environ"  # /proc/1/environ, filtered to container=
+PID1_CMDLINE = "pid1-cmdline"  # /proc/1/cmdline: argv[0]'s name and the words detect reads, nothing else
+DERIVED = "derived"  # never copied: virtprobe-snapshot.json keeps only the fact detect derives from it
 
 ACPI_HEADER_BYTES = 36  # the ACPI System Description Table Header (ACPI 6.5, section 5.2.6)
 
@@ -73,6 +82,9 @@ PATHS: tuple[Spec, ...] = (
     Spec("sys/class/dmi/id/product_sku", FILE),
     Spec("sys/class/dmi/id/board_vendor", FILE),
     Spec("sys/class/dmi/id/board_name", FILE),
+    Spec("sys/class/dmi/id/product_uuid", DERIVED),  # only "ec2" or "" (tables/clouds.py derive_prefix)
+    Spec("sys/class/dmi/id/product_serial", DERIVED),  # only "ec2", "googlecloud", "brightbox" or ""
+    Spec("proc/cmdline", DERIVED),  # only the words a cloud rule reads (cmdline_tokens)
     Spec("sys/class/dmi/id/bios_vendor", FILE),
     Spec("sys/class/dmi/id/bios_version", FILE),
     Spec("sys/class/dmi/id/chassis_vendor", FILE),
@@ -83,7 +95,7 @@ PATHS: tuple[Spec, ...] = (
     Spec("sys/firmware/acpi/tables/*", HEADER),
     Spec("sys/hypervisor", DIR),
     Spec("sys/hypervisor/type", FILE),
-    Spec("sys/hypervisor/uuid", FILE),
+    Spec("sys/hypervisor/uuid", DERIVED),
     Spec("sys/hypervisor/properties/*", FILE),
     Spec("sys/hypervisor/version/*", FILE),
     Spec("proc/xen", DIR),
@@ -116,17 +128,28 @@ PATHS: tuple[Spec, ...] = (
     Spec("proc/device-tree/ibm,partition-name", FILE),
     Spec("proc/device-tree/hmc-managed[?]", FILE),  # the property's name ends in "?"
     Spec("proc/device-tree/chosen/qemu,graphic-width", EXISTS),
+    Spec("proc/device-tree/chosen/linux,pci-probe-only", EXISTS),  # kvmtool (hv_readers.DT_VMM_NODES)
+    # hv_readers.read_guest_files: files only a hypervisor's guest has
+    Spec("var/lib/hyperv/.kvp_pool_0", EXISTS),
+    Spec("dev/xen/evtchn", EXISTS),
+    Spec("dev/xvd*", EXISTS),
+    # cloud.py and platform.py: providers' marker files and file-system labels
+    # (tables/clouds.py, tables/platforms.py), existence only
+    *(Spec(rel, EXISTS) for rel in dict.fromkeys((*MARKER_FILES, *PLATFORM_FILES))),
+    Spec("dev/disk/by-label", DIR),
+    *(Spec(f"dev/disk/by-label/{name}", EXISTS) for name in LABELS),
     # container.py
     Spec(".dockerenv", FILE),
     Spec("run/.containerenv", FILE),
     Spec("run/systemd/container", FILE),
     Spec("proc/1/environ", ENVIRON),
     Spec("proc/1/comm", FILE),
-    Spec("proc/1/cmdline", FILE),
+    Spec("proc/1/cmdline", PID1_CMDLINE),
     Spec("proc/1/cgroup", FILE),
     Spec("proc/self/cgroup", FILE),
     Spec("proc/self/mountinfo", FILE),
     Spec("proc/vz", EXISTS),
+    Spec("proc/self/status", DERIVED),  # only its envID and VxID lines (container_readers.status_ids)
     Spec("proc/bc", EXISTS),
     Spec("proc/self/ns/*", LINK),
     Spec("var/run/secrets/kubernetes.io/serviceaccount/token", EXISTS),
@@ -173,6 +196,32 @@ PATHS: tuple[Spec, ...] = (
 NEVER = ("sys/class/dmi/id/*serial*", "sys/class/dmi/id/*uuid*")
 
 
+# The kernel log lines detect reads (cpu.py, hypervisor, cvm.py, container_readers.py), as extended
+# regular expressions (the shell capture greps with the same list). A snapshot keeps only these:
+# the rest of dmesg holds the kernel command line, file-system UUIDs, MAC addresses and serials.
+DMESG_KEEP = (
+    "^(\\[[ 0-9.]*\\] *)?Linux version ",  # the first line: whether the log is whole (hv_readers)
+    "Hypervisor detected",
+    "VMX \\((outside|inside) TXT\\) disabled by BIOS",
+    "[Kk][Vv][Mm]: disabled by [Bb][Ii][Oo][Ss]",
+    "SVM disabled \\(by BIOS\\)",
+    "Memory Encryption Features active",
+    "Starting gVisor\\.\\.\\.",
+    "^(\\[[ 0-9.]*\\] *)?Ready!$",
+)
+
+
+def keep_command_lines(name: str, out: bytes) -> bytes:
+    """A command's output as a snapshot keeps it: dmesg only its DMESG_KEEP lines."""
+    if name != "dmesg":
+        return out
+    import re
+
+    keep = re.compile("|".join(f"(?:{p})" for p in DMESG_KEEP))
+    lines = out.decode("utf-8", "replace").splitlines()
+    return "".join(line + "\n" for line in lines if keep.search(line)).encode()
+
+
 def covered(rel: str) -> bool:
     """Is this relative path one that capture writes (so detect on a capture sees it)?"""
     rel = rel.lstrip("/")
@@ -188,6 +237,7 @@ class _RecordingSource(LiveSource):
         self.commands: dict[str, Lookup] = {}
         self.kvm: Lookup | None = None
         self.msrs: dict[int, Lookup] = {}
+        self.derived_facts: dict[str, str] = {}
 
     def msr(self, index: int) -> Lookup:
         got = super().msr(index)
@@ -207,6 +257,12 @@ class _RecordingSource(LiveSource):
     def kvm_probe(self) -> Lookup:
         self.kvm = super().kvm_probe()
         return self.kvm
+
+    def derived(self, rel: str, derive: Callable[[str], str]) -> Lookup:
+        got = super().derived(rel, derive)
+        if got.ok:
+            self.derived_facts[rel] = str(got.value)
+        return got
 
 
 def _copy_specs(dest: Path) -> list[str]:
@@ -234,6 +290,8 @@ def _copy_specs(dest: Path) -> list[str]:
 
 
 def _copy_one(kind: str, host: str, target: Path) -> None:
+    if kind == DERIVED:
+        return  # the fact is in virtprobe-snapshot.json ("derived"), the file never is
     if kind == DIR:
         if not os.path.isdir(host):
             return
@@ -264,6 +322,8 @@ def _copy_one(kind: str, host: str, target: Path) -> None:
     elif kind == ENVIRON:
         raw = _read(host, MAX_READ_BYTES)
         data = b"".join(item + b"\0" for item in raw.split(b"\0") if item.startswith(b"container="))
+    elif kind == PID1_CMDLINE:
+        data = filter_pid1_cmdline(_read(host, 65536))
     else:
         data = _read(host, MAX_READ_BYTES)
     target.write_bytes(data)
@@ -296,6 +356,8 @@ class SnapshotMeta:
     commands: dict[str, str] = field(default_factory=dict)  # name -> base64 stdout
     kvm_probe: dict[str, Any] | None = None
     msr: dict[str, int] = field(default_factory=dict)  # "0xc0010131" -> value, only those detect read
+    # Facts derived from identifiers that are never stored (capture.DERIVED paths): path -> fact.
+    derived: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -313,6 +375,8 @@ class SnapshotMeta:
             out["kvm_probe"] = self.kvm_probe
         if self.msr:
             out["msr"] = dict(sorted(self.msr.items()))
+        if self.derived:
+            out["derived"] = dict(sorted(self.derived.items()))
         return out
 
 
@@ -333,7 +397,7 @@ def _meta(src: _RecordingSource) -> SnapshotMeta:
         elif got.reason:
             reasons.append(got.reason)
     commands = {
-        name: base64.b64encode(got.value).decode("ascii")
+        name: base64.b64encode(keep_command_lines(name, got.value)).decode("ascii")
         for name, got in sorted(src.commands.items())
         if got.ok
     }
@@ -347,6 +411,7 @@ def _meta(src: _RecordingSource) -> SnapshotMeta:
         commands=commands,
         kvm_probe=kvm,
         msr={f"0x{i:08x}": int(got.value) for i, got in sorted(src.msrs.items()) if got.ok},
+        derived=dict(src.derived_facts),
     )
 
 

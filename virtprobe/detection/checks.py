@@ -36,6 +36,7 @@ from virtprobe.detection.model import (
     CpuResult,
     HypervisorResult,
     KvmResult,
+    PlatformResult,
 )
 from virtprobe.machine.source import Source
 
@@ -179,6 +180,7 @@ class _Ctx(NamedTuple):
     probe: dict[str, Any] | None
     machine: str
     kernel: str | None
+    platform: str | None = None
 
 
 def _merge(target: str, findings: list[_Finding]) -> CheckResult:
@@ -230,10 +232,46 @@ def _device(src: Source, rel: str, module: str, kernel: str | None, role: str) -
     return _Finding(FAIL, f"no {path} ({role})", fix, path)
 
 
-def _kvm_device(kvm: KvmResult, cpu: CpuResult) -> _Finding:
+# What to do about /dev/kvm on a CI provider's runner (detection/platform.py ids). GitHub-hosted Linux
+# x64 runners have /dev/kvm owned by root:kvm and the runner user outside that group; the udev rule is
+# GitHub's own recipe (its changelog on hardware-accelerated Android virtualization on Actions, 2024-04).
+# Their arm64 runners offer no nested virtualization.
+_UDEV_RULE = (
+    "echo 'KERNEL==\"kvm\", GROUP=\"kvm\", MODE=\"0666\", OPTIONS+=\"static_node=kvm\"' | "
+    "sudo tee /etc/udev/rules.d/99-kvm4all.rules && sudo udevadm control --reload-rules && "
+    "sudo udevadm trigger --name-match=kvm"
+)
+_GITLAB_DEVICES = 'a self-managed runner on a KVM host whose docker executor has devices = ["/dev/kvm"] (config.toml)'
+
+
+def ci_kvm_fix(platform: str | None, machine: str, present: bool | None) -> str | None:
+    """The fix for a runner of `platform` whose /dev/kvm is missing or not openable, or None."""
+    arm = machine in ("aarch64", "arm64")
+    if platform == "github-hosted":
+        if arm:
+            return ("GitHub-hosted arm64 runners have no /dev/kvm (no nested virtualization): run KVM jobs on "
+                    "an x64 runner (ubuntu-latest), or a self-hosted arm64 runner on a KVM host")
+        if present:
+            return "GitHub-hosted x64 runners have /dev/kvm, which the runner user cannot open: add a udev rule: " + (
+                _UDEV_RULE
+            )
+        return "use a GitHub-hosted Linux x64 runner (ubuntu-latest offers /dev/kvm), then the udev rule: " + _UDEV_RULE
+    if platform == "github-actions":
+        return "a self-hosted runner needs /dev/kvm on its host and the runner user in the kvm group"
+    if platform == "gitlab-saas":
+        return f"GitLab.com's hosted runners run jobs in containers without /dev/kvm: use {_GITLAB_DEVICES}"
+    if platform == "gitlab-ci":
+        return f"pass /dev/kvm into the job: {_GITLAB_DEVICES}"
+    return None
+
+
+def _kvm_device(kvm: KvmResult, cpu: CpuResult, platform: str | None = None, machine: str = "") -> _Finding:
     """Read-write /dev/kvm that really ran detect's probe guest."""
+    ci_fix = ci_kvm_fix(platform, machine, kvm.device_present)
     if kvm.device_present is False:
-        if cpu.disabled_in_firmware:
+        if ci_fix:
+            fix = ci_fix
+        elif cpu.disabled_in_firmware:
             fix = "enable VT-x/AMD-V in the firmware setup"
         elif cpu.virt_tech in ("vt-x", "amd-v"):
             fix = "load the kvm module: modprobe kvm_intel (or kvm_amd)"
@@ -241,7 +279,7 @@ def _kvm_device(kvm: KvmResult, cpu: CpuResult) -> _Finding:
             fix = "this CPU shows no VT-x/AMD-V: enable nested virtualization on the host that runs this VM"
         return _Finding(FAIL, "no /dev/kvm", fix, "/dev/kvm")
     if kvm.openable is False:
-        fix = "add the user to the kvm group (usermod -aG kvm USER) or run as root"
+        fix = ci_fix or "add the user to the kvm group (usermod -aG kvm USER) or run as root"
         return _Finding(FAIL, f"/dev/kvm cannot be opened read-write: {kvm.reason}", fix, "/dev/kvm")
     if kvm.usable is False:
         return _Finding(FAIL, f"/dev/kvm did not run a guest: {kvm.reason}", None, "KVM ioctl probe (/dev/kvm)")
@@ -277,7 +315,7 @@ _PVM_FIX = "use a guest kernel built for PVM (CONFIG_PVM_GUEST), or a host with 
 def _vmm(
     target: str, who: str, needed: tuple[str, ...], ctx: _Ctx, arches: tuple[str, ...], binary: str | None
 ) -> CheckResult:
-    findings = [_kvm_device(ctx.kvm, ctx.cpu)]
+    findings = [_kvm_device(ctx.kvm, ctx.cpu, ctx.platform, ctx.machine)]
     if ctx.machine not in arches:
         findings.append(_Finding(FAIL, f"{who} runs on {', '.join(arches)}, not {ctx.machine}"))
     if ctx.kvm.usable:
@@ -296,7 +334,7 @@ def _vmm(
 
 
 def check_kata(ctx: _Ctx) -> CheckResult:
-    findings = [_kvm_device(ctx.kvm, ctx.cpu)]
+    findings = [_kvm_device(ctx.kvm, ctx.cpu, ctx.platform, ctx.machine)]
     pvm = _pvm(ctx.kvm, "Kata boots its own guest kernel (not built for PVM) under KVM", _PVM_FIX)
     if pvm is not None:
         findings.append(pvm)
@@ -338,7 +376,7 @@ def check_nested(ctx: _Ctx) -> CheckResult:
         fix = "nested hardware virtualization needs kvm_intel or kvm_amd on a CPU with VT-x/AMD-V"
         return _merge("nested", [_Finding(FAIL, reason, fix, "/sys/module/kvm_pvm")])
     if kvm.device_present is False:
-        return _merge("nested", [_kvm_device(kvm, ctx.cpu)])
+        return _merge("nested", [_kvm_device(kvm, ctx.cpu, ctx.platform, ctx.machine)])
     if module is None:
         return _merge("nested", [_Finding(CHECK_UNKNOWN, "the KVM module is unknown", None, "/sys/module")])
     return _merge("nested", [_Finding(CHECK_UNKNOWN, f"{module} has no nested parameter to read", None)])
@@ -460,6 +498,7 @@ def run_checks(
     hypervisor: HypervisorResult,
     kernel: str | None,
     kvm_probe: bool = True,
+    platform: PlatformResult | None = None,
 ) -> tuple[CheckResult, ...]:
     """Every target's check, in TARGETS order. Never raises; reads only through `src`."""
     probe: dict[str, Any] | None = None
@@ -467,7 +506,7 @@ def run_checks(
         got = src.kvm_probe()  # cached: the kvm probe already ran it
         probe = got.value if isinstance(got.value, dict) else None
     machine = src.machine.lower()
-    ctx = _Ctx(src, cpu, kvm, hypervisor, probe, machine, kernel)
+    ctx = _Ctx(src, cpu, kvm, hypervisor, probe, machine, kernel, platform.id if platform else None)
     qemu = QEMU_BINARY.get(machine)
     x86_arm = ("x86_64", "amd64", "aarch64", "arm64")
     return (

@@ -24,8 +24,6 @@ docs/detection.md ("Container"):
    engine, and "none" needs readable cgroups and mounts that named nobody; else unknown.
 """
 
-from __future__ import annotations
-
 from collections import Counter
 from typing import NamedTuple
 
@@ -80,7 +78,7 @@ class Gathered(NamedTuple):
     cgroup_version: int | None
 
 
-def gather(src: Source) -> Gathered:
+def gather(src: Source) -> 'Gathered':
     ns = read_namespaces(src)
     mounts = read_mounts(src)
     pid1, rows, pid1_clues = read_pid1(src)

@@ -14,8 +14,6 @@ Namespaces are read separately: they tell "some runtime unshared this process"
 from "the kernel's initial namespaces", but never which runtime.
 """
 
-from __future__ import annotations
-
 import re
 from typing import NamedTuple
 
@@ -88,6 +86,7 @@ PATHS = (
     "proc/version",
     "proc/vz",
     "proc/bc",
+    "proc/self/status",
     *(f"proc/self/ns/{n}" for n in NS_NAMES),
     *KUBE_TOKEN_PATHS,
     "sys/fs/cgroup",
@@ -287,7 +286,7 @@ def _env_id(value: str) -> str | None:
 # --- readers: each returns evidence, none decides -------------------------------------
 
 
-def read_namespaces(src: Source) -> Namespaces:
+def read_namespaces(src: Source) -> 'Namespaces':
     inodes: dict[str, int | None] = {}
     rows: dict[str, Evidence] = {}
     for name in NS_NAMES:
@@ -387,7 +386,7 @@ def read_cgroups(src: Source) -> tuple[bool, list[Clue], list[Evidence], list[Ev
     return readable, clues, kube, rows
 
 
-def read_mounts(src: Source) -> Mounts:
+def read_mounts(src: Source) -> 'Mounts':
     mi = src.read("proc/self/mountinfo", limit=1024 * 1024)
     if mi.text is None:
         # /proc/mounts still shows the root's filesystem and an overlay's layer paths,
@@ -434,11 +433,45 @@ def read_kernel(src: Source) -> tuple[list[Clue], list[Evidence]]:
             clues.append(Clue("gvisor", STRONG, e))
         else:
             rows.append(ev("command: dmesg", "", CONSIDERED, None, dmesg.reason or "no gVisor boot lines"))
+    ids = parse_status_ids(src.derived("proc/self/status", status_ids).value or "")
     # OpenVZ/Virtuozzo: /proc/vz exists in both host and guest, /proc/bc only on the host (systemd's rule).
+    # The kernel's own word is envID in /proc/self/status (0 on the host: virt-what reads it too).
     if src.exists("proc/vz") and not src.exists("proc/bc"):
-        e = ev(src.path("proc/vz"), "exists, /proc/bc does not", CONSIDERED, "openvz", "OpenVZ's kernel")
-        clues.append(Clue("openvz", STRONG, e))
+        env_id = ids.get("envID")
+        if env_id == "0":
+            note = "envID 0 in /proc/self/status: this is the OpenVZ host, not a container"
+            rows.append(ev(src.path("proc/self/status"), "envID: 0", CONSIDERED, None, note))
+        else:
+            seen = "exists, /proc/bc does not" + (f"; envID {env_id}" if env_id else "")
+            e = ev(src.path("proc/vz"), seen, CONSIDERED, "openvz", "OpenVZ's kernel (systemd's rule)")
+            clues.append(Clue("openvz", STRONG, e))
+    vx_id = ids.get("VxID")
+    if vx_id is not None and vx_id != "0":
+        # Linux-VServer (virt-what's linux_vserver-guest); systemd has no id: container-other.
+        note = f"a Linux-VServer guest (VxID {vx_id}; 0 would be the host)"
+        clues.append(Clue("container-other", STRONG, ev(src.path("proc/self/status"), f"VxID: {vx_id}",
+                                                        CONSIDERED, "container-other", note)))
     return clues, rows
+
+
+def status_ids(text: str) -> str:
+    """The only lines of /proc/self/status a snapshot keeps: OpenVZ's envID and Linux-VServer's VxID,
+    as "envID: 0; VxID: 4" (the shell capture's derive_status writes the same)."""
+    kept = []
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key in ("envID", "VxID"):
+            kept.append(f"{key}: {value.strip()}")
+    return "; ".join(kept)
+
+
+def parse_status_ids(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.replace(";", "\n").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() in ("envID", "VxID"):
+            out[key.strip()] = value.strip()
+    return out
 
 
 def read_markers(src: Source) -> list[Clue]:
@@ -482,6 +515,21 @@ def read_cgroup_version(src: Source) -> tuple[int | None, Evidence]:
     cg = "unreadable" if read.text is None else ("empty" if not lines else "no controller lines")
     why = f"cannot tell the cgroup version: /sys/fs/cgroup {listed}, /proc/self/cgroup {cg}"
     return None, ev(src.path("sys/fs/cgroup"), "", UNKNOWN, None, why)
+
+
+# The words of PID 1's command line that _pid1_note reads; a snapshot keeps argv[0]'s name and these.
+PID1_WORDS = ("firecracker-init",)
+
+
+def filter_pid1_cmdline(data: bytes) -> bytes:
+    """/proc/1/cmdline as a snapshot keeps it: argv[0]'s file name and the arguments holding a word
+    of PID1_WORDS, nothing else (other arguments may hold addresses, tokens or paths)."""
+    args = [a for a in data.split(b"\0") if a]
+    if not args:
+        return b""
+    keep = [args[0].rsplit(b"/", 1)[-1]]
+    keep += [a for a in args[1:] if any(w.encode() in a for w in PID1_WORDS)]
+    return b"".join(a + b"\0" for a in keep)
 
 
 def _pid1_note(comm: str | None, cmd: str | None) -> str:

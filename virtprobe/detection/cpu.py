@@ -25,8 +25,6 @@ Sources, in order of trust:
 Everything else is None (unknown), never a guess.
 """
 
-from __future__ import annotations
-
 import re
 import weakref
 from typing import NamedTuple
@@ -143,7 +141,7 @@ class HypervisorBit(NamedTuple):
         return out
 
 
-def read_hypervisor_bit(src: Source) -> HypervisorBit:
+def read_hypervisor_bit(src: Source) -> 'HypervisorBit':
     """Raw CPUID leaf 1 (live, /dev/cpu, or the snapshot's registers) first; cpuinfo flags as fallback.
 
     A kernel older than 2.6.28 has no `hypervisor` flag, so there a missing flag proves nothing.

@@ -30,8 +30,6 @@ systemd releases after 254; systemd has no source on other architectures and
 says `none`, where virtprobe says null.
 """
 
-from __future__ import annotations
-
 import re
 from typing import NamedTuple
 

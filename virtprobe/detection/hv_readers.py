@@ -8,12 +8,13 @@ be read returns a hint with `unreadable` set and the reason, so the decision
 Every string table below names the primary source it comes from.
 """
 
-from __future__ import annotations
-
 import re
+import weakref
 from typing import NamedTuple
 
 from virtprobe.detection.cpu import read_cpuinfo
+from virtprobe.detection.tables import cpuid as TC
+from virtprobe.detection.tables import dmi as TD
 from virtprobe.machine.cpuid import HYPERVISOR_LEAVES
 from virtprobe.machine.source import FileRead, Source
 
@@ -36,6 +37,7 @@ BRAND = "cpu-brand"
 DMESG = "dmesg"
 SMBIOS_BIT = "smbios-vm-bit"
 MASK = "masked"  # a source that exists but is hidden (an empty tmpfs over /sys/firmware)
+MODULE = "guest-file"  # a guest driver in /proc/modules, or a file only a guest has
 
 
 class Hint(NamedTuple):
@@ -50,78 +52,13 @@ class Hint(NamedTuple):
 
 SOME_VM = "vm"  # a hint that proves a VM without naming the hypervisor (virtio, SMBIOS bit)
 
-# --- CPUID signatures ---------------------------------------------------------------
-# Leaf 0x40000000 EBX,ECX,EDX. Where each string is defined:
-CPUID_SIGNATURES: dict[str, str] = {
-    "XenVMMXenVMM": "xen",  # xen/arch/x86/cpuid.c (XEN_CPUID_SIGNATURE_* in public/arch-x86/cpuid.h)
-    "KVMKVMKVM": "kvm",  # Linux include/uapi/linux/kvm_para.h KVM_SIGNATURE "KVMKVMKVM\0\0\0"
-    "Linux KVM Hv": "kvm",  # Linux arch/x86/kvm/hyperv.c, KVM's own Hyper-V interface signature
-    "TCGTCGTCGTCG": "qemu",  # QEMU target/i386 (TCG's own hypervisor leaf); systemd vm_table[]
-    "VMwareVMware": "vmware",  # Linux arch/x86/kernel/cpu/vmware.c CPUID_VMWARE_INFO_LEAF signature
-    "Microsoft Hv": "microsoft",  # Hyper-V TLFS, "Hypervisor CPUID Leaf Range" 0x40000000
-    "bhyve bhyve": "bhyve",  # FreeBSD sys/amd64/vmm/x86.c CPUID_VM_HIGH "bhyve bhyve "
-    "QNXQVMBSQG": "qnx",  # systemd src/basic/virt.c vm_table[]
-    "ACRNACRNACRN": "acrn",  # Linux arch/x86/include/asm/acrn.h / acrn-hypervisor cpuid.c
-    "SRESRESRESRE": "sre",  # systemd src/basic/virt.c vm_table[] (LMHS SRE)
-    "Apple VZ": "apple",  # systemd src/basic/virt.c vm_table[]
-    "VBoxVBoxVBox": "oracle",  # VirtualBox src/VBox/VMM/VMMR3/GIMMinimal.cpp (GIM "minimal" provider)
-    # Parallels writes "prl hyperv  "; " lrpepyh  vr" is the same bytes read in the other
-    # register order, which older Parallels Desktop versions exposed (both in Wikipedia's CPUID table).
-    "prl hyperv": "parallels",
-    "lrpepyh  vr": "parallels",
-    "UnisysSpar64": "spar",  # Unisys s-Par (Linux drivers/visorbus); as listed in Wikipedia's CPUID article
-    "Jailhouse": "jailhouse",  # Linux arch/x86/kernel/jailhouse.c "Jailhouse\0\0\0"
-    "HAXMHAXMHAXM": "haxm",  # Intel HAXM; as listed in Wikipedia's CPUID article (file not verified offline)
-    "___ NVMM ___": "nvmm",  # NetBSD sys/dev/nvmm/x86/nvmm_x86_{vmx,svm}.c, leaf 0x40000000 emulation
-    "LKVMLKVMLKVM": "kvm",  # kvmtool x86/cpuid.c: "LKVMLKVMLKVM" in place of KVM's own signature
-    "OpenBSDVMM58": "openbsd-vmm",  # OpenBSD sys/arch/amd64/include/vmmvar.h VMM_HV_SIGNATURE
-    "EVMMEVMMEVMM": "intel-kgt",  # Intel KGT (github.com/intel/ikgt-core); as listed in Wikipedia's CPUID article
-}
-# VMMs a CPUID signature names by itself.
-CPUID_VMM = {"TCGTCGTCGTCG": "qemu", "LKVMLKVMLKVM": "kvmtool"}
-
-# --- DMI ---------------------------------------------------------------------------
-# systemd src/basic/virt.c dmi_vendor_table[] (prefix match), plus DMI strings naming a VMM.
-DMI_VENDORS: tuple[tuple[str, str], ...] = (
-    ("KVM", "kvm"),
-    ("OpenStack", "kvm"),
-    ("KubeVirt", "kvm"),
-    ("Amazon EC2", "amazon"),
-    ("QEMU", "qemu"),
-    ("VMware", "vmware"),
-    ("VMW", "vmware"),
-    ("innotek GmbH", "oracle"),
-    ("VirtualBox", "oracle"),
-    ("Xen", "xen"),
-    ("Bochs", "bochs"),
-    ("Parallels", "parallels"),
-    ("BHYVE", "bhyve"),
-    ("Hyper-V", "microsoft"),
-    ("Apple Virtualization", "apple"),
-    ("Google Compute Engine", "google"),
-)
-DMI_VMM: tuple[tuple[str, str], ...] = (
-    ("QEMU", "qemu"),
-    ("Bochs", "qemu"),  # SeaBIOS's default SMBIOS strings (CONFIG_APPNAME "Bochs") on QEMU
-    ("Cloud Hypervisor", "cloud-hypervisor"),
-    ("cloud-hypervisor", "cloud-hypervisor"),
-    ("innotek GmbH", "virtualbox"),
-    ("VirtualBox", "virtualbox"),
-    ("VMware", "vmware"),
-    ("Parallels", "parallels"),
-    ("BHYVE", "bhyve"),
-)
-DMI_FILES = (
-    "product_name",
-    "sys_vendor",
-    "board_vendor",
-    "bios_vendor",
-    "product_version",
-    "bios_version",
-    "chassis_vendor",
-    "chassis_asset_tag",
-)
-_DMI_DECIDING = ("product_name", "sys_vendor", "board_vendor", "bios_vendor", "product_version")
+# --- CPUID signatures, DMI strings, CPU brands: one table each (detection/tables/) -----------
+CPUID_SIGNATURES = TC.SIGNATURES
+CPUID_VMM = TC.SIGNATURE_VMM
+BRANDS = TC.BRANDS
+DMI_VENDORS = TD.VENDORS
+DMI_VMM = TD.VMM
+DMI_FILES = TD.FILES
 
 # --- ACPI --------------------------------------------------------------------------
 # Table header OEM ID (bytes 10..16) / OEM table ID (16..24), ACPI spec 5.2.6.
@@ -181,14 +118,6 @@ PCI_IDS: tuple[tuple[int, int | None, str | None, str | None, str], ...] = (
 # PCI_SUBVENDOR_ID_REDHAT_QUMRANET, PCI_SUBDEVICE_ID_QEMU).
 QEMU_SUBSYSTEM = (0x1AF4, 0x1100)
 
-# --- CPU brand strings (QEMU target/i386/cpu.c model_id of its CPU models) ------------
-BRANDS: tuple[tuple[str, str | None, str], ...] = (
-    ("QEMU Virtual CPU", "qemu", "QEMU's qemu64/qemu32 CPU model"),
-    ("QEMU TCG CPU", "qemu", "QEMU's `max` CPU model under TCG"),
-    ("Common KVM processor", "kvm", "QEMU's kvm64 CPU model"),
-    ("Common 32-bit KVM processor", "kvm", "QEMU's kvm32 CPU model"),
-)
-
 # --- the kernel's "Hypervisor detected: %s" (arch/x86/kernel/cpu/hypervisor.c, x86_hyper_*.name)
 DMESG_NAMES = {
     "KVM": "kvm",
@@ -216,7 +145,7 @@ def decode_signature(ebx: int, ecx: int, edx: int) -> str | None:
 
 
 def signature_id(sig: str) -> str:
-    return CPUID_SIGNATURES.get(sig.strip(), VM_OTHER)
+    return TC.signature_id(sig, VM_OTHER)
 
 
 def parse_acpi_header(data: bytes) -> tuple[str, str] | None:
@@ -234,18 +163,8 @@ def acpi_vmm(oem: str, table: str) -> tuple[str | None, str | None] | None:
     return None
 
 
-def dmi_id(value: str) -> str | None:
-    for prefix, hv in DMI_VENDORS:
-        if value.startswith(prefix):
-            return hv
-    return None
-
-
-def dmi_vmm(value: str) -> str | None:
-    for prefix, vmm in DMI_VMM:
-        if value.startswith(prefix):
-            return vmm
-    return None
+dmi_id = TD.vendor_id
+dmi_vmm = TD.vmm_id
 
 
 def parse_xen_features(text: str) -> int | None:
@@ -256,8 +175,14 @@ def parse_xen_features(text: str) -> int | None:
 
 
 def device_tree_strings(data: bytes) -> list[str]:
-    """A device-tree string list property: NUL-separated strings."""
-    return [s.decode("latin-1") for s in data.split(b"\x00") if s]
+    """A device-tree string list property: NUL-separated strings. A copy made with `echo` or a
+    text editor ends in a newline instead of a NUL: the same strings (issue 15)."""
+    out = []
+    for raw in data.split(b"\x00"):
+        text = raw.decode("latin-1").strip("\r\n")
+        if text:
+            out.append(text)
+    return out
 
 
 class SysinfoLevel(NamedTuple):
@@ -272,7 +197,7 @@ class Sysinfo(NamedTuple):
     levels: tuple[SysinfoLevel, ...]
 
 
-def parse_sysinfo(text: str) -> Sysinfo:
+def parse_sysinfo(text: str) -> 'Sysinfo':
     """s390 /proc/sysinfo (arch/s390/kernel/sysinfo.c): manufacturer, LPAR, and the VMnn blocks.
 
     STSI 3.2.2 lists the virtual-machine levels innermost first, so "VM00" is the
@@ -351,11 +276,7 @@ def dmesg_hypervisor(text: str) -> str | None:
     return m.group(1).strip() if m else None
 
 
-def brand_hint(model_name: str) -> tuple[str | None, str] | None:
-    for prefix, hv, what in BRANDS:
-        if model_name.startswith(prefix):
-            return hv, what
-    return None
+brand_hint = TC.brand_hint
 
 
 # --- readers -------------------------------------------------------------------------
@@ -393,40 +314,27 @@ def read_cpuid_signatures(src: Source) -> list[Hint]:
     return hints
 
 
+# One DMI read per source: the hypervisor, cloud and platform readers all need it.
+_DMI: weakref.WeakKeyDictionary[Source, dict[str, FileRead]] = weakref.WeakKeyDictionary()
+
+
 def read_dmi(src: Source) -> dict[str, FileRead]:
-    return {name: src.read(f"sys/class/dmi/id/{name}", limit=4096) for name in DMI_FILES}
+    got = _DMI.get(src)
+    if got is None:
+        got = {name: src.read(f"sys/class/dmi/id/{name}", limit=4096) for name in DMI_FILES}
+        _DMI[src] = got
+    return got
 
 
 def dmi_text(read: FileRead) -> str | None:
+    """A DMI string without its trailing newline (sysfs) or NUL, None when unreadable."""
     text = read.text
-    return text.strip() if text is not None else None
+    return text.strip().strip("\x00").strip() if text is not None else None
 
 
 def dmi_hints(dmi: dict[str, FileRead]) -> list[Hint]:
-    hints: list[Hint] = []
-    values = {name: dmi_text(r) for name, r in dmi.items()}
-    for name in DMI_FILES:
-        value = values[name]
-        if not value:
-            continue
-        path = dmi[name].path
-        hv = dmi_id(value) if name in _DMI_DECIDING else None
-        if hv is None and name in ("sys_vendor", "board_vendor") and value.startswith("Microsoft Corporation"):
-            # Hyper-V's firmware says "Microsoft Corporation" / "Virtual Machine"; a Surface says
-            # "Microsoft Corporation" / "Surface ...". Only the product name tells them apart.
-            product = values.get("product_name") or ""
-            hv = "microsoft" if product == "Virtual Machine" else None
-            note = (
-                'with product "Virtual Machine": Hyper-V\'s firmware'
-                if hv
-                else (f"with product {product!r}: Microsoft hardware (e.g. a Surface) says this too")
-            )
-            hints.append(Hint(DMI, path, value, hv, "hyper-v" if hv else None, note))
-            continue
-        vmm = dmi_vmm(value)
-        if hv or vmm:
-            hints.append(Hint(DMI, path, value, hv, vmm))
-    return hints
+    values = {name: t for name, r in dmi.items() if (t := dmi_text(r))}
+    return [Hint(DMI, dmi[h.file].path, h.value, h.id, h.vmm, h.note) for h in TD.dmi_hypervisor(values)]
 
 
 def read_acpi(src: Source) -> list[Hint]:
@@ -499,19 +407,37 @@ def read_xen(src: Source) -> list[Hint]:
     return hints
 
 
+# arm64 VMMs that write the root compatible "linux,dummy-virt" into the FDT they build (QEMU
+# hw/arm/virt.c, Firecracker src/vmm/src/arch/aarch64/fdt.rs, Cloud Hypervisor arch/src/aarch64/fdt.rs,
+# kvmtool arm/fdt.c), and the nodes that tell some of them apart.
+DUMMY_VIRT_VMMS = ("QEMU", "Firecracker", "Cloud Hypervisor", "kvmtool")
+DT_VMM_NODES: tuple[tuple[str, str, str], ...] = (
+    ("fw-cfg", "qemu", "QEMU's fw_cfg node (hw/arm/virt.c, hw/ppc/spapr.c)"),
+    ("chosen/linux,pci-probe-only", "kvmtool", "kvmtool's chosen/linux,pci-probe-only (arm/fdt.c)"),
+)
+
+
 def read_device_tree(src: Source) -> tuple[list[Hint], bool]:
     """Hints from the flattened device tree (arm64, POWER, RISC-V), and whether it was readable.
 
     The rules are systemd's detect_vm_device_tree() (src/basic/virt.c): the
     `hypervisor` node's compatible; PowerVM from ibm,partition-name + hmc-managed?
     without QEMU's chosen/qemu,graphic-width; QEMU from an fw-cfg node or a
-    `qemu,pseries` compatible. linux,dummy-virt is QEMU's arm `virt` board
-    (QEMU hw/arm/virt.c).
+    `qemu,pseries` compatible. `linux,dummy-virt` is the root compatible that QEMU's
+    arm `virt` board, Firecracker, Cloud Hypervisor and kvmtool all write: a VM, whose
+    VMM only some nodes tell (DT_VMM_NODES). The tree counts as readable only when its
+    root properties (compatible or model) were read: a tree holding only cpus/ is partial.
     """
     names = _names(src, "proc/device-tree")
     if names is None:
         return [], False
     hints: list[Hint] = []
+    compat = src.read("proc/device-tree/compatible", limit=4096)
+    model = src.read("proc/device-tree/model", limit=4096)
+    readable = compat.data is not None or model.data is not None
+    if not readable:
+        why = f"only {', '.join(names[:4]) or 'nothing'} there: the root's compatible and model are missing"
+        hints.append(Hint(DT, src.path("proc/device-tree"), "partial", note=why, unreadable=True))
     dt_hv = src.read("proc/device-tree/hypervisor/compatible", limit=4096)
     if dt_hv.data:
         strings = device_tree_strings(dt_hv.data)
@@ -532,20 +458,29 @@ def read_device_tree(src: Source) -> tuple[list[Hint], bool]:
         shown = " ".join(device_tree_strings(part.data)) if part.data else "present"
         if not qemu:
             hints.append(Hint(DT, part.path, shown, "powervm", None, "an LPAR of PowerVM (managed by an HMC)"))
-    for name in names:
-        if "fw-cfg" in name:
-            hints.append(Hint(DT, src.path(f"proc/device-tree/{name}"), name, None, "qemu", "QEMU's fw_cfg node"))
-            break
-    compat = src.read("proc/device-tree/compatible", limit=4096)
+    for node, vmm, what in DT_VMM_NODES:
+        if "/" in node:
+            if src.exists(f"proc/device-tree/{node}"):
+                hints.append(Hint(DT, src.path(f"proc/device-tree/{node}"), node, None, vmm, what))
+            continue
+        found = next((n for n in names if n.startswith(node)), None)
+        if found is not None:
+            hints.append(Hint(DT, src.path(f"proc/device-tree/{found}"), found, None, vmm, what))
     if compat.data:
         strings = device_tree_strings(compat.data)
         if "qemu,pseries" in strings:
             hints.append(Hint(DT, compat.path, "qemu,pseries", None, "qemu", "QEMU's pseries machine"))
+        elif "riscv-virtio" in strings:
+            # QEMU hw/riscv/virt.c sets the root compatible "riscv-virtio" (under TCG and KVM alike).
+            hints.append(Hint(DT, compat.path, "riscv-virtio", SOME_VM, "qemu", "QEMU's riscv virt machine"))
         elif "linux,dummy-virt" in strings:
-            hints.append(Hint(DT, compat.path, "linux,dummy-virt", None, "qemu", "QEMU's arm virt machine"))
+            note = f"the root compatible that {', '.join(DUMMY_VIRT_VMMS)} all write: a VM"
+            hints.append(Hint(DT, compat.path, "linux,dummy-virt", SOME_VM, None, note))
+        elif any(x.startswith("apple,") for x in strings):
+            hints.append(Hint(DT, compat.path, " ".join(strings), None, None, "an Apple device tree"))
         else:
             hints.append(Hint(DT, compat.path, " ".join(strings), note="not a virtual machine's board"))
-    return hints, True
+    return hints, readable
 
 
 def read_sysinfo(src: Source) -> tuple[list[Hint], Sysinfo | None]:
@@ -583,13 +518,51 @@ def read_sysinfo(src: Source) -> tuple[list[Hint], Sysinfo | None]:
     return hints, info
 
 
+def cpuinfo_trailer(text: str) -> dict[str, str]:
+    """The machine-wide lines POWER prints after the processor blocks (platform, model, machine:
+    arch/powerpc/kernel/setup-common.c show_cpuinfo), as key -> value; the last block wins."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            fields = {}
+            continue
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+POWERNV_NOTE = "OPAL firmware on bare metal (PowerNV): no hypervisor below this Linux"
+
+
 def read_lparcfg(src: Source) -> list[Hint]:
-    read = src.read("proc/ppc64/lparcfg", limit=65536)
-    if read.text is None:
-        return []
-    fields = parse_lparcfg(read.text)
-    shown = ", ".join(f"{k}={fields[k]}" for k in ("partition_id", "system_type") if k in fields)
-    return [Hint(LPARCFG, read.path, shown or "present", None, note="a pseries logical partition")]
+    """POWER without a device tree: /proc/cpuinfo's platform and model, and /proc/ppc64/lparcfg.
+
+    - `platform : PowerNV` is OPAL firmware on bare metal (arch/powerpc/platforms/powernv).
+    - `platform : pSeries` with `model : IBM pSeries (emulated by qemu)`: QEMU's pseries machine
+      (hw/ppc/spapr.c writes that model); KVM or TCG is not told here (virt-what says ibm_power-kvm).
+    - `platform : pSeries` with any other model: a PowerVM LPAR (virt-what: ibm_power-lpar_shared or
+      _dedicated from lparcfg's shared_processor_mode).
+    """
+    hints: list[Hint] = []
+    read, _ = read_cpuinfo(src)
+    trailer = cpuinfo_trailer(read.text or "")
+    platform, model = trailer.get("platform"), trailer.get("model", "")
+    lpar = src.read("proc/ppc64/lparcfg", limit=65536)
+    fields = parse_lparcfg(lpar.text) if lpar.text is not None else {}
+    mode = {"0": "dedicated", "1": "shared"}.get(fields.get("shared_processor_mode", ""), "")
+    if platform == "PowerNV":
+        hints.append(Hint(LPARCFG, f"{read.path}: platform", "PowerNV", None, note=POWERNV_NOTE))
+    elif platform == "pSeries" and "emulated by qemu" in model:
+        what = "QEMU's pseries machine (hw/ppc/spapr.c): KVM or TCG, which cpuinfo does not tell"
+        hints.append(Hint(LPARCFG, f"{read.path}: model", model, None, "qemu", what))
+    elif platform == "pSeries":
+        note = "a PowerVM logical partition" + (f" ({mode} processors, lparcfg)" if mode else "")
+        hints.append(Hint(LPARCFG, f"{read.path}: platform", f"pSeries, model {model}", "powervm", None, note))
+    if lpar.text is not None and not hints:
+        shown = ", ".join(f"{k}={fields[k]}" for k in ("partition_id", "system_type") if k in fields)
+        hints.append(Hint(LPARCFG, lpar.path, shown or "present", None, note="a pseries logical partition"))
+    return hints
 
 
 def read_pci(src: Source) -> list[Hint]:
@@ -650,11 +623,77 @@ def read_brand(src: Source) -> list[Hint]:
         part = fields.get("CPU part", "")
         what = f"MIDR implementer 0x00, part {part}: QEMU's software-defined `max` CPU (TCG)"
         return [Hint(BRAND, f"{read.path}: CPU implementer", "0x00", "qemu", "qemu", what)]
+    if fields.get("isa", "").startswith("rv") and fields.get("mvendorid") == "0x0":
+        # RISC-V: QEMU's generic CPUs (rv64, max) report mvendorid 0 under TCG (target/riscv/cpu.c); under
+        # KVM the vCPU reports the host core's JEDEC vendor id. Decisive only beside QEMU's riscv board.
+        what = "mvendorid 0: QEMU's generic RISC-V CPU under TCG (real cores report their vendor's id)"
+        return [Hint(BRAND, f"{read.path}: mvendorid", "0x0", None, None, what)]
     model = fields.get("model name")
+    source = f"{read.path}: model name"
+    if not model:
+        # No cpuinfo model name (a snapshot without /proc/cpuinfo): the CPU's own brand string.
+        model, source = read_cpuid_brand(src), f"cpuid 0x{TC.BRAND_LEAVES[0]:08x}..0x{TC.BRAND_LEAVES[-1]:08x}"
     got = brand_hint(model) if model else None
     if not got:
         return []
-    return [Hint(BRAND, f"{read.path}: model name", model or "", got[0], "qemu", got[1])]
+    return [Hint(BRAND, source, model or "", got[0], "qemu", got[1])]
+
+
+def parse_brand(regs: list[tuple[int, int, int, int]]) -> str | None:
+    """The 48-byte processor brand string of CPUID 0x80000002..4 (EAX, EBX, ECX, EDX each), or None."""
+    raw = b"".join((x & 0xFFFFFFFF).to_bytes(4, "little") for r in regs for x in r)
+    text = raw.split(b"\x00", 1)[0].decode("ascii", errors="replace").strip()
+    return text or None
+
+
+def read_cpuid_brand(src: Source) -> str | None:
+    looks = [src.cpuid(leaf) for leaf in TC.BRAND_LEAVES]
+    if not all(x.ok for x in looks):
+        return None
+    return parse_brand([(x.value.eax, x.value.ebx, x.value.ecx, x.value.edx) for x in looks])
+
+
+# Guest-side kernel modules (/proc/modules) and files only a hypervisor's guest has. A module binds to
+# a device (its modalias), so a guest driver is loaded where the hypervisor's device is. Host-side
+# modules (vboxdrv, vmmon, kvm) are not listed. module -> (hypervisor id, vmm)
+GUEST_MODULES: dict[str, tuple[str, str | None]] = {
+    **{m: ("oracle", "virtualbox") for m in ("vboxguest", "vboxsf", "vboxvideo")},
+    **{m: ("vmware", "vmware") for m in ("vmw_balloon", "vmw_vmci", "vmw_pvscsi", "vmxnet3", "vmwgfx")},
+    **{m: ("microsoft", "hyper-v") for m in ("hv_vmbus", "hv_netvsc", "hv_storvsc", "hv_utils", "hv_balloon")},
+    **{m: ("xen", None) for m in ("xen_blkfront", "xen_netfront", "xenfs", "xen_privcmd", "xen_gntdev")},
+}
+# (path, hypervisor id, vmm, what)
+GUEST_FILES: tuple[tuple[str, str, str | None, str], ...] = (
+    ("var/lib/hyperv/.kvp_pool_0", "microsoft", "hyper-v", "Hyper-V's KVP pool (hv_kvp_daemon, guests only)"),
+    ("dev/xen/evtchn", "xen", None, "Xen's event channel device (a Xen guest or dom0)"),
+)
+
+
+def parse_modules(text: str) -> list[str]:
+    """Module names of /proc/modules (kernel/module/procfs.c: the name first on each line)."""
+    return [line.split(None, 1)[0] for line in text.splitlines() if line.strip()]
+
+
+def read_guest_files(src: Source) -> list[Hint]:
+    """Hypervisors shown by files rather than CPUID: guest drivers, the KVP pool, Xen devices."""
+    hints: list[Hint] = []
+    mods = src.read("proc/modules", limit=1 << 20)
+    seen: set[str] = set()
+    for name in parse_modules(mods.text or ""):
+        got = GUEST_MODULES.get(name)
+        if got is not None and got[0] not in seen:
+            seen.add(got[0])
+            what = "a guest driver of that hypervisor"
+            hints.append(Hint(MODULE, f"{mods.path}: {name}", name, got[0], got[1], what))
+    for rel, hv, vmm, what in GUEST_FILES:
+        if hv not in seen and src.exists(rel):
+            seen.add(hv)
+            hints.append(Hint(MODULE, src.path(rel), "exists", hv, vmm, what))
+    if "xen" not in seen:
+        xvd = [n for n in (_names(src, "dev") or ()) if n.startswith("xvd")]
+        if xvd:
+            hints.append(Hint(MODULE, src.path(f"dev/{xvd[0]}"), xvd[0], "xen", None, "a Xen virtual block device"))
+    return hints
 
 
 def read_smbios_bit(src: Source) -> list[Hint]:
@@ -674,7 +713,23 @@ def read_dmesg(src: Source) -> list[Hint]:
     got = src.command("dmesg")
     if not got.ok:
         return [Hint(DMESG, "command: dmesg", "", note=got.reason or "unreadable", unreadable=True)]
-    name = dmesg_hypervisor(got.value.decode("utf-8", "replace"))
+    text = got.value.decode("utf-8", "replace")
+    name = dmesg_hypervisor(text)
     if name is None:
+        if boot_log_complete(text):
+            return [Hint(DMESG, "command: dmesg", "no 'Hypervisor detected:' line", None, None, NO_HV_LINE)]
         return []
     return [Hint(DMESG, "command: dmesg", f"Hypervisor detected: {name}", DMESG_NAMES.get(name, VM_OTHER))]
+
+
+# arch/x86/kernel/cpu/hypervisor.c prints "Hypervisor detected" for every signature it knows (KVM,
+# Hyper-V, VMware, Xen, Jailhouse, ACRN, bhyve): its absence from a whole boot log is the kernel's word.
+NO_HV_LINE = (
+    "the whole boot log (from the kernel's first line) has no such line: the kernel recognised no "
+    "hypervisor signature, so this is not KVM"
+)
+def boot_log_complete(text: str) -> bool:
+    """Does the log start at boot (its ring buffer has not wrapped)? The kernel's first line is
+    "Linux version ..." at time 0 (init/main.c start_kernel, linux_banner). Compiled here, not at
+    import: detect's live path rarely reads dmesg, and a pattern costs import time."""
+    return re.search(r"^\[\s*0\.0+\] Linux version ", text, re.MULTILINE) is not None

@@ -27,8 +27,6 @@ Rules, strongest first (the first that applies decides):
    with a row saying what could not be read.
 """
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 from virtprobe.detection import hv_readers as R
@@ -84,7 +82,7 @@ class Decision(NamedTuple):
     note: str = ""
 
 
-def gather(src: Source) -> Hints:
+def gather(src: Source) -> 'Hints':
     """Run every reader. Cheap file reads only; dmesg (a command) is read later, only if needed."""
     bit = read_hypervisor_bit(src)
     h = Hints(bit=bit)
@@ -114,9 +112,10 @@ def _named(hints: list[Hint]) -> list[Hint]:
     return [x for x in hints if x.id and x.id != SOME_VM and not x.unreadable]
 
 
-def decide(h: Hints) -> Decision:
+def decide(h: Hints) -> 'Decision':
     """The hypervisor from the hints: the first rule that applies (module docstring, docs/detection.md)."""
-    for rule in (_host_or_uml, _strong_dmi, _xen_pv, _cpuid, _s390, _device_tree, _firmware_named, _unnamed):
+    rules = (_host_or_uml, _strong_dmi, _xen_pv, _cpuid, _s390, _device_tree, _power, _firmware_named, _unnamed)
+    for rule in rules:
         d = rule(h)
         if d is not None:
             return d
@@ -191,16 +190,59 @@ def _device_tree(h: Hints) -> Decision | None:
     dt = _named(h.dt)
     if dt:
         return Decision(dt[0].id, None, dt[0])
+    tcg_cpu = next((x for x in h.firmware if x.kind == R.BRAND and x.id == "qemu"), None)
+    dummy = next((x for x in h.dt if x.value == "linux,dummy-virt"), None)
+    if dummy is not None:
+        if tcg_cpu is not None:
+            return Decision("qemu", None, tcg_cpu, (), "linux,dummy-virt with QEMU's software-defined CPU: TCG")
+        if any(x.vmm == "qemu" for x in h.dt):
+            # QEMU's virt board runs under KVM, and under TCG with a named CPU model (-cpu cortex-a57),
+            # whose MIDR is a real core's: the tree cannot tell them apart.
+            why = "QEMU's arm virt machine with a real core's MIDR: KVM, or TCG with a named CPU model"
+            return Decision(None, None, None, (), why)
+        why = (
+            f"linux,dummy-virt without QEMU's fw-cfg node: {', '.join(R.DUMMY_VIRT_VMMS[1:])} run only on KVM "
+            "(the CPU is a real one's, not TCG's `max`)"
+        )
+        return Decision("kvm", None, dummy, (), why)
+    riscv = next((x for x in h.dt if x.value == "riscv-virtio"), None)
+    if riscv is not None:
+        tcg = next((x for x in h.firmware if x.kind == R.BRAND and x.value == "0x0"), None)
+        if tcg is not None:
+            return Decision("qemu", None, tcg, (), "QEMU's riscv virt machine with QEMU's generic CPU: TCG")
+        return Decision("kvm", None, riscv, (), "QEMU's riscv virt machine with a real core's vendor id: KVM")
     qemu_dt = next((x for x in h.dt if x.vmm == "qemu"), None)
     if qemu_dt is None:
         return None
-    tcg_cpu = next((x for x in h.firmware if x.kind == R.BRAND and x.id == "qemu"), None)
     note = (
         "a QEMU machine with QEMU's own CPU model: TCG"
         if tcg_cpu is not None
         else "a QEMU machine; the device tree cannot tell KVM from TCG here, and systemd says qemu too"
     )
     return Decision("qemu", None, qemu_dt, (), note)
+
+
+def _power(h: Hints) -> Decision | None:
+    """Rule 6b: POWER without a device tree: cpuinfo's platform and model (virt-what's rule)."""
+    lpar = next((x for x in h.lparcfg if x.id == "powervm"), None)
+    if lpar is not None:
+        return Decision("powervm", None, lpar, (), "")
+    qemu = next((x for x in h.lparcfg if x.vmm == "qemu"), None)
+    if qemu is not None:
+        why = (
+            "QEMU's pseries; without the device tree's hypervisor node (QEMU adds it under KVM) KVM is not "
+            "told from TCG, and systemd says qemu for a pseries without that node"
+        )
+        return Decision("qemu", None, qemu, (), why)
+    return None
+
+
+def _cpuid_read(h: Hints) -> bool:
+    """Were the hypervisor CPUID leaves read (so that "no KVM signature" means something)? The kernel's
+    own detection counts: a whole boot log without "Hypervisor detected" saw no KVM signature."""
+    if h.bit.on is True and not any(x.unreadable for x in h.cpuid):
+        return True
+    return any(x.kind == R.DMESG and x.value.startswith("no ") for x in h.dmesg)
 
 
 def _unnamed(h: Hints) -> Decision | None:
@@ -240,15 +282,22 @@ def _firmware_named(h: Hints) -> Decision | None:
         fw = [x for x in fw if x.kind in (R.ACPI, R.VMBUS)]
     if fw:
         return Decision(fw[0].id, None, fw[0])
+    unread = "QEMU, under KVM or TCG: the CPUID leaf 0x40000000 that tells them apart was not read"
+    # QEMU's qemu64 CPU model runs under KVM too (libvirt's old default): only a TCG-only model decides.
+    qemu64 = brand is not None and brand.id == "qemu" and brand.value.startswith("QEMU Virtual CPU")
     if brand is not None and brand.id and bit is not False:
+        if qemu64 and not _cpuid_read(h):
+            return Decision(None, None, None, (), unread)
         return Decision(brand.id, None, brand, (), f"{brand.note}: a QEMU guest")
     qemu_vmm = next((x for x in h.firmware if x.vmm == "qemu"), None)
     if qemu_vmm is not None and bit is not False:
+        if not _cpuid_read(h):
+            return Decision(None, None, None, (), unread)
         return Decision("qemu", None, qemu_vmm, (), "QEMU's devices and no KVM signature")
     return None
 
 
-def _none_or_unknown(h: Hints) -> Decision:
+def _none_or_unknown(h: Hints) -> 'Decision':
     """Rule 9: `none` needs readable sources that showed nothing."""
     bit = h.bit.on
     lpar = next((x for x in h.sysinfo if x.source.endswith("LPAR Name")), None)
@@ -260,8 +309,16 @@ def _none_or_unknown(h: Hints) -> Decision:
             (),
             f"an s390 LPAR ({lpar.value}), no z/VM or KVM level: none, as systemd says (docs/detection.md)",
         )
+    powernv = next((x for x in h.lparcfg if x.value == "PowerNV"), None)
+    if powernv is not None:
+        return Decision(NONE, None, powernv, (), R.POWERNV_NOTE)
     if bit is False and h.dmi_reason is None:
         return Decision(NONE, None, None, (), "hypervisor bit clear and no virtual firmware strings")
+    if bit is False:
+        # lscpu, systemd-detect-virt and virt-what say none here too: unreadable firmware is a caveat
+        # (an evidence row), not a veto (issue 15).
+        why = "hypervisor bit clear (a kernel that prints the flag); DMI could not be read, which is only a caveat"
+        return Decision(NONE, None, None, (), why)
     if bit is None and h.dt_readable:
         return Decision(NONE, None, None, (), "the device tree was readable and shows no hypervisor")
     missing = []
@@ -341,8 +398,12 @@ def evidence(h: Hints, d: Decision) -> list[Evidence]:
 def probe_hypervisor(src: Source) -> tuple[HypervisorResult, list[Evidence]]:
     h = gather(src)
     d = decide(h)
-    # The kernel's "Hypervisor detected:" line is a command: read it from a snapshot always,
-    # live only when the cheap sources left the answer open (never on the x86 fast path).
+    # The kernel's "Hypervisor detected:" line is a command, and guest drivers and files are a
+    # dozen more reads: read them from a snapshot always, live only when the cheap sources left
+    # the answer open (never on the x86 fast path, where CPUID decides).
+    if not src.is_live or d.id in (None, VM_OTHER):
+        h.firmware = [*h.firmware, *R.read_guest_files(src)]
+        d = decide(h)
     if not src.is_live or d.id in (None, VM_OTHER):
         h.dmesg = R.read_dmesg(src)
         d = decide(h)

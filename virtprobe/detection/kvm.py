@@ -14,8 +14,6 @@ loadable modules and may not exist at all), /sys/module/<m>/parameters/nested
 (Y/N or 1/0), and the guest-run result captured as `kvm_probe` in a snapshot.
 """
 
-from __future__ import annotations
-
 from typing import Any, NamedTuple
 
 from virtprobe.detection.cpu import parse_flags, read_cpuinfo
@@ -85,12 +83,14 @@ def _dev_known(src: Source) -> bool:
     """Does this source show /dev, so that a missing /dev/kvm means absent?
 
     Snapshots hold dev/null since /dev is captured; older ones only held dev/kvm when it
-    existed, and they are trusted when they captured /sys too (a root with neither /dev
-    nor /sys is a partial copy).
+    existed, and they are trusted when they captured /sys/module (a root with neither /dev
+    nor /sys/module is a partial copy).
     """
     if src.exists("dev"):
         return True
-    return not src.is_live and src.exists("sys")
+    # Without /dev, only a captured /sys/module can show the kernel has no KVM backend (issue 15:
+    # a snapshot holding neither says nothing about KVM).
+    return not src.is_live and src.listdir("sys/module") is not None
 
 
 class _GuestRun(NamedTuple):

@@ -28,17 +28,12 @@ from virtprobe.detection.model import (
     Layer,
     WslResult,
 )
+from virtprobe.detection.tables.dmi import mac_model_id
 from virtprobe.machine.source import Source
 
 COMMANDS = ("sysctl", "sw_vers")
 
-# hw.model prefixes of VM firmware -> systemd-detect-virt ids.
-_VM_MODELS = (
-    ("VirtualMac", "apple"),
-    ("VMware", "vmware"),
-    ("Parallels", "parallels"),
-    ("VirtualBox", "oracle"),
-)
+# hw.model prefixes of VM firmware are in the shared table (tables/dmi.py MAC_MODELS).
 
 
 def parse_sysctl(text: str) -> dict[str, str]:
@@ -101,10 +96,7 @@ def _hypervisor(sc: dict[str, str]) -> tuple[HypervisorResult, list[Evidence]]:
     """hw.model names the hypervisor of a macOS guest; kern.hv_vmm_present says whether it is one."""
     model = sc.get("hw.model")
     vmm_present = _flag(sc.get("kern.hv_vmm_present"))
-    vm_id = None
-    for prefix, vid in _VM_MODELS:
-        if model and model.startswith(prefix):
-            vm_id = vid
+    vm_id = mac_model_id(model) if model else None
     present = f"{SYSCTL}: kern.hv_vmm_present"
     layers: list[Layer] = []
     ev: list[Evidence] = []
@@ -169,17 +161,42 @@ def _host(src: Source, sc: dict[str, str]) -> HostInfo:
     )
 
 
+def _sysctl(src: Source) -> tuple[dict[str, str], str | None]:
+    out = src.command("sysctl")  # a command: LiveSource caches its output
+    return (parse_sysctl(out.value.decode("utf-8", "replace")) if out.ok else {}), (
+        None if out.ok else (out.reason or "no output")
+    )
+
+
+# --- the per-topic probes: the same names as on Linux and Windows (probe_cpu, probe_hypervisor, ...) ---
+
+
+def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:
+    return _cpu(src, _sysctl(src)[0])
+
+
+def probe_hypervisor(src: Source) -> tuple[HypervisorResult, list[Evidence]]:
+    return _hypervisor(_sysctl(src)[0])
+
+
+def probe_kvm(src: Source) -> tuple[KvmResult, list[Evidence]]:
+    return _kvm(_sysctl(src)[0])
+
+
+def probe_cloud(src: Source, hypervisor: HypervisorResult | None = None) -> tuple[CloudResult, list[Evidence]]:
+    return _cloud(_sysctl(src)[0])
+
+
 def probe_macos(src: Source) -> DetectResult:
     """The whole detect result of a macOS host, from sysctl and sw_vers. Never raises."""
-    out = src.command("sysctl")
-    sc = parse_sysctl(out.value.decode("utf-8", "replace")) if out.ok else {}
+    sc, why = _sysctl(src)
     ev: list[Evidence] = []
-    if not out.ok:
-        ev.append(Evidence("host", SYSCTL, "", UNKNOWN, None, out.reason or "no output"))
-    cpu, cpu_ev = _cpu(src, sc)
-    hypervisor, hv_ev = _hypervisor(sc)
-    kvm, kvm_ev = _kvm(sc)
-    cloud, cloud_ev = _cloud(sc)
+    if why is not None:
+        ev.append(Evidence("host", SYSCTL, "", UNKNOWN, None, why))
+    cpu, cpu_ev = probe_cpu(src)
+    hypervisor, hv_ev = probe_hypervisor(src)
+    kvm, kvm_ev = probe_kvm(src)
+    cloud, cloud_ev = probe_cloud(src, hypervisor)
     ev += [*cpu_ev, *hv_ev, *kvm_ev, *cloud_ev]
     ev.append(Evidence("container", "platform darwin", "", CONSIDERED, NONE, "macOS has no containers of its own"))
     ev.append(Evidence("wsl", "platform darwin", "", CONSIDERED, NONE))

@@ -7,15 +7,17 @@ Conventions (documented in the README):
   field, a CPUID leaf, a command) and the value that decided it.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` in the modules on detect's path that define NamedTuples:
+# with it, typing.NamedTuple turns each field's string annotation into a ForwardRef, which calls
+# compile() (66 of them here, about 1 ms of `detect --json`'s start-up). Names a class uses before
+# it exists are quoted instead.
 from typing import Any, NamedTuple
 
 NONE = "none"
 
 # The version of the detect document (`detect --json`, DetectResult.to_dict()); report/load.py
 # keeps the history of versions and upgrades older ones. report/envelope.py writes the same.
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 # How a piece of evidence was used in the verdict.
 DECISIVE = "decisive"  # this row decided the verdict
@@ -37,7 +39,7 @@ def show_value(value: Any) -> str:
 
 
 class Evidence(NamedTuple):
-    topic: str  # "cpu" | "kvm" | "hypervisor" | "cloud" | "container" | "wsl" | "host" | "cvm"
+    topic: str  # "cpu" | "kvm" | "hypervisor" | "cloud" | "container" | "wsl" | "host" | "cvm" | "platform"
     source: str  # "/proc/cpuinfo: flags", "cpuid 0x40000000", "command: systeminfo", ...
     value: str  # what was observed, short and verbatim where possible
     weight: str  # one of WEIGHTS
@@ -55,7 +57,7 @@ class Evidence(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Evidence:
+    def from_dict(cls, d: dict[str, Any]) -> 'Evidence':
         return cls(
             topic=d["topic"],
             source=d["source"],
@@ -85,7 +87,7 @@ class CpuResult(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CpuResult:
+    def from_dict(cls, d: dict[str, Any]) -> 'CpuResult':
         return cls(
             vendor=d.get("vendor"),
             model_name=d.get("model_name"),
@@ -121,7 +123,7 @@ class KvmResult(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> KvmResult:
+    def from_dict(cls, d: dict[str, Any]) -> 'KvmResult':
         return cls(**{k: d.get(k) for k in cls._fields})
 
 
@@ -136,7 +138,7 @@ class Layer(NamedTuple):
         return {"id": self.id, "source": self.source, "signature": self.signature}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Layer:
+    def from_dict(cls, d: dict[str, Any]) -> 'Layer':
         return cls(id=d["id"], source=d["source"], signature=d.get("signature"))
 
 
@@ -150,7 +152,7 @@ class HypervisorResult(NamedTuple):
         return {"id": self.id, "vmm": self.vmm, "layers": [x.to_dict() for x in self.layers], "role": self.role}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> HypervisorResult:
+    def from_dict(cls, d: dict[str, Any]) -> 'HypervisorResult':
         return cls(
             id=d.get("id"),
             vmm=d.get("vmm"),
@@ -168,8 +170,28 @@ class CloudResult(NamedTuple):
         return {"id": self.id, "instance_type": self.instance_type, "bare_metal": self.bare_metal}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CloudResult:
+    def from_dict(cls, d: dict[str, Any]) -> 'CloudResult':
         return cls(id=d.get("id"), instance_type=d.get("instance_type"), bare_metal=d.get("bare_metal"))
+
+
+class PlatformResult(NamedTuple):
+    """What manages this VM or container (detection/platform.py); added in detect schema 1.2."""
+
+    # "github-hosted", "gitlab-saas", "docker-desktop", "orbstack", "lima", "podman-machine",
+    # "rancher-desktop", "apple-container", "lxd-vm", "lxd-container", "incus-vm", "kubevirt",
+    # "openstack", "nutanix-ahv", "ovirt", "proxmox", "wsl", ...; "none"; None when unknown.
+    id: str | None
+    kind: str | None = None  # "ci-runner" | "vm" | "container" | "vm-or-container" | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> 'PlatformResult':
+        return cls(id=d.get("id"), kind=d.get("kind"))
+
+
+PLATFORM_NOT_PROBED = PlatformResult(id=None)
 
 
 class ContainerResult(NamedTuple):
@@ -189,7 +211,7 @@ class ContainerResult(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ContainerResult:
+    def from_dict(cls, d: dict[str, Any]) -> 'ContainerResult':
         return cls(
             id=d.get("id"),
             orchestrator=d.get("orchestrator"),
@@ -208,7 +230,7 @@ class WslDistribution(NamedTuple):
         return {"name": self.name, "state": self.state, "version": self.version, "default": self.default}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> WslDistribution:
+    def from_dict(cls, d: dict[str, Any]) -> 'WslDistribution':
         return cls(name=d["name"], state=d["state"], version=d.get("version"), default=bool(d.get("default")))
 
 
@@ -231,7 +253,7 @@ class WslResult(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> WslResult:
+    def from_dict(cls, d: dict[str, Any]) -> 'WslResult':
         return cls(
             version=d.get("version"),
             distributions=tuple(WslDistribution.from_dict(x) for x in d.get("distributions") or ()),
@@ -250,7 +272,7 @@ class CvmResult(NamedTuple):
         return {"id": self.id, "reason": self.reason}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CvmResult:
+    def from_dict(cls, d: dict[str, Any]) -> 'CvmResult':
         return cls(id=d.get("id"), reason=d.get("reason"))
 
 
@@ -284,7 +306,7 @@ class CheckResult(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CheckResult:
+    def from_dict(cls, d: dict[str, Any]) -> 'CheckResult':
         return cls(
             target=d["target"],
             status=d["status"],
@@ -311,7 +333,7 @@ class HostInfo(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> HostInfo:
+    def from_dict(cls, d: dict[str, Any]) -> 'HostInfo':
         return cls(
             platform=d.get("platform", "unknown"),
             machine=d.get("machine", "unknown"),
@@ -332,6 +354,7 @@ class DetectResult(NamedTuple):
     evidence: tuple[Evidence, ...] = ()
     cvm: CvmResult = CVM_NOT_PROBED
     checks: tuple[CheckResult, ...] = ()  # with --check (checks=True): every target (detection.checks)
+    platform: PlatformResult = PLATFORM_NOT_PROBED  # schema 1.2
 
     def sections(self) -> dict[str, Any]:
         return {
@@ -343,6 +366,7 @@ class DetectResult(NamedTuple):
             "container": self.container.to_dict(),
             "wsl": self.wsl.to_dict(),
             "cvm": self.cvm.to_dict(),
+            "platform": self.platform.to_dict(),
             "checks": [c.to_dict() for c in self.checks],
             "evidence": [e.to_dict() for e in self.evidence],
         }
@@ -369,7 +393,7 @@ class DetectResult(NamedTuple):
         return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
     @classmethod
-    def from_sections(cls, d: dict[str, Any]) -> DetectResult:
+    def from_sections(cls, d: dict[str, Any]) -> 'DetectResult':
         return cls(
             host=HostInfo.from_dict(d.get("host") or {}),
             cpu=CpuResult.from_dict(d["cpu"]),
@@ -382,4 +406,8 @@ class DetectResult(NamedTuple):
             # Absent in 1.0 documents (report.load upgrades them to null and []).
             cvm=CvmResult.from_dict(d["cvm"]) if isinstance(d.get("cvm"), dict) else CVM_NOT_PROBED,
             checks=tuple(CheckResult.from_dict(c) for c in d.get("checks") or ()),
+            # Absent before 1.2 (report.load upgrades it to null).
+            platform=PlatformResult.from_dict(d["platform"])
+            if isinstance(d.get("platform"), dict)
+            else PLATFORM_NOT_PROBED,
         )

@@ -27,6 +27,12 @@ HYPERVISOR_NAMES: dict[str, str] = {
     "nvmm": "NetBSD NVMM",
     "openbsd-vmm": "OpenBSD vmm",
     "intel-kgt": "Intel KGT",
+    "bochs": "Bochs",
+    "sre": "LMHS SRE",
+    "spar": "Unisys s-Par",
+    "jailhouse": "Jailhouse",
+    "haxm": "Intel HAXM",
+    "vm-other": "a VM (hypervisor unnamed)",
 }
 
 VMM_NAMES: dict[str, str] = {
@@ -35,6 +41,12 @@ VMM_NAMES: dict[str, str] = {
     "cloud-hypervisor": "Cloud Hypervisor",
     "kvmtool": "kvmtool",
     "crosvm": "crosvm",
+    "hyper-v": "Hyper-V",
+    "virtualbox": "VirtualBox",
+    "vmware": "VMware",
+    "parallels": "Parallels",
+    "bhyve": "bhyve",
+    "uml": "User Mode Linux",
 }
 
 CLOUD_NAMES: dict[str, str] = {
@@ -53,6 +65,51 @@ CLOUD_NAMES: dict[str, str] = {
     "upcloud": "UpCloud",
     "vultr": "Vultr",
     "akamai": "Akamai (Linode)",
+    "samsung": "Samsung Cloud Platform",
+    "zstack": "ZStack",
+    "ibm": "IBM Cloud",
+    "cloudsigma": "CloudSigma",
+    "cloudstack": "Apache CloudStack",
+    "opennebula": "OpenNebula",
+    "smartos": "Joyent SmartOS / Triton",
+    "nwcs": "NWCS",
+    "outscale": "3DS Outscale",
+    "brightbox": "Brightbox",
+    "e24cloud": "e24cloud",
+    "cloudcix": "CloudCIX",
+    "lxd": "LXD",
+    "bigstep": "Bigstep",
+    "rbxcloud": "Rackspace RbxCloud",
+}
+
+# What manages this VM or container (detection/tables/platforms.py).
+PLATFORM_NAMES: dict[str, str] = {
+    "github-hosted": "GitHub-hosted runner",
+    "github-actions": "GitHub Actions (self-hosted runner)",
+    "gitlab-saas": "GitLab.com hosted runner",
+    "gitlab-ci": "GitLab CI (self-managed runner)",
+    "circleci": "CircleCI",
+    "travis-ci": "Travis CI",
+    "azure-pipelines": "Azure Pipelines",
+    "buildkite": "Buildkite",
+    "docker-desktop": "Docker Desktop",
+    "orbstack": "OrbStack",
+    "rancher-desktop": "Rancher Desktop",
+    "podman-machine": "Podman machine",
+    "lima": "Lima (or Colima)",
+    "apple-container": "Apple container",
+    "lxd-vm": "LXD VM",
+    "lxd-container": "LXD container",
+    "incus-vm": "Incus VM",
+    "incus-container": "Incus container",
+    "kubevirt": "KubeVirt",
+    "nutanix-ahv": "Nutanix AHV",
+    "ovirt": "oVirt",
+    "rhev": "Red Hat Virtualization",
+    "openstack": "OpenStack",
+    "cloudstack": "Apache CloudStack",
+    "proxmox": "Proxmox VE",
+    "wsl": "WSL",
 }
 
 CONTAINER_NAMES: dict[str, str] = {
@@ -92,6 +149,7 @@ TOPIC_NAMES: dict[str, dict[str, str]] = {
     "orchestrator": CONTAINER_NAMES,
     "cpu": CPU_TECH_NAMES,
     "cvm": CVM_NAMES,
+    "platform": PLATFORM_NAMES,
 }
 
 

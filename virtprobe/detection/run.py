@@ -81,6 +81,7 @@ def _detect_linux(src: Source, kvm_probe: bool, checks: bool) -> DetectResult:
     from virtprobe.detection.cvm import probe_cvm
     from virtprobe.detection.hypervisor import probe_hypervisor
     from virtprobe.detection.kvm import probe_kvm
+    from virtprobe.detection.platform import probe_platform
     from virtprobe.detection.wsl import probe_wsl
 
     host, host_ev = host_info(src)
@@ -90,16 +91,17 @@ def _detect_linux(src: Source, kvm_probe: bool, checks: bool) -> DetectResult:
     cpu, cpu_ev = probe_cpu(src)
     kvm, kvm_ev = probe_kvm(src, run_guest=kvm_probe)
     hypervisor, hv_ev = probe_hypervisor(src)
-    cloud, cloud_ev = probe_cloud(src)
+    cloud, cloud_ev = probe_cloud(src, hypervisor, container)
     cvm, cvm_ev = probe_cvm(src)
-    evidence = [*host_ev, *cpu_ev, *kvm_ev, *hv_ev, *cloud_ev, *container_ev, *wsl_ev, *cvm_ev]
+    platform, platform_ev = probe_platform(src, wsl)
+    evidence = [*host_ev, *cpu_ev, *kvm_ev, *hv_ev, *cloud_ev, *container_ev, *wsl_ev, *cvm_ev, *platform_ev]
     verdicts: tuple[CheckResult, ...] = ()
     if checks:
         # Only when asked: the check targets are the largest module detect has, and
         # `detect --json` is judged by its start-up time.
         from virtprobe.detection.checks import run_checks
 
-        verdicts = run_checks(src, cpu, kvm, hypervisor, host.kernel, kvm_probe=kvm_probe)
+        verdicts = run_checks(src, cpu, kvm, hypervisor, host.kernel, kvm_probe=kvm_probe, platform=platform)
     return DetectResult(
         host=host,
         cpu=cpu,
@@ -111,6 +113,7 @@ def _detect_linux(src: Source, kvm_probe: bool, checks: bool) -> DetectResult:
         evidence=tuple(evidence),
         cvm=cvm,
         checks=verdicts,
+        platform=platform,
     )
 
 
@@ -118,7 +121,7 @@ def detect_unknown(src: Source) -> DetectResult:
     why = f"virtprobe has no probes for platform {src.platform!r}"
     evidence = tuple(
         Evidence(topic, f"platform {src.platform}", "", UNKNOWN, None, why)
-        for topic in ("cpu", "kvm", "hypervisor", "cloud", "container", "wsl")
+        for topic in ("cpu", "kvm", "hypervisor", "cloud", "container", "wsl", "platform")
     )
     return DetectResult(
         host=HostInfo(platform=src.platform, machine=src.machine, source=src.describe()),
@@ -138,12 +141,14 @@ def detect(src: Source, kvm_probe: bool = True, checks: bool = False) -> DetectR
     `checks` also answers "can this host run X?" for every --check target (Linux only)."""
     if src.platform == "linux":
         return detect_linux(src, kvm_probe=kvm_probe, checks=checks)
-    if src.platform == "win32":
-        from virtprobe.detection.windows import probe_windows
+    if src.platform in ("win32", "darwin"):
+        from virtprobe.detection.platform import probe_platform_env_only
 
-        return probe_windows(src)
-    if src.platform == "darwin":
-        from virtprobe.detection.macos import probe_macos
-
-        return probe_macos(src)
+        if src.platform == "win32":
+            from virtprobe.detection.windows import probe_windows as probe
+        else:
+            from virtprobe.detection.macos import probe_macos as probe
+        result = probe(src)
+        platform, platform_ev = probe_platform_env_only(src)
+        return result._replace(platform=platform, evidence=(*result.evidence, *platform_ev))
     return detect_unknown(src)

@@ -3,9 +3,9 @@
 A VMM writes its name into the firmware it builds, so the sources rank by how
 directly the VMM wrote them: ACPI table OEM IDs, then DMI strings, then a CPUID
 signature that is a VMM's own (TCG is QEMU, LKVMLKVMLKVM is kvmtool), then the
-s390 STSI manufacturer, the device tree, ACPI device HIDs, PCI ids, VMBus,
-fw_cfg and the CPU model name. Where nothing names it, the VMM is null and a row
-says why; inside a container that is usually because /sys/firmware is masked.
+s390 STSI manufacturer, the device tree, POWER's cpuinfo model, ACPI device HIDs,
+PCI ids, VMBus, fw_cfg, guest drivers and files, and the CPU model name. Where nothing
+names it, the VMM is null and a row says why; inside a container that is usually because /sys/firmware is masked.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from virtprobe.detection import hv_readers as R
 from virtprobe.detection.hv_readers import Hint
 from virtprobe.detection.model import NONE, SUPPORTING, UNKNOWN, Evidence
 
-RANK = (R.ACPI, R.DMI, R.CPUID, R.SYSINFO, R.DT, R.ACPI_DEV, R.PCI, R.VMBUS, R.FW_CFG, R.BRAND)
+RANK = (R.ACPI, R.DMI, R.CPUID, R.SYSINFO, R.DT, R.LPARCFG, R.ACPI_DEV, R.PCI, R.VMBUS, R.FW_CFG, R.MODULE, R.BRAND)
 
 MASKED_NOTE = "/sys/firmware is masked inside this container; the VMM is named from ACPI tables"
 

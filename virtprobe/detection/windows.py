@@ -13,12 +13,14 @@ a VM: only the model "Virtual Machine" means a Hyper-V guest.
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 
 from virtprobe.detection.model import (
     CONSIDERED,
     DECISIVE,
     NONE,
+    OVERRULED,
     SUPPORTING,
     UNKNOWN,
     CloudResult,
@@ -32,6 +34,9 @@ from virtprobe.detection.model import (
     Layer,
     WslResult,
 )
+from virtprobe.detection.tables import clouds as TCL
+from virtprobe.detection.tables import cpuid as TC
+from virtprobe.detection.tables import dmi as TD
 from virtprobe.detection.wsl_list import parse_wsl_list
 from virtprobe.machine.source import Source
 
@@ -45,33 +50,10 @@ COMMANDS = ("systeminfo", "wsl.exe -l -v", "wmic computersystem", "sc.exe query 
 CONTAINER_AGENT = "cexecsvc"
 CPUID_LEAVES = (0x0, 0x1, 0x80000000, 0x80000001, 0x40000000, 0x40000003)
 
-# Hypervisor vendor signatures (CPUID 0x40000000 EBX:ECX:EDX) -> systemd ids.
-SIGNATURES = {
-    "Microsoft Hv": "microsoft",
-    "KVMKVMKVM": "kvm",
-    "VMwareVMware": "vmware",
-    "XenVMMXenVMM": "xen",
-    "TCGTCGTCGTCG": "qemu",
-    "VBoxVBoxVBox": "oracle",
-    "prl hyperv": "parallels",
-    " lrpepyh  vr": "parallels",
-    "bhyve bhyve": "bhyve",
-    "ACRNACRNACRN": "acrn",
-    "QNXQVMBSQG": "qnx",
-}
-
-# System Manufacturer / Model pairs that mean a VM, checked in order. The
-# Surface trap: "Microsoft Corporation" alone is a laptop maker.
-_VM_MODELS: tuple[tuple[str, str, str], ...] = (
-    ("microsoft corporation", "virtual machine", "microsoft"),
-    ("vmware", "", "vmware"),
-    ("innotek gmbh", "", "oracle"),
-    ("qemu", "", "qemu"),
-    ("xen", "", "xen"),
-    ("parallels", "", "parallels"),
-    ("amazon ec2", "", "amazon"),
-    ("google", "google compute engine", "kvm"),
-)
+# The CPUID signatures, DMI strings and cloud rules are the shared tables (detection/tables/):
+# systeminfo's System Manufacturer is DMI sys_vendor and System Model is product_name.
+# Clouds whose own hypervisor a DMI string names: CPUID's signature is the layer below.
+_CLOUD_HYPERVISORS = ("amazon", "google")
 
 
 def parse_systeminfo(text: str) -> dict[str, str]:
@@ -198,7 +180,7 @@ def read_windows(src: Source) -> WindowsFacts:
         sig = _sig(leaf_hv.value.ebx, leaf_hv.value.ecx, leaf_hv.value.edx)
     root_partition = None
     l3 = src.cpuid(0x40000003)
-    if l3.ok and SIGNATURES.get(sig or "") == "microsoft":
+    if l3.ok and TC.signature_id(sig or "", "") == "microsoft":
         root_partition = bool(l3.value.ebx & 1)
     return WindowsFacts(
         si=si,
@@ -219,15 +201,35 @@ def read_windows(src: Source) -> WindowsFacts:
     )
 
 
-def probe_windows(src: Source) -> DetectResult:
-    """The whole detect result of a Windows host, from its own sources. Never raises."""
-    f = read_windows(src)
+# --- the per-topic probes: the same names as on Linux and macOS (probe_cpu, probe_hypervisor, ...) ---
+
+_FACTS: weakref.WeakKeyDictionary[Source, WindowsFacts] = weakref.WeakKeyDictionary()
+
+
+def _facts(src: Source) -> WindowsFacts:
+    got = _FACTS.get(src)
+    if got is None:
+        got = _FACTS[src] = read_windows(src)
+    return got
+
+
+def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:
     ev: list[Evidence] = []
-    if f.si_reason is not None:
-        ev.append(Evidence("host", "command: systeminfo", "", UNKNOWN, None, f.si_reason))
-    cpu = decide_cpu(f, ev)
-    hypervisor = decide_hypervisor(f, ev)
-    cloud = _cloud(f.manufacturer, f.model, ev)
+    return decide_cpu(_facts(src), ev), ev
+
+
+def probe_hypervisor(src: Source) -> tuple[HypervisorResult, list[Evidence]]:
+    ev: list[Evidence] = []
+    return decide_hypervisor(_facts(src), ev), ev
+
+
+def probe_cloud(src: Source, hypervisor: HypervisorResult) -> tuple[CloudResult, list[Evidence]]:
+    ev: list[Evidence] = []
+    f = _facts(src)
+    return _cloud(f.manufacturer, f.model, hypervisor, ev), ev
+
+
+def probe_kvm(src: Source) -> tuple[KvmResult, list[Evidence]]:
     kvm = KvmResult(
         device_present=False,
         openable=False,
@@ -236,9 +238,32 @@ def probe_windows(src: Source) -> DetectResult:
         nested=None,
         reason="no /dev/kvm on Windows (Hyper-V/WHPX is Windows' hypervisor API)",
     )
-    ev.append(Evidence("kvm", "/dev/kvm", "", CONSIDERED, None, "no /dev/kvm on Windows"))
-    container = _container(src, ev)
-    wsl = _wsl_host(src, ev)
+    return kvm, [Evidence("kvm", "/dev/kvm", "", CONSIDERED, None, "no /dev/kvm on Windows")]
+
+
+def probe_container(src: Source) -> tuple[ContainerResult, list[Evidence]]:
+    ev: list[Evidence] = []
+    return _container(src, ev), ev
+
+
+def probe_wsl(src: Source) -> tuple[WslResult, list[Evidence]]:
+    ev: list[Evidence] = []
+    return _wsl_host(src, ev), ev
+
+
+def probe_windows(src: Source) -> DetectResult:
+    """The whole detect result of a Windows host, from its own sources. Never raises."""
+    f = _facts(src)
+    ev: list[Evidence] = []
+    if f.si_reason is not None:
+        ev.append(Evidence("host", "command: systeminfo", "", UNKNOWN, None, f.si_reason))
+    cpu, cpu_ev = probe_cpu(src)
+    hypervisor, hv_ev = probe_hypervisor(src)
+    cloud, cloud_ev = probe_cloud(src, hypervisor)
+    kvm, kvm_ev = probe_kvm(src)
+    container, ct_ev = probe_container(src)
+    wsl, wsl_ev = probe_wsl(src)
+    ev += [*cpu_ev, *hv_ev, *cloud_ev, *kvm_ev, *ct_ev, *wsl_ev]
     host = HostInfo(
         platform="win32",
         machine=src.machine,
@@ -294,20 +319,24 @@ def decide_cpu(f: WindowsFacts, ev: list[Evidence]) -> CpuResult:
 
 def decide_hypervisor(f: WindowsFacts, ev: list[Evidence]) -> HypervisorResult:
     """DMI's VM models first, then a running Hyper-V as this host's root partition, then CPUID's signature."""
-    sig_id = SIGNATURES.get(f.sig) if f.sig else None
+    sig_id = (TC.signature_id(f.sig, "") or None) if f.sig else None
     layers = [Layer(sig_id, "cpuid 0x40000000", f.sig)] if sig_id else []
     vm_from_dmi = _vm_from_model(f.manufacturer, f.model)
     dmi = ("command: systeminfo: System Manufacturer/Model", f"{f.manufacturer} / {f.model}")
     hyp_id: str | None
     role: str | None
-    if vm_from_dmi and vm_from_dmi != "amazon":
+    if vm_from_dmi and vm_from_dmi not in _CLOUD_HYPERVISORS:
         hyp_id, role = vm_from_dmi, "guest"
         ev.append(Evidence("hypervisor", *dmi, DECISIVE, vm_from_dmi))
-    elif vm_from_dmi == "amazon":
-        hyp_id, role = sig_id or "amazon", "guest"
-        ev.append(Evidence("hypervisor", *dmi, DECISIVE, hyp_id, "EC2: Nitro (KVM-based) or Xen"))
-    elif f.present and (f.root_partition or (f.root_partition is None and f.manufacturer)):
+    elif vm_from_dmi:
+        hyp_id, role = sig_id or vm_from_dmi, "guest"
+        note = "a cloud's own machine; CPUID names the hypervisor below it (EC2: Nitro/KVM or Xen; GCE: KVM)"
+        ev.append(Evidence("hypervisor", *dmi, DECISIVE, hyp_id, note))
+    elif f.present and (
+        f.root_partition or (f.root_partition is None and f.manufacturer and sig_id in (None, "microsoft"))
+    ):
         # Hyper-V (or VBS) runs under this Windows, which is its root partition: a host, not a guest.
+        # Another hypervisor's signature (KVM under an unlisted vendor's DMI) is a guest, below.
         # Like Xen dom0 (hypervisor.py): the hypervisor is there, and this OS is its host.
         hyp_id, role = "microsoft", "host"
         if not layers:
@@ -382,53 +411,31 @@ def _yn(v: bool | None) -> str:
 
 
 def _vm_from_model(manufacturer: str | None, model: str | None) -> str | None:
-    man = (manufacturer or "").lower()
-    mod = (model or "").lower()
-    for m, md, vid in _VM_MODELS:
-        if m in man and md in mod:
-            return vid
-    return None
+    """The hypervisor a System Manufacturer/Model pair names, from the shared DMI table."""
+    values = {"sys_vendor": (manufacturer or "").strip(), "product_name": (model or "").strip()}
+    return next((h.id for h in TD.dmi_hypervisor(values) if h.id), None)
 
 
-def _cloud(manufacturer: str | None, model: str | None, ev: list[Evidence]) -> CloudResult:
-    def add(source: str, value: str, weight: str, points_to: str | None = None, note: str = "") -> None:
-        ev.append(Evidence("cloud", source, value, weight, points_to, note))
+def _cloud(
+    manufacturer: str | None, model: str | None, hypervisor: HypervisorResult, ev: list[Evidence]
+) -> CloudResult:
+    """The shared cloud rules on what systeminfo shows (sys_vendor and product_name only)."""
+    from virtprobe.detection.cloud import CloudFacts, decide_cloud, guest_of
 
-    man = (manufacturer or "").lower()
-    mod = (model or "").lower()
-    if not man:
-        add("command: systeminfo: System Manufacturer", "", UNKNOWN, None, "no manufacturer")
+    source = "command: systeminfo: System Manufacturer/Model"
+    if not manufacturer:
+        ev.append(Evidence("cloud", "command: systeminfo: System Manufacturer", "", UNKNOWN, None, "no manufacturer"))
         return CloudResult(id=None)
-    if "amazon ec2" in man:
-        add(
-            "command: systeminfo: System Manufacturer/Model",
-            f"{manufacturer} / {model}",
-            DECISIVE,
-            "amazon",
-        )
-        return CloudResult(id="amazon", instance_type=model or None, bare_metal=(".metal" in mod) if mod else None)
-    if "google" in man:
-        add("command: systeminfo: System Manufacturer", manufacturer or "", DECISIVE, "google")
-        return CloudResult(id="google", bare_metal=False)
-    if "alibaba" in man:
-        add("command: systeminfo: System Manufacturer", manufacturer or "", DECISIVE, "alibaba")
-        return CloudResult(id="alibaba")
-    if "microsoft corporation" in man and "virtual machine" in mod:
-        # Azure and plain Hyper-V share these strings; Azure's chassis asset tag
-        # (7783-7084-3265-9085-8269-3286-77) is not in systeminfo.
-        add(
-            "command: systeminfo: System Manufacturer/Model",
-            f"{manufacturer} / {model}",
-            UNKNOWN,
-            None,
-            "Hyper-V guest: Azure or on-premises Hyper-V; systeminfo lacks the chassis asset tag",
-        )
-        return CloudResult(id=None)
-    add(
-        "command: systeminfo: System Manufacturer/Model",
-        f"{manufacturer} / {model}",
-        CONSIDERED,
-        NONE,
-        "not a cloud vendor",
-    )
-    return CloudResult(id=NONE)
+    facts = {"dmi:sys_vendor": manufacturer.strip(), "dmi:product_name": (model or "").strip()}
+    unread = tuple(f for f in TD.FILES if f not in ("sys_vendor", "product_name"))
+    cf = CloudFacts(facts, {}, True, "", unread)
+    hits = TCL.match_rules(facts)
+    v = decide_cloud(hits, guest_of(hypervisor), False, hypervisor.id, cf)
+    shown = f"{manufacturer} / {model}"
+    if v.decisive is not None:
+        ev.append(Evidence("cloud", source, shown, DECISIVE, v.id, f"rule: {v.decisive.rule.cite}"))
+    else:
+        weight = UNKNOWN if v.id is None else (OVERRULED if hits else CONSIDERED)
+        ev.append(Evidence("cloud", source, shown, weight, v.id, v.note))
+    instance = (model or None) if v.id == "amazon" else None
+    return CloudResult(id=v.id, instance_type=instance, bare_metal=v.bare_metal)

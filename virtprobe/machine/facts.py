@@ -3,8 +3,6 @@
 Each carries the reason when there is no value, so a probe can say "unknown" and why.
 """
 
-from __future__ import annotations
-
 from typing import Any, NamedTuple
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from virtprobe.errors import InputError
 from virtprobe.machine.cpuid import machine_name
+from virtprobe.machine.envfacts import derive
 from virtprobe.machine.facts import FileRead, Lookup
 from virtprobe.machine.source import DETECT_ENV_VARS, MAX_READ_BYTES, LiveSource, _read_file
 
@@ -51,7 +52,7 @@ def parse_environ(data: bytes) -> dict[str, str]:
         key, sep, value = entry.partition(b"=")
         name = key.decode("utf-8", errors="replace")
         if sep and name in DETECT_ENV_VARS:
-            out[name] = value.decode("utf-8", errors="replace")
+            out[name] = derive(name, value.decode("utf-8", errors="replace"))
     return out
 
 

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from virtprobe.errors import InputError, shown
 from virtprobe.machine.bounded import MAX_FILE_BYTES, MAX_SNAPSHOT_META_BYTES, Refused, os_reason, read_limited
 from virtprobe.machine.cpuid import machine_name
+from virtprobe.machine.envfacts import NAMES as ENV_NAMES
+from virtprobe.machine.envfacts import derive_all
 from virtprobe.machine.facts import CpuidRegs, FileRead, Lookup
 
 if TYPE_CHECKING:
@@ -41,17 +43,9 @@ SNAPSHOT_FORMAT = 1
 # devices are refused by type (machine/bounded.py), so no read can block.
 MAX_READ_BYTES = MAX_FILE_BYTES
 
-# The only environment variables detect ever looks at. A snapshot stores these
-# and nothing else, and reports never store any.
-DETECT_ENV_VARS = (
-    "WSL_DISTRO_NAME",
-    "WSL_INTEROP",
-    "WSLENV",
-    "KUBERNETES_SERVICE_HOST",
-    "KUBERNETES_SERVICE_PORT",
-    "container",  # set by systemd-nspawn, podman, lxc (systemd's convention)
-    "PROCESSOR_IDENTIFIER",  # Windows
-)
+# The only environment variables detect ever looks at, each reduced to one fact at the door
+# (machine/envfacts.py): a snapshot and a report keep only the derived fact, never the value.
+DETECT_ENV_VARS = ENV_NAMES
 
 
 def _reason_for(err: OSError) -> str:
@@ -115,6 +109,14 @@ class Source:
     def describe(self) -> str:
         raise NotImplementedError
 
+    def derived(self, rel: str, derive: Callable[[str], str]) -> Lookup:
+        """One fact derived from a file that holds an identifier (a UUID, a serial, the kernel command
+        line): read it here and derive; a snapshot stores only the derived value (RootSource)."""
+        read = self.read(rel, limit=4096)
+        if read.text is None:
+            return Lookup(None, read.reason or "unreadable")
+        return Lookup(derive(read.text))
+
     def prefetch(self, kvm: bool) -> None:
         """Start slow live probes early (LiveSource does); a snapshot has nothing to start."""
 
@@ -167,7 +169,7 @@ class LiveSource(Source):
     ) -> None:
         self.platform = sys.platform if sys.platform in ("linux", "win32", "darwin") else "unknown"
         self.machine = machine_name() or "unknown"
-        self.env = {k: v for k, v in os.environ.items() if k in DETECT_ENV_VARS}
+        self.env = derive_all(os.environ)
         self._cpuid_fn = cpuid_fn
         self._kvm_fn = kvm_fn
         self._cpuid_cache: dict[tuple[int, int], Lookup] = {}
@@ -305,7 +307,7 @@ class RootSource(Source):
         self.platform = _text_field(meta, "platform", "linux")
         self.machine = _text_field(meta, "machine", "unknown")
         env = meta.get("env")
-        self.env = {k: v for k, v in env.items() if isinstance(v, str)} if isinstance(env, dict) else {}
+        self.env = derive_all({k: v for k, v in env.items() if isinstance(v, str)}) if isinstance(env, dict) else {}
         self._cpuid = meta.get("cpuid") if isinstance(meta.get("cpuid"), dict) else None
         self._commands = meta.get("commands") if isinstance(meta.get("commands"), dict) else {}
         self._kvm = meta.get("kvm_probe")
@@ -313,6 +315,8 @@ class RootSource(Source):
         self._cpuid_reason = reason if isinstance(reason, str) else None
         msr = meta.get("msr")
         self._msr: dict[str, Any] = msr if isinstance(msr, dict) else {}
+        derived = meta.get("derived")
+        self._derived: dict[str, Any] = derived if isinstance(derived, dict) else {}
 
     def _load_meta(self) -> dict[str, Any]:
         """virtprobe-snapshot.json through the bounded door: a regular file inside the root, JSON within limits."""
@@ -399,6 +403,13 @@ class RootSource(Source):
             return Lookup(base64.b64decode(str(raw), validate=True))
         except (binascii.Error, ValueError):
             return Lookup(None, f"output of {name!r} in the snapshot is not valid base64")
+
+    def derived(self, rel: str, derive: Callable[[str], str]) -> Lookup:
+        """The stored derived fact; a fixture may hold the file itself instead."""
+        stored = self._derived.get(rel)
+        if isinstance(stored, str):
+            return Lookup(stored[:256])
+        return super().derived(rel, derive)
 
     def kvm_probe(self) -> Lookup:
         if isinstance(self._kvm, dict):

@@ -48,7 +48,7 @@ __all__ = [
     "utc_now",
 ]
 
-SCHEMA_FILE = "detect-1.1.schema.json"
+SCHEMA_FILE = "detect-1.2.schema.json"
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,9 @@ Format version history (schema_version, per kind; see docs/report-format.md):
 - detect 1.1 (2026-12-01): `cvm` (confidential VM: id, reason) and `checks`
   (detect --check: target, status, reason, fix, sources); evidence topic "cvm".
   A 1.0 detect file is upgraded with cvm {id: null} and checks [].
+- detect 1.2 (2026-12-03): `platform` (what manages this VM or container: id and kind,
+  detection/platform.py) and the evidence topic "platform". A 1.1 file is upgraded with
+  platform {id: null, kind: null}: it never looked.
 - bench 1.1 (2026-12-01): `environment.engine` (benchmark/engine.py's EngineInfo:
   product, OCI runtime and version, per-container process, rootless, cgroups,
   runtimes offered, where the engine runs) replaces `environment.docker`; each
@@ -60,12 +63,13 @@ KINDS = (KIND_DETECT, KIND_BENCH, KIND_FLEET)
 SCHEMA_FILES: dict[tuple[str, str], str] = {
     (KIND_DETECT, "1.0"): "detect-1.0.schema.json",
     (KIND_DETECT, "1.1"): "detect-1.1.schema.json",
+    (KIND_DETECT, "1.2"): "detect-1.2.schema.json",
     (KIND_BENCH, "1.0"): "bench-1.0.schema.json",
     (KIND_BENCH, "1.1"): "bench-1.1.schema.json",
     (KIND_FLEET, "1.0"): "fleet-1.0.schema.json",
 }
 # (kind, major) -> the newest minor this virtprobe knows; kinds move on their own.
-LATEST_MINOR: dict[tuple[str, int], int] = {(KIND_DETECT, 1): 1, (KIND_BENCH, 1): 1, (KIND_FLEET, 1): 0}
+LATEST_MINOR: dict[tuple[str, int], int] = {(KIND_DETECT, 1): 2, (KIND_BENCH, 1): 1, (KIND_FLEET, 1): 0}
 
 
 def _detect_1_0_to_1_1(doc: dict[str, Any]) -> dict[str, Any]:
@@ -75,9 +79,15 @@ def _detect_1_0_to_1_1(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _detect_1_1_to_1_2(doc: dict[str, Any]) -> dict[str, Any]:
+    doc.setdefault("platform", {"id": None, "kind": None})  # 1.1 never looked: unknown, not "none"
+    return doc
+
+
 # (kind, "MAJOR.MINOR") -> function turning that version into the next minor.
 UPGRADES: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
     (KIND_DETECT, "1.0"): _detect_1_0_to_1_1,
+    (KIND_DETECT, "1.1"): _detect_1_1_to_1_2,
     (KIND_BENCH, "1.0"): bench_1_0_to_1_1,
 }
 

@@ -106,6 +106,19 @@ def _cloud(result: DetectResult) -> str:
     return f"{display_name('cloud', cloud.id)}{extra}"
 
 
+def _platform(result: DetectResult) -> str:
+    """What manages this VM or container (detect schema 1.2), with the trail that shows it."""
+    pf = result.platform
+    if pf.id is None:
+        why = next((e.note for e in _topic(result, "platform") if e.weight == UNKNOWN and e.note), "")
+        return "unknown" + (f" — {why}" if why else "")
+    if pf.id == NONE:
+        return "none"
+    kind = f" ({pf.kind.replace('-', ' ')})" if pf.kind else ""
+    seen = _seen(_topic(result, "platform"))
+    return f"{display_name('platform', pf.id)}{kind}" + (f" — seen in {seen}" if seen else "")
+
+
 def _container(result: DetectResult) -> str:
     ct = result.container
     ev = _topic(result, "container")
@@ -157,6 +170,7 @@ SUMMARY = (
     ("KVM", _kvm),
     ("Hypervisor", _hypervisor),
     ("Cloud", _cloud),
+    ("Platform", _platform),
     ("Container", _container),
     ("WSL", _wsl),
     ("Confidential VM", _cvm),
@@ -200,6 +214,7 @@ def details_section(result: DetectResult) -> Section:
         ("hypervisor layers", _join([f"{x.id} ({x.source})" for x in hv.layers]), None),
         ("cloud", result.cloud.id, "cloud"),
         ("instance type", result.cloud.instance_type, None),
+        ("platform", result.platform.id, "platform"),
         ("container", ct.id, "container"),
         ("orchestrator", ct.orchestrator, "orchestrator"),
         ("cgroup version", ct.cgroup_version, "cgroup_version"),
