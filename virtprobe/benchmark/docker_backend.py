@@ -305,6 +305,82 @@ class DockerBackend:
                     raise EngineError(f"cannot remove image {img['Id'][:19]}: {err.explanation}") from err
         return removed
 
+    # --- the image of one run (--image-cache cold) ------------------------------------
+
+    def build_run_image(self, arch: str | None, run_id: str) -> str:
+        """Build the probe image of this run (its layer unique to the run, labelled); its tag."""
+        key = probe_image.normalize_arch(arch or "")
+        if key is None:
+            raise UnrunnableError(f"no probe executable for engine architecture {arch!r}; --image-cache needs one")
+        tag, context = probe_image.run_image_context(probe_image.probe_image(key), run_id)
+        with self._calls():
+            try:
+                for _ in self.api.build(
+                    fileobj=io.BytesIO(context), custom_context=True, tag=tag, rm=True, forcerm=True,
+                    labels={probe_image.PROBE_LABEL: "1", RUN_LABEL: run_id},
+                    network_mode="none", use_config_proxy=False, decode=True,
+                ):  # fmt: skip
+                    pass
+                self.api.inspect_image(tag)
+            except (docker.errors.BuildError, docker.errors.APIError) as err:
+                raise UnrunnableError(f"cannot build the image {tag}: {err}") from err
+        return tag
+
+    def save_image(self, tag: str, limit_bytes: int = 64 * 1024 * 1024) -> bytes:
+        """The image as a `docker save` archive (/images/get), read up to a bound."""
+        out = bytearray()
+        with self._calls():
+            try:
+                for chunk in self.api.get_image(tag):
+                    out += chunk
+                    if len(out) > limit_bytes:
+                        raise UnrunnableError(f"the archive of {tag} is larger than {limit_bytes} bytes")
+            except docker.errors.APIError as err:
+                raise UnrunnableError(f"the engine cannot save {tag}: {err.explanation}") from err
+        return bytes(out)
+
+    def load_image(self, archive: bytes) -> None:
+        """/images/load of a saved archive: the image's layers are unpacked into the store again."""
+        with self._calls():
+            try:
+                self.api.load_image(archive)
+            except docker.errors.APIError as err:
+                raise UnrunnableError(f"the engine cannot load the image archive: {err.explanation}") from err
+
+    def remove_run_image(self, tag: str, run_id: str) -> bool:
+        """Remove the image of this run, and only when it carries virtprobe's image and run labels.
+
+        False when it is not there. Any other image is refused: virtprobe removes only what it built."""
+        with self._calls():
+            try:
+                attrs = self.api.inspect_image(tag)
+            except docker.errors.ImageNotFound:
+                return False
+            labels = (attrs.get("Config") or {}).get("Labels") or {}
+            if labels.get(probe_image.PROBE_LABEL) != "1" or labels.get(RUN_LABEL) != run_id:
+                raise UnrunnableError(f"image {tag} does not carry this run's labels; virtprobe will not remove it")
+            try:
+                self.api.remove_image(attrs["Id"], force=True)
+            except docker.errors.NotFound:
+                return False
+            except docker.errors.APIError as err:
+                raise EngineError(f"cannot remove image {tag}: {err.explanation}") from err
+        return True
+
+    def image_layer_dirs(self, tag: str) -> list[str]:
+        """The folders holding the image's unpacked layers (GraphDriver.Data), as the engine names them."""
+        with self._calls():
+            try:
+                data = (self.api.inspect_image(tag).get("GraphDriver") or {}).get("Data") or {}
+            except docker.errors.APIError:
+                return []
+        dirs: list[str] = []
+        for key in ("UpperDir", "LowerDir"):
+            value = data.get(key)
+            if isinstance(value, str):
+                dirs.extend(d for d in value.split(":") if d)
+        return dirs
+
     # --- containers -------------------------------------------------------------
 
     def create(

@@ -74,14 +74,85 @@ def _runtime_names(values: list[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _levels(text: str | None, option: str, minimum: int) -> tuple[int, ...]:
+    """"0,50,200" -> (0, 50, 200): whole numbers >= minimum, in the order given, each once."""
+    if text is None:
+        return ()
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) < minimum or len(part) > 6:
+            raise typer.BadParameter(
+                f"{part!r} is not a whole number from {minimum} to 999999; give N[,N...]", param_hint=option
+            )
+        if int(part) not in out:
+            out.append(int(part))
+    return tuple(out)
+
+
+def _parallel(text: str) -> tuple[int, tuple[int, ...]]:
+    """--parallel P (one level: the density row of before) or P1,P2,... (the scaling curve)."""
+    levels = _levels(text, "--parallel", 1)
+    if len(levels) == 1 and "," not in text:
+        return levels[0], ()
+    return 1, levels
+
+
 def bench(
     runs: Annotated[int, typer.Option("--runs", "-n", min=1, help="Measured container cycles.")] = 20,
     warmup: Annotated[
         int, typer.Option("--warmup", min=0, help="Cycles run first and kept out of the statistics.")
     ] = 2,
     parallel: Annotated[
-        int, typer.Option("--parallel", min=1, help="Also start this many containers at a time (density).")
-    ] = 1,
+        str,
+        typer.Option(
+            "--parallel",
+            metavar="P[,P...]",
+            help="Also start P containers at a time; several levels (1,2,4,8,16) give the scaling curve: "
+            "throughput and p99 per level.",
+        ),
+    ] = "1",
+    image_cache: Annotated[
+        str | None,
+        typer.Option(
+            "--image-cache",
+            metavar="cold|warm|both",
+            help="Also time cycles of an image absent from the engine's store (cold: removed, then loaded "
+            "back, the load timed as a phase), present (warm), or both.",
+        ),
+    ] = None,
+    density: Annotated[
+        str | None,
+        typer.Option(
+            "--density",
+            metavar="N[,N...]",
+            help="Also time cycles while N idle containers already run (e.g. 0,50,200): p50, p99, and memory "
+            "per extra container. Levels past the host's limits are refused with the reason.",
+        ),
+    ] = None,
+    engine_cost: Annotated[
+        bool,
+        typer.Option(
+            "--engine-cost", help="Also measure the engine's own CPU time per container and its per-container PSS."
+        ),
+    ] = False,
+    snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--snapshot",
+            help="Also time snapshot restore: a KVM guest restored from its saved memory and vCPU state, "
+            "Firecracker's published figure, and CRIU where it works.",
+        ),
+    ] = False,
+    trace: Annotated[
+        str | None,
+        typer.Option(
+            "--trace",
+            metavar="FILE",
+            help="Also write a Chrome trace-event JSON file (Perfetto, chrome://tracing): a track per container, "
+            "a slice per phase.",
+        ),
+    ] = None,
     image: Annotated[
         str | None,
         typer.Option("--image", help="Benchmark this local image instead of virtprobe's probe (time to first output)."),
@@ -169,10 +240,22 @@ def bench(
         raise InputError("--max-memory-mib needs memory measured; drop --memory 0")
     if json_out is not None:
         check_writable(json_out, force)
+    if trace is not None:
+        if trace == "-":
+            raise typer.BadParameter("give a file name: stdout carries the report", param_hint="--trace")
+        check_writable(trace, force)
+    if image_cache not in (None, "cold", "warm", "both"):
+        raise typer.BadParameter(f"{image_cache!r}: choose cold, warm or both", param_hint="--image-cache")
+    parallel_one, parallel_levels = _parallel(parallel)
     options = BenchOptions(
         runs=runs,
         warmup=warmup,
-        parallel=parallel,
+        parallel=parallel_one,
+        parallel_levels=parallel_levels,
+        image_cache=image_cache,
+        density=_levels(density, "--density", 0),
+        engine_cost=engine_cost,
+        snapshot=snapshot,
         image=image,
         memory_containers=memory,
         floor=floor,
@@ -212,6 +295,11 @@ def bench(
     # The report is written before the gates are judged: a failing CI run keeps its evidence.
     if json_out is not None:
         _write_or_salvage(dumps(to_document(report)), json_out, force, result.run_id)
+    if trace is not None:
+        from virtprobe.cli.output import write_text
+        from virtprobe.report.trace import trace_text
+
+        write_text(trace_text(report.result), trace, force=force)
     if json_out != "-":
         from virtprobe.cli.console import stdout_console
         from virtprobe.report.bench_table import render_bench
