@@ -15,6 +15,7 @@ import typer
 
 from virtprobe import __version__
 from virtprobe.cli import bench as cli_bench
+from virtprobe.cli import history as cli_history
 from virtprobe.cli import merge as cli_merge
 from virtprobe.cli import report as cli_report
 from virtprobe.cli.detect import run_detect_command
@@ -168,3 +169,4 @@ app.command("clean")(cli_bench.clean)
 app.command("report")(cli_report.report)
 app.command("compare")(cli_report.compare)
 app.command("merge")(cli_merge.merge)
+app.command("history")(cli_history.history)
