@@ -1,0 +1,89 @@
+"""Builder of the `--image-cache` section: each phase cold and warm, the load as a phase of its own."""
+
+from __future__ import annotations
+
+from virtprobe import stats
+from virtprobe.benchmark.result import BenchResult, ImageCacheSection, measured_values
+from virtprobe.report.page import (
+    Cell,
+    Chart,
+    ChartKind,
+    Column,
+    ColumnKind,
+    Note,
+    NoteKind,
+    Section,
+    Series,
+    Table,
+    Tone,
+)
+
+# (phase key, label): the load first, as it comes first in a cold cycle.
+PHASE_ROWS = (
+    ("load_s", "load (image into the store)"),
+    ("create_s", "create"),
+    ("start_s", "start (API call)"),
+    ("first_instruction_s", "start request → first instruction"),
+    ("run_to_exit_s", "run to exit"),
+    ("remove_s", "remove"),
+    ("cycle_s", "whole cycle (without the load)"),
+)
+STACKED = ("load_s", "create_s", "start_s", "run_to_exit_s", "remove_s")
+
+
+def _values(cache: ImageCacheSection, phase: str, cold: bool) -> list[float]:
+    if phase == "load_s":
+        return cache.measured_load_s() if cold else []
+    return measured_values(cache.cold if cold else cache.warm, phase)
+
+
+def _cell(values: list[float], q: str = "median") -> Cell:
+    s = stats.summarize(values)
+    v = s.median if q == "median" else s.p99
+    return Cell(v) if v is not None else Cell(None, "—", Tone.muted)
+
+
+def image_cache_section(result: BenchResult) -> Section | None:
+    cache = result.image_cache
+    if cache is None:
+        return None
+    if cache.refused:
+        return Section("bench.image_cache", "Cold and warm image", (Note(cache.refused, NoteKind.warning),))
+    columns = (
+        Column("Phase", ColumnKind.label, metric="phase"),
+        Column("Warm median", ColumnKind.seconds, metric="image_warm_median"),
+        Column("Cold median", ColumnKind.seconds, metric="image_cold_median"),
+        Column("Cold p99", ColumnKind.seconds, metric="image_cold_p99"),
+        Column("Cold − warm", ColumnKind.seconds, metric="image_cold_cost"),
+    )
+    rows = []
+    for phase, label in PHASE_ROWS:
+        warm, cold = _values(cache, phase, False), _values(cache, phase, True)
+        if not warm and not cold:
+            continue
+        wm, cm = stats.summarize(warm).median, stats.summarize(cold).median
+        if phase == "load_s" and cm is not None:
+            wm = 0.0  # a warm cycle loads nothing
+        cost = Cell(cm - wm, tone=Tone.strong) if cm is not None and wm is not None else Cell(None, "—", Tone.muted)
+        warm_cell = Cell(0.0, "none") if phase == "load_s" else _cell(warm)
+        rows.append((Cell(label), warm_cell, _cell(cold), _cell(cold, "p99"), cost))
+    table = Table("bench.image_cache", columns, tuple(rows), title=f"Image cache: {cache.mode}")
+    blocks: list[Table | Note | Chart] = [table]
+    if cache.mode == "both":
+        categories = ("warm", "cold")
+        series = tuple(
+            Series(label, tuple(stats.summarize(_values(cache, phase, c)).median or 0.0 for c in (False, True)))
+            for phase, label in PHASE_ROWS
+            if phase in STACKED
+        )
+        blocks.append(Chart("bench.image_cache.chart", ChartKind.stacked_bar, "Cycle phases, warm and cold image",
+                            "s", series, categories=categories))  # fmt: skip
+    method = (
+        f"Cold: the run's own image ({cache.image}; {cache.archive_bytes or 0} bytes as an archive) removed from "
+        "the engine's store before each cycle and loaded back (/images/load), the load timed as a phase of its own."
+    )
+    blocks.append(Note(method, NoteKind.info))
+    if cache.page_cache:
+        blocks.append(Note(f"Page cache: {cache.page_cache}", NoteKind.caveat))
+    blocks += [Note(n, NoteKind.info) for n in cache.notes]
+    return Section("bench.image_cache", "Cold and warm image", tuple(blocks))
