@@ -5,7 +5,7 @@ The Trace Event Format (Google, "Trace Event Format" document, JSON Object Forma
 serial cycles, cold and warm image cycles, a density level, a concurrency level) is
 a process (`pid`) named by a `process_name` metadata event; each container is a
 track of its own (`tid`, named by `thread_name`); each phase of its cycle is a
-complete event (`ph: "X"`, `ts` and `dur` in microseconds) nested in a `cycle`
+complete event (`ph: "X"`, `ts` and `dur` in whole microseconds) nested in a `cycle`
 slice, and the probe's first instruction is an instant event (`ph: "i"`). Every
 timestamp is CLOCK_MONOTONIC from the samples' `timeline_ns`, shifted so the run's
 first edge is 0: one clock for the whole file. Samples without a timeline (reports
@@ -39,8 +39,15 @@ def _groups(result: BenchResult) -> list[tuple[str, tuple[CycleSample, ...]]]:
     return [(name, samples) for name, samples in out if any(s.timeline_ns for s in samples)]
 
 
-def _us(ns: int, origin: int) -> float:
-    return (ns - origin) / 1000.0
+def _us(ns: int, origin: int) -> int:
+    """Whole microseconds since the origin. Every edge is floored alone and a slice's `dur` is the
+    difference of its two floored edges, so ts + dur of a phase is exactly the ts of the edge it
+    ends on: nested slices nest exactly for every reader (floats of nanoseconds would not always)."""
+    return (ns - origin) // 1000
+
+
+def _dur(a: int, b: int, origin: int) -> int:
+    return _us(b, origin) - _us(a, origin)
 
 
 def trace_events(result: BenchResult) -> list[dict[str, Any]]:
@@ -65,12 +72,12 @@ def _container(sample: CycleSample, pid: int, tid: int, origin: int) -> Iterable
     yield {"name": "thread_name", "ph": "M", "pid": pid, "tid": tid, "args": {"name": label}}
     args = {"index": sample.index, "warmup": sample.warmup, "exit_code": sample.exit_code}
     yield {"name": "cycle", "cat": "cycle", "ph": "X", "pid": pid, "tid": tid,
-           "ts": _us(t[0], origin), "dur": (t[6] - t[0]) / 1000.0, "args": args}  # fmt: skip
+           "ts": _us(t[0], origin), "dur": _dur(t[0], t[6], origin), "args": args}  # fmt: skip
     for name, a, b in SLICES:
         yield {"name": name, "cat": "phase", "ph": "X", "pid": pid, "tid": tid,
-               "ts": _us(t[a], origin), "dur": (t[b] - t[a]) / 1000.0}  # fmt: skip
+               "ts": _us(t[a], origin), "dur": _dur(t[a], t[b], origin)}  # fmt: skip
     if sample.first_instruction_s is not None:
-        ts = _us(t[2], origin) + sample.first_instruction_s * 1e6
+        ts = _us(t[2] + round(sample.first_instruction_s * 1e9), origin)
         yield {"name": "first instruction", "cat": "probe", "ph": "i", "s": "t", "pid": pid, "tid": tid, "ts": ts}
 
 
