@@ -31,8 +31,9 @@ def test_fixtures_load(path: Path) -> None:
     raw = json.loads(path.read_text())
     report = load_report(path)
     assert report.header.kind == raw["kind"] in ("detect", "bench")
-    # One sample of each version, kept loadable forever: 1.0 constructed, bench 1.1 captured.
-    assert raw["schema_version"] == ("1.1" if path.name.startswith("bench-1.1-") else "1.0")
+    # One sample of each version, kept loadable forever: 1.0 constructed, bench 1.1 and 1.2 captured.
+    version = next((v for v in ("1.1", "1.2") if path.name.startswith(f"bench-{v}-")), "1.0")
+    assert raw["schema_version"] == version
 
 
 def test_real_reports_still_load() -> None:
