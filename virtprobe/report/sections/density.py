@@ -18,12 +18,7 @@ from virtprobe.report.page import (
     Table,
     Tone,
 )
-
-MUTED = Cell(None, "—", Tone.muted)
-
-
-def _cell(v: float | None) -> Cell:
-    return MUTED if v is None else Cell(v)
+from virtprobe.report.sections.bench_cells import MUTED, value_cell
 
 
 def density_section(result: BenchResult) -> Section | None:
@@ -52,11 +47,11 @@ def density_section(result: BenchResult) -> Section | None:
         rows.append(
             (
                 Cell(lv.idle),
-                _cell(cycle.median),
-                _cell(cycle.p99),
-                _cell(stats.summarize(measured_values(lv.samples, "start_s")).median),
-                _cell(stats.summarize(measured_values(lv.samples, "first_instruction_s")).median),
-                _cell(None if lv.kernel_anon_bytes is None else float(lv.kernel_anon_bytes)),
+                value_cell(cycle.median),
+                value_cell(cycle.p99),
+                value_cell(stats.summarize(measured_values(lv.samples, "start_s")).median),
+                value_cell(stats.summarize(measured_values(lv.samples, "first_instruction_s")).median),
+                value_cell(None if lv.kernel_anon_bytes is None else float(lv.kernel_anon_bytes)),
                 Cell(""),
             )
         )
@@ -68,8 +63,8 @@ def density_section(result: BenchResult) -> Section | None:
         Facts(
             "bench.density.slope",
             (
-                ("Memory per extra container (kernel + anon slope)", _cell(slope_k)),
-                ("Memory per extra container (MemAvailable slope)", _cell(slope_a)),
+                ("Memory per extra container (kernel + anon slope)", value_cell(slope_k)),
+                ("Memory per extra container (MemAvailable slope)", value_cell(slope_a)),
             ),
         )
     )

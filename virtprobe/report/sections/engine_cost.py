@@ -17,8 +17,7 @@ from virtprobe.report.page import (
     Table,
     Tone,
 )
-
-MUTED = Cell(None, "—", Tone.muted)
+from virtprobe.report.sections.bench_cells import MUTED
 
 
 def engine_cost_section(result: BenchResult) -> Section | None:

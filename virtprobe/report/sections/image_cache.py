@@ -17,6 +17,7 @@ from virtprobe.report.page import (
     Table,
     Tone,
 )
+from virtprobe.report.sections.bench_cells import value_cell
 
 # (phase key, label): the load first, as it comes first in a cold cycle.
 PHASE_ROWS = (
@@ -39,8 +40,7 @@ def _values(cache: ImageCacheSection, phase: str, cold: bool) -> list[float]:
 
 def _cell(values: list[float], q: str = "median") -> Cell:
     s = stats.summarize(values)
-    v = s.median if q == "median" else s.p99
-    return Cell(v) if v is not None else Cell(None, "—", Tone.muted)
+    return value_cell(s.median if q == "median" else s.p99)
 
 
 def image_cache_section(result: BenchResult) -> Section | None:
@@ -64,7 +64,7 @@ def image_cache_section(result: BenchResult) -> Section | None:
         wm, cm = stats.summarize(warm).median, stats.summarize(cold).median
         if phase == "load_s" and cm is not None:
             wm = 0.0  # a warm cycle loads nothing
-        cost = Cell(cm - wm, tone=Tone.strong) if cm is not None and wm is not None else Cell(None, "—", Tone.muted)
+        cost = value_cell(cm - wm if cm is not None and wm is not None else None, Tone.strong)
         warm_cell = Cell(0.0, "none") if phase == "load_s" else _cell(warm)
         rows.append((Cell(label), warm_cell, _cell(cold), _cell(cold, "p99"), cost))
     table = Table("bench.image_cache", columns, tuple(rows), title=f"Image cache: {cache.mode}")

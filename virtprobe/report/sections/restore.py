@@ -23,8 +23,8 @@ from virtprobe.report.page import (
     Table,
     Tone,
 )
+from virtprobe.report.sections.bench_cells import MUTED
 
-MUTED = Cell(None, "—", Tone.muted)
 KIND_TONES = {MEASURED: Tone.plain, SIMULATED: Tone.simulated}
 
 

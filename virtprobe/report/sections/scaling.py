@@ -15,14 +15,8 @@ from virtprobe.report.page import (
     Section,
     Series,
     Table,
-    Tone,
 )
-
-MUTED = Cell(None, "—", Tone.muted)
-
-
-def _cell(v: float | None) -> Cell:
-    return MUTED if v is None else Cell(v)
+from virtprobe.report.sections.bench_cells import value_cell
 
 
 def scaling_section(result: BenchResult) -> Section | None:
@@ -45,8 +39,8 @@ def scaling_section(result: BenchResult) -> Section | None:
         cycle = stats.summarize(measured_values(lv.samples, "cycle_s"))
         start = stats.summarize(measured_values(lv.samples, "start_s"))
         speedup = rate / first if rate is not None and first else None
-        rows.append((Cell(lv.parallel), Cell(len(lv.samples)), _cell(rate), _cell(speedup), _cell(cycle.median),
-                     _cell(cycle.p99), _cell(start.p99)))  # fmt: skip
+        figures = (rate, speedup, cycle.median, cycle.p99, start.p99)
+        rows.append((Cell(lv.parallel), Cell(len(lv.samples)), *(value_cell(v) for v in figures)))
     x = tuple(float(lv.parallel) for lv in sc.levels)
     charts = (
         Chart("bench.scaling.throughput", ChartKind.line, "Throughput against concurrency", "1/s",
