@@ -45,9 +45,22 @@ def docker_cli(*args: str, env: dict[str, str]) -> list[str]:
     return out.stdout.split()
 
 
-def labelled(env: dict[str, str], role: str | None = None) -> list[str]:
-    label = "io.virtprobe.role=" + role if role else "io.virtprobe.run"
-    return docker_cli("ps", "-a", "-q", "--filter", f"label={label}", env=env)
+def labelled(env: dict[str, str], role: str | None = None, run_id: str | None = None) -> list[str]:
+    """virtprobe's containers on the engine: of one run, or of one role, else all of them.
+
+    The engines here are shared with other test runs, so a test asserts on its own run's
+    containers (its run id), never on everyone's."""
+    filters = ["--filter", f"label=io.virtprobe.run{'=' + run_id if run_id else ''}"]
+    if role:
+        filters += ["--filter", f"label=io.virtprobe.role={role}"]
+    return docker_cli("ps", "-a", "-q", *filters, env=env)
+
+
+def runs_of(env: dict[str, str], role: str) -> set[str]:
+    """The run ids of the containers of one role now on the engine."""
+    out = docker_cli("ps", "-a", "--filter", f"label=io.virtprobe.role={role}",
+                     "--format", '{{.Label "io.virtprobe.run"}}', env=env)  # fmt: skip
+    return set(out)
 
 
 def run_images(env: dict[str, str], run_id: str) -> list[str]:
@@ -73,7 +86,7 @@ def test_every_section_live(engine: str, tmp_path: Path) -> None:
     _engine_cost(doc, engine)
     _restore(doc)
     check_trace(trace, doc)
-    assert labelled(env) == []
+    assert labelled(env, run_id=doc["run_id"]) == []
     # The report loads back and its sections survive a `report --format json` round trip.
     again = vp("report", str(report), "--format", "json", env=env)
     assert again.returncode == 0, again.stderr
@@ -150,15 +163,22 @@ def test_sigterm_during_density_removes_the_idle_containers(engine: str, tmp_pat
         [sys.executable, "-m", "virtprobe", "bench", "-n", "50", "--warmup", "0", "--memory", "0", "--density", "4"],
         cwd=REPO, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    before = runs_of(env, "density")
+    runs: set[str] = set()
     try:
-        _wait_for(lambda: len(labelled(env, "density")) >= 3)
+
+        def ours() -> bool:
+            runs.update(runs_of(env, "density") - before)
+            return any(len(labelled(env, "density", r)) >= 3 for r in runs)
+
+        _wait_for(ours)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err
-    assert "terminated" in err and labelled(env) == []
+    assert "terminated" in err and runs and all(labelled(env, run_id=r) == [] for r in runs)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -168,13 +188,34 @@ def test_clean_removes_idle_containers_of_a_killed_run(engine: str, tmp_path: Pa
         [sys.executable, "-m", "virtprobe", "bench", "-n", "50", "--warmup", "0", "--memory", "0", "--density", "3"],
         cwd=REPO, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    before = runs_of(env, "density")
+    runs: set[str] = set()
     try:
-        _wait_for(lambda: len(labelled(env, "density")) >= 2)
+
+        def ours() -> bool:
+            runs.update(runs_of(env, "density") - before)
+            return any(len(labelled(env, "density", r)) >= 2 for r in runs)
+
+        _wait_for(ours)
     finally:
         proc.kill()  # SIGKILL: no cleanup runs, as when the machine or the process dies
         proc.wait(timeout=60)
     time.sleep(1.0)  # a create in flight lands
-    assert labelled(env, "density"), "the killed run left no idle container to clean"
+    assert any(labelled(env, "density", r) for r in runs), "the killed run left no idle container to clean"
     out = vp("clean", env=env)
     assert out.returncode == 0, out.stderr
-    assert labelled(env) == []
+    assert all(labelled(env, run_id=r) == [] for r in runs)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_density_level_past_the_hosts_memory_is_refused_live(engine: str, tmp_path: Path) -> None:
+    env = engine_env(engine)
+    report = tmp_path / "r.json"
+    proc = vp("bench", "-n", "2", "--warmup", "0", "--memory", "0", "--density", "0,100000", "--json", str(report),
+              env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    levels = json.loads(report.read_text())["density"]["levels"]
+    assert levels[0]["refused"] is None and len(levels[0]["samples"]) == 2
+    # 100000 idle containers would need far more memory than this host has: refused, none started.
+    assert levels[1]["samples"] == [] and levels[1]["refused"].startswith("memory: 100000 more idle containers")
+    assert labelled(env, run_id=json.loads(report.read_text())["run_id"]) == []
