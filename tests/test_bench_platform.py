@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import ROOTS
 from tests.scripted import FakeClock, ScriptedBackend
@@ -275,3 +277,12 @@ def test_engine_cost_unavailable_says_why() -> None:
     result = BenchResult.from_dict({"engine_cost": {"available": False, "reason": "the engine runs elsewhere"}})
     section = engine_cost_section(result)
     assert section is not None and "the engine runs elsewhere" in section.blocks[0].text  # type: ignore[union-attr]
+
+
+@given(st.text())
+def test_the_readers_of_outside_text_never_raise(text: str) -> None:
+    # /proc/loadavg and criu's output are read from outside: any text gives an answer, never an error.
+    tasks = density.parse_tasks(text)
+    assert tasks is None or tasks >= 0
+    ok, said = criu.parse_check(0, text)
+    assert isinstance(ok, bool) and len(said) <= criu.MAX_REASON
