@@ -55,10 +55,11 @@ compile_bytecode
 # debootstrap, systemd-container (nspawn), lxc, busybox-static: the live environments detect
 # is tested inside; openssh-server: a remote engine reached through ssh:// on loopback.
 # criu: bench --snapshot's CRIU row (it refuses on some kernels, in its own words);
+# docker-registry: a registry the tests start on 127.0.0.1 for bench --image-cache --registry;
 # nodejs and npm: Chrome DevTools' trace engine, which validates bench --trace files.
 apt_install docker.io qemu-system-x86 qemu-user hyperfine virt-what cpu-checker chromium crun ca-certificates \
     podman runsc uidmap fuse-overlayfs slirp4netns debootstrap systemd-container lxc busybox-static openssh-server \
-    openssl curl criu
+    openssl curl criu docker-registry
 # A machine may already have Node.js and npm from elsewhere (NodeSource): Debian's would clash.
 command -v npm >/dev/null || apt_install nodejs npm
 

@@ -117,6 +117,7 @@ class ScriptedBackend:
         "remove": 6 * MS,
         "logs": 2 * MS,
         "load_image": 50 * MS,
+        "pull_image": 80 * MS,
     }
 
     def __init__(
@@ -168,7 +169,7 @@ class ScriptedBackend:
         runtime: str | None = None,
         entrypoint: list[str] | None = None,
     ) -> str:
-        if image.startswith("virtprobe/probe-cold:") and image not in self.images:
+        if "virtprobe/probe-cold:" in image and image not in self.images:
             raise UnrunnableError(f"image {image!r} not found locally and virtprobe does not pull")
         with self.lock:
             self.created += 1
@@ -322,6 +323,16 @@ class ScriptedBackend:
         present = tag in self.images
         self.images = self.images - {tag}
         return present
+
+    def push_image(self, tag: str, ref: str) -> None:
+        self.calls.append(("push_image", ref))
+        self.registry = {*getattr(self, "registry", set()), ref}
+
+    def pull_image(self, ref: str) -> None:
+        if ref not in getattr(self, "registry", set()):
+            raise UnrunnableError(f"cannot pull {ref}: not in the registry")
+        self._step("pull_image", ref)
+        self.images = {*self.images, ref}
 
     def image_layer_dirs(self, tag: str) -> list[str]:
         return []

@@ -71,6 +71,18 @@ def test_cold_cycles_load_the_image_first_and_warm_ones_do_not(detected: Any) ->
     assert backend.containers == {}
 
 
+def test_with_a_registry_cold_cycles_pull_the_image(detected: Any) -> None:
+    result, backend = bench(detected, image_cache="cold", registry="127.0.0.1:5000")
+    cache = result.image_cache
+    assert cache is not None and cache.method == "pull" and cache.archive_bytes is None
+    assert all(s == pytest.approx(0.081) for s in cache.load_s)  # the scripted pull: 80 ms + a clock read
+    ref = f"127.0.0.1:5000/virtprobe/probe-cold:{result.run_id}"
+    names = [c for c, _ in backend.calls]
+    assert ("push_image", ref) in backend.calls and "save_image" not in names
+    assert [arg for c, arg in backend.calls if c == "remove_run_image"].count(ref) >= len(cache.cold)
+    assert not backend.images and backend.containers == {}
+
+
 def test_image_cache_refuses_a_user_image(detected: Any) -> None:
     result, backend = bench(detected, image_cache="cold", image="alpine:3")
     assert result.image_cache is not None and "never removes an image it did not build" in (

@@ -219,3 +219,56 @@ def test_a_density_level_past_the_hosts_memory_is_refused_live(engine: str, tmp_
     # 100000 idle containers would need far more memory than this host has: refused, none started.
     assert levels[1]["samples"] == [] and levels[1]["refused"].startswith("memory: 100000 more idle containers")
     assert labelled(env, run_id=json.loads(report.read_text())["run_id"]) == []
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Debian's docker-registry on 127.0.0.1 (a port of its own, storage in a temp folder), stopped after."""
+    import shutil
+    import socket
+
+    if shutil.which("docker-registry") is None:
+        live_skip("docker-registry is not installed (scripts/setup.sh installs it)")
+    top = tmp_path_factory.mktemp("registry")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (top / "config.yml").write_text(
+        f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {top / 'data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    log = open(top / "registry.log", "wb")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(["docker-registry", "serve", str(top / "config.yml")], stdout=log, stderr=log)
+    try:
+        import urllib.request
+
+        t0 = time.monotonic()
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() - t0 > 30:
+                    pytest.fail(f"docker-registry did not start: {(top / 'registry.log').read_text()[-500:]}")
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_cold_images_pulled_from_a_registry_on_loopback(engine: str, registry: str, tmp_path: Path) -> None:
+    env = engine_env(engine)
+    report = tmp_path / "r.json"
+    proc = vp("bench", "-n", "3", "--warmup", "0", "--memory", "0", "--image-cache", "both", "--registry", registry,
+              "--json", str(report), env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(report.read_text())
+    cache = doc["image_cache"]
+    assert cache["method"] == "pull" and cache["archive_bytes"] is None
+    assert len(cache["load_s"]) == len(cache["cold"]) == 3 and all(s > 0 for s in cache["load_s"])
+    assert all(s["first_instruction_s"] > 0 for s in cache["cold"] + cache["warm"])
+    assert registry not in json.dumps(doc["options"])  # an address is not recorded
+    assert labelled(env, run_id=doc["run_id"]) == [] and run_images(env, doc["run_id"]) == []

@@ -4,7 +4,9 @@ Cold means the image's layers are not in the store when the cycle starts: the ru
 builds an image of its own (one layer holding the probe and the run id, so no layer
 is shared with another image and removing it really empties the store of it), saves
 it once as an archive, and before every cold cycle removes it and loads it back
-(/images/load), timed as a phase of its own. Where this process is root and the
+(/images/load), timed as a phase of its own. With a registry (--registry HOST:PORT,
+e.g. Debian's docker-registry on 127.0.0.1) the image is pushed there once and each
+cold cycle pulls it instead: a real pull, the way a new image reaches a node. Where this process is root and the
 engine runs on this machine, the page cache of the archive and of the unpacked layer
 files is dropped too (fsync, then POSIX_FADV_DONTNEED on each file), so the load
 reads the archive from disk and the first run reads its layers from disk. Only the
@@ -27,6 +29,8 @@ from virtprobe.benchmark.options import BenchOptions
 from virtprobe.benchmark.result import CycleSample, ImageCacheSection
 
 METHOD_LOAD = "load"
+METHOD_PULL = "pull"
+REGISTRY_REPO = "virtprobe/probe-cold"
 # Bounds on what the page-cache drop walks: a probe image has three files.
 MAX_FILES = 10_000
 
@@ -92,6 +96,10 @@ def run_image_cache(
         )  # fmt: skip
     with held_interrupts():
         tag = backend.build_run_image(engine.arch, run_id)
+        ref = f"{options.registry}/{REGISTRY_REPO}:{run_id}" if options.registry else None
+        if ref is not None:
+            backend.push_image(tag, ref)
+    method = METHOD_PULL if ref is not None else METHOD_LOAD
     why_not = page_cache_plan(engine, os.geteuid())
     problems: list[str] = []
     dropped_files = 0
@@ -103,40 +111,46 @@ def run_image_cache(
     try:
         with tempfile.TemporaryDirectory(prefix="virtprobe-image-") as tmp:
             archive_path = os.path.join(tmp, "image.tar")
-            with held_interrupts():
-                archive = backend.save_image(tag)
-            archive_bytes = len(archive)
-            with open(archive_path, "wb") as fh:
-                fh.write(archive)
-            del archive
+            if ref is None:  # a pull needs no archive
+                with held_interrupts():
+                    archive = backend.save_image(tag)
+                archive_bytes = len(archive)
+                with open(archive_path, "wb") as fh:
+                    fh.write(archive)
+                del archive
             for i in range(total):
                 warmup = i < options.warmup
                 if mode in ("cold", "both"):
                     with held_interrupts():
-                        backend.remove_run_image(tag, run_id)
-                    if why_not is None:
+                        backend.remove_run_image(ref or tag, run_id)
+                    if why_not is None and ref is None:
                         n, errs = drop_page_cache([archive_path])
                         dropped_files += n
                         problems += errs
                     with held_interrupts():
                         t0 = clock()
-                        with open(archive_path, "rb") as fh:
-                            backend.load_image(fh.read())
+                        if ref is not None:
+                            backend.pull_image(ref)
+                        else:
+                            with open(archive_path, "rb") as fh:
+                                backend.load_image(fh.read())
                         load_s.append((clock() - t0) / 1e9)
                     if why_not is None:
-                        n, errs = drop_page_cache(backend.image_layer_dirs(tag))
+                        n, errs = drop_page_cache(backend.image_layer_dirs(ref or tag))
                         dropped_files += n
                         problems += errs
-                    cold.append(one_cycle(backend, clock, tag, run_id, i, warmup, True, None, judge, realtime))
+                    cold.append(one_cycle(backend, clock, ref or tag, run_id, i, warmup, True, None, judge, realtime))
                 if mode in ("warm", "both"):
-                    warm.append(one_cycle(backend, clock, tag, run_id, i, warmup, True, None, judge, realtime))
+                    warm.append(one_cycle(backend, clock, ref or tag, run_id, i, warmup, True, None, judge, realtime))
                 progress("image cache", i + 1, total)
     finally:
         with held_interrupts():
-            backend.remove_run_image(tag, run_id)
+            for name in {tag, ref or tag}:
+                backend.remove_run_image(name, run_id)
     page_cache: str | None
     if why_not is None:
-        page_cache = f"dropped before each cold cycle: the archive and the loaded layer files ({dropped_files} drops)"
+        what = "the archive and the loaded layer files" if ref is None else "the pulled layer files"
+        page_cache = f"dropped before each cold cycle: {what} ({dropped_files} drops)"
         if problems:
             page_cache += f"; {len(problems)} file(s) could not be dropped, e.g. {problems[0]}"
     else:
@@ -144,7 +158,7 @@ def run_image_cache(
     return ImageCacheSection(
         mode=mode,
         image=tag,
-        method=METHOD_LOAD if mode != "warm" else None,
+        method=method if mode != "warm" else None,
         cold=tuple(cold),
         load_s=tuple(load_s),
         warm=tuple(warm),

@@ -24,6 +24,7 @@ class BenchOptions:
     function_ms: int | None = None  # --function MS: the serverless cycle with a function of MS ms of CPU
     # bench 1.2 (issue 19)
     image_cache: str | None = None  # --image-cache cold|warm|both
+    registry: str | None = None  # --registry HOST:PORT: cold images are pulled from it (not recorded: an address)
     density: tuple[int, ...] = ()  # --density 0,50,200: idle containers already running per level
     parallel_levels: tuple[int, ...] = ()  # --parallel 1,2,4,8: the scaling curve (two or more levels)
     engine_cost: bool = False  # --engine-cost: the engine's own CPU and PSS per container

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,8 +75,12 @@ def _runtime_names(values: list[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
+# A registry address as image references name it: a host name or IPv4 address, and a port.
+_REGISTRY_RE = re.compile(r"^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$")
+
+
 def _levels(text: str | None, option: str, minimum: int) -> tuple[int, ...]:
-    """"0,50,200" -> (0, 50, 200): whole numbers >= minimum, in the order given, each once."""
+    """ "0,50,200" -> (0, 50, 200): whole numbers >= minimum, in the order given, each once."""
     if text is None:
         return ()
     out: list[int] = []
@@ -119,6 +124,15 @@ def bench(
             metavar="cold|warm|both",
             help="Also time cycles of an image absent from the engine's store (cold: removed, then loaded "
             "back, the load timed as a phase), present (warm), or both.",
+        ),
+    ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            metavar="HOST:PORT",
+            help="With --image-cache cold or both: push the run's image to this registry once and pull it "
+            "before every cold cycle (a real pull; a registry on 127.0.0.1 is spoken to over plain HTTP).",
         ),
     ] = None,
     density: Annotated[
@@ -246,6 +260,11 @@ def bench(
         check_writable(trace, force)
     if image_cache not in (None, "cold", "warm", "both"):
         raise typer.BadParameter(f"{image_cache!r}: choose cold, warm or both", param_hint="--image-cache")
+    if registry is not None and image_cache not in ("cold", "both"):
+        raise typer.BadParameter("--registry is where cold images are pulled from: add --image-cache cold or both",
+                                 param_hint="--registry")  # fmt: skip
+    if registry is not None and not _REGISTRY_RE.match(registry):
+        raise typer.BadParameter(f"{registry!r} is not HOST:PORT (e.g. 127.0.0.1:5000)", param_hint="--registry")
     parallel_one, parallel_levels = _parallel(parallel)
     options = BenchOptions(
         runs=runs,
@@ -253,6 +272,7 @@ def bench(
         parallel=parallel_one,
         parallel_levels=parallel_levels,
         image_cache=image_cache,
+        registry=registry,
         density=_levels(density, "--density", 0),
         engine_cost=engine_cost,
         snapshot=snapshot,

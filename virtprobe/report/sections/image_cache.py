@@ -78,9 +78,14 @@ def image_cache_section(result: BenchResult) -> Section | None:
         )
         blocks.append(Chart("bench.image_cache.chart", ChartKind.stacked_bar, "Cycle phases, warm and cold image",
                             "s", series, categories=categories))  # fmt: skip
+    how = (
+        "pulled from a registry before each cycle (a real pull)"
+        if cache.method == "pull"
+        else f"loaded back from an archive of {cache.archive_bytes or 0} bytes (/images/load)"
+    )
     method = (
-        f"Cold: the run's own image ({cache.image}; {cache.archive_bytes or 0} bytes as an archive) removed from "
-        "the engine's store before each cycle and loaded back (/images/load), the load timed as a phase of its own."
+        f"Cold: the run's own image ({cache.image}) removed from the engine's store before each cycle and {how}; "
+        "that step is timed as a phase of its own."
     )
     blocks.append(Note(method, NoteKind.info))
     if cache.page_cache:
