@@ -30,7 +30,7 @@ from virtprobe.machine.roots import open_source
 from virtprobe.report.document import dumps, new_report, to_document
 from virtprobe.report.load import check_document, load_report
 from virtprobe.report.page import ChartKind, Page, Table, Tone
-from virtprobe.report.sections.density import density_section
+from virtprobe.report.sections.density import density_levels_section
 from virtprobe.report.sections.engine_cost import engine_cost_section
 from virtprobe.report.sections.image_cache import image_cache_section
 from virtprobe.report.sections.restore import restore_citations, restore_section
@@ -252,7 +252,7 @@ def test_a_1_1_report_loads_with_the_new_sections_absent() -> None:
 
 def test_builders_turn_every_section_into_tables_notes_and_charts(detected: Any) -> None:
     result = _full_result(detected)
-    sections = [f(result) for f in (image_cache_section, density_section, scaling_section, engine_cost_section,
+    sections = [f(result) for f in (image_cache_section, density_levels_section, scaling_section, engine_cost_section,
                                     restore_section)]  # fmt: skip
     assert all(s is not None for s in sections)
     page = Page("bench", "t", tuple(s for s in sections if s), citations=restore_citations(result))
@@ -273,13 +273,13 @@ def test_builders_turn_every_section_into_tables_notes_and_charts(detected: Any)
     assert [r[1].value for r in restore.rows] == ["measured here", "published (simulated)", "refused"]
     assert restore.rows[1][0].tone == Tone.simulated and restore.cites == ("restore.firecracker-snapshot",)
     assert "criu check: no" in (restore.rows[2][5].value or "")
-    assert density_section(BenchResult.from_dict({})) is None
+    assert density_levels_section(BenchResult.from_dict({})) is None
 
 
 def test_density_section_says_why_a_level_was_refused() -> None:
     d = DensitySection(levels=(DensityLevel(idle=500, samples=(), refused="memory: too much"),))
     result = BenchResult.from_dict({"density": d.to_dict()})
-    section = density_section(result)
+    section = density_levels_section(result)
     assert section is not None
     table = next(b for b in section.blocks if isinstance(b, Table))
     assert table.rows[0][-1].value == "refused: memory: too much" and table.rows[0][1].tone == Tone.muted

@@ -21,7 +21,7 @@ from virtprobe.report.page import (
 from virtprobe.report.sections.bench_cells import MUTED, value_cell
 
 
-def density_section(result: BenchResult) -> Section | None:
+def density_levels_section(result: BenchResult) -> Section | None:
     d = result.density
     if d is None:
         return None
