@@ -55,9 +55,23 @@ compile_bytecode
 # podman, runsc (gVisor): the other engine and runtime that bench and detect are tested on;
 # debootstrap, systemd-container (nspawn), lxc, busybox-static: the live environments detect
 # is tested inside; openssh-server: a remote engine reached through ssh:// on loopback.
+# criu: bench --snapshot's CRIU row (it refuses on some kernels, in its own words);
+# docker-registry: a registry the tests start on 127.0.0.1 for bench --image-cache --registry;
+# nodejs and npm: Chrome DevTools' trace engine, which validates bench --trace files.
 apt_install docker.io qemu-system-x86 qemu-user hyperfine virt-what cpu-checker systemd chromium crun ca-certificates \
     podman runsc uidmap fuse-overlayfs slirp4netns debootstrap systemd-container lxc busybox-static openssh-server \
-    openssl curl
+    openssl curl criu docker-registry
+# A machine may already have Node.js and npm from elsewhere (NodeSource): Debian's would clash.
+command -v npm >/dev/null || apt_install nodejs npm
+
+# --- The trace-event validator (tests/test_bench_trace.py) -------------------------------
+# @paulirish/trace_engine is the trace model of the Chrome DevTools Performance panel,
+# published on npm; pinned, installed once under .cache/trace_engine/.
+if [ ! -f "$here/.cache/trace_engine/node_modules/@paulirish/trace_engine/analyze-trace.mjs" ]; then
+    log "installing the DevTools trace engine (npm @paulirish/trace_engine)"
+    mkdir -p "$here/.cache/trace_engine"
+    npm install --prefix "$here/.cache/trace_engine" --no-audit --no-fund --silent @paulirish/trace_engine@0.0.65 >&2
+fi
 
 # --- cloud-init's ds-identify, for the differential tests ----------------------
 # tests/test_detect_differential.py runs Debian's ds-identify on every fixture root (PATH_ROOT).

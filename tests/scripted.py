@@ -116,6 +116,8 @@ class ScriptedBackend:
         "wait": 24 * MS,
         "remove": 6 * MS,
         "logs": 2 * MS,
+        "load_image": 50 * MS,
+        "pull_image": 80 * MS,
     }
 
     def __init__(
@@ -143,6 +145,7 @@ class ScriptedBackend:
         self.containers: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, str]] = []
         self.created = 0
+        self.roles: list[str] = []  # the role of every container created, in order
         self.fail_at = fail_at
         self.interrupt_at = interrupt_at
         self.lock = threading.Lock()
@@ -166,8 +169,11 @@ class ScriptedBackend:
         runtime: str | None = None,
         entrypoint: list[str] | None = None,
     ) -> str:
+        if "virtprobe/probe-cold:" in image and image not in self.images:
+            raise UnrunnableError(f"image {image!r} not found locally and virtprobe does not pull")
         with self.lock:
             self.created += 1
+            self.roles.append(role)
             cid = f"c{self.created:03d}"
             self.containers[cid] = {
                 "labels": {"io.virtprobe.run": run_id, "io.virtprobe.role": role},
@@ -301,6 +307,47 @@ class ScriptedBackend:
 
     def remove_probe_images(self) -> list[str]:
         return ["sha256:scripted"]
+
+    # --- the image of one run (--image-cache): present or not, as a set of tags ---------------
+
+    images: ClassVar[set[str]] = set()
+
+    def build_run_image(self, arch: str | None, run_id: str) -> str:
+        tag = f"virtprobe/probe-cold:{run_id}"
+        self.calls.append(("build_run_image", tag))
+        self.images = {*self.images, tag}
+        return tag
+
+    def save_image(self, tag: str) -> bytes:
+        self.calls.append(("save_image", tag))
+        return b"scripted archive of " + tag.encode()
+
+    def load_image(self, archive: bytes) -> None:
+        tag = archive.removeprefix(b"scripted archive of ").decode()
+        self._step("load_image", tag)
+        self.images = {*self.images, tag}
+
+    def remove_run_image(self, tag: str, run_id: str) -> bool:
+        self.calls.append(("remove_run_image", tag))
+        present = tag in self.images
+        self.images = self.images - {tag}
+        return present
+
+    def push_image(self, tag: str, ref: str) -> None:
+        self.calls.append(("push_image", ref))
+        self.registry = {*getattr(self, "registry", set()), ref}
+
+    def pull_image(self, ref: str) -> None:
+        if ref not in getattr(self, "registry", set()):
+            raise UnrunnableError(f"cannot pull {ref}: not in the registry")
+        self._step("pull_image", ref)
+        self.images = {*self.images, ref}
+
+    def image_layer_dirs(self, tag: str) -> list[str]:
+        return []
+
+    def stop(self, cid: str) -> None:
+        self._step("stop", cid)
 
     def labelled_containers(self, run_id: str | None = None) -> list[tuple[str, dict[str, str]]]:
         return [

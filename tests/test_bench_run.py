@@ -54,7 +54,7 @@ def test_the_report_round_trips_through_its_json_document() -> None:
     _, result = _run(parallel=2)
     report = new_report(result)  # type: ignore[arg-type]
     doc = json.loads(dumps(to_document(report)))
-    assert doc["schema_version"] == "1.1" and doc["kind"] == "bench"
+    assert doc["schema_version"] == "1.2" and doc["kind"] == "bench"
     assert from_document(check_document(doc, "round trip")) == report
 
 

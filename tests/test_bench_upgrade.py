@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from tests.render import markdown, rendered
 from virtprobe.report.load import load_report
@@ -20,7 +21,7 @@ def test_the_real_bench_1_0_report_upgrades_to_name_its_engine() -> None:
     assert json.loads(REAL_1_0.read_text())["schema_version"] == "1.0"
     report = load_report(REAL_1_0)
     engine = report.result.environment.engine  # type: ignore[union-attr]
-    assert report.header.schema_version == "1.1"
+    assert report.header.schema_version == "1.2"
     assert engine is not None and engine.product == "docker-engine" and engine.container_process == "containerd-shim"
     assert engine.runtime_kind == "runc" and engine.location_reason == "not recorded: a bench 1.0 report"
     memory = report.result.container.memory  # type: ignore[union-attr]
@@ -62,15 +63,33 @@ def test_no_output_of_an_old_report_names_an_issue_as_a_source() -> None:
             assert "virtprobe issue" not in text and "issue #" not in text, path.name
 
 
+def _as_1_2(doc: dict[str, Any]) -> dict[str, Any]:
+    out = {**doc, "schema_version": "1.2"}
+    out.update(dict.fromkeys(("image_cache", "density", "scaling", "engine_cost", "restore")))
+    out["options"] = {**doc["options"], "image_cache": None, "density": [], "parallel_levels": [],
+                      "engine_cost": False, "snapshot": False}  # fmt: skip
+
+    def sections(d: Any) -> None:
+        if isinstance(d, dict):
+            for s in d.get("samples") or ():
+                s.setdefault("timeline_ns", None)
+
+    sections(out.get("container"))
+    for other in out.get("other_runtimes") or ():
+        sections(other)
+    return out
+
+
 def test_a_real_1_1_report_loads_round_trips_and_renders_in_every_format() -> None:
     from virtprobe.report.document import to_document
 
     path = FIX / "bench-1.1-runtimes-function.json"
     doc = json.loads(path.read_text())
     report = load_report(path)
-    assert report.header.schema_version == "1.1"
-    # Derived data is dropped on load (summaries are recomputed), everything else survives.
-    assert to_document(report) == doc
+    assert report.header.schema_version == "1.2"
+    # Derived data is dropped on load (summaries are recomputed), everything else survives;
+    # the upgrade to 1.2 adds its sections (absent) and the samples' timelines (unknown).
+    assert to_document(report) == _as_1_2(doc)
     result = report.result
     assert [s.runtime for s in result.runtime_sections] == ["runc", "crun", "runsc"]  # type: ignore[union-attr]
     got = rendered(report, path.name)  # type: ignore[arg-type]

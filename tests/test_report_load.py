@@ -32,9 +32,10 @@ def test_fixtures_load(path: Path) -> None:
     raw = json.loads(path.read_text())
     report = load_report(path)
     assert report.header.kind == raw["kind"] in ("detect", "bench")
-    # One sample of each version, kept loadable forever: 1.0 constructed, bench 1.1 and detect 1.1 captured.
-    captured_1_1 = path.name.startswith("bench-1.1-") or path.name.endswith("-1.1.json")
-    assert raw["schema_version"] == ("1.1" if captured_1_1 else "1.0")
+    # One sample of each version, kept loadable forever: 1.0 constructed; bench 1.1, bench 1.2 and detect 1.1 captured.
+    version = next((v for v in ("1.1", "1.2") if path.name.startswith(f"bench-{v}-")), None)
+    captured_detect_1_1 = path.name.endswith("-1.1.json") and not path.name.startswith("bench-")
+    assert raw["schema_version"] == (version or ("1.1" if captured_detect_1_1 else "1.0"))
 
 
 def test_real_reports_still_load() -> None:

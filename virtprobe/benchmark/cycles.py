@@ -141,6 +141,7 @@ def one_cycle(
         remove_s=_s(t_removed - t_remove),
         cycle_s=_s(t_removed - t_create),
         exit_code=code,
+        timeline_ns=(t_create, t_created, t_start_req, t_started, t_exited, t_remove, t_removed),
     )
 
 
@@ -226,6 +227,31 @@ def run_parallel(
     judge: ClockJudge | None = None,
 ) -> ParallelSection:
     """n full cycles on a pool of `parallel` threads: containers per second, cycle under load."""
+    samples, wall = parallel_cycles(backend, clock, image, run_id, parallel, n, probe, progress, runtime, judge)
+    return ParallelSection(
+        parallel=parallel,
+        n=len(samples),
+        wall_s=_s(wall),
+        containers_per_s=len(samples) / _s(wall) if wall > 0 else None,
+        cycle_s=tuple(s.cycle_s for s in samples if s.cycle_s is not None),
+        start_s=tuple(s.start_s for s in samples if s.start_s is not None),
+    )
+
+
+def parallel_cycles(
+    backend: Backend,
+    clock: Clock,
+    image: str,
+    run_id: str,
+    parallel: int,
+    n: int,
+    probe: bool,
+    progress: Progress,
+    runtime: str | None = None,
+    judge: ClockJudge | None = None,
+    task: str = "parallel",
+) -> tuple[list[CycleSample], int]:
+    """n full cycles on a pool of `parallel` threads: every sample (in submission order) and the wall time in ns."""
     stop = threading.Event()
     done = 0
     lock = threading.Lock()
@@ -237,7 +263,7 @@ def run_parallel(
         sample = one_cycle(backend, clock, image, run_id, i, False, probe, runtime, judge)
         with lock:
             done += 1
-            progress("parallel", done, n)
+            progress(task, done, n)
         return sample
 
     pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="virtprobe-bench")
@@ -262,12 +288,4 @@ def run_parallel(
         raise
     wall = clock() - t0
     pool.shutdown(wait=True)
-    samples = [s for s in (f.result() for f in futures) if s is not None]
-    return ParallelSection(
-        parallel=parallel,
-        n=len(samples),
-        wall_s=_s(wall),
-        containers_per_s=len(samples) / _s(wall) if wall > 0 else None,
-        cycle_s=tuple(s.cycle_s for s in samples if s.cycle_s is not None),
-        start_s=tuple(s.start_s for s in samples if s.start_s is not None),
-    )
+    return [s for s in (f.result() for f in futures) if s is not None], wall

@@ -58,6 +58,20 @@ HARDENING: dict[str, Any] = {
 PIDS_LIMIT_BY_RUNTIME_KIND = {"runsc": 128}
 
 SWEEP_ROUNDS = 3
+PODMAN = "podman"
+
+
+def _tls_params(ref: str) -> dict[str, str]:
+    """A registry on this machine's loopback speaks plain HTTP (as Docker assumes for 127.0.0.0/8)."""
+    host = ref.split("/", 1)[0].rsplit(":", 1)[0]
+    return {"tlsVerify": "false"} if host in ("127.0.0.1", "localhost", "[::1]") else {}
+
+
+def _stream_ok(stream: Any, what: str) -> None:
+    """Read a push or pull progress stream to its end; an `error` line in it is the engine's refusal."""
+    for line in stream:
+        if isinstance(line, dict) and line.get("error"):
+            raise UnrunnableError(f"the engine's {what} failed: {str(line['error'])[:300]}")
 
 
 def _host() -> str:
@@ -230,6 +244,7 @@ class DockerBackend:
         self._owner = owner_label()
         self._runtime_kinds: dict[str, str | None] = {}  # filled by engine_info()
         self._default_runtime: str | None = None
+        self._product: str | None = None  # filled by engine_info()
 
     @contextmanager
     def _calls(self) -> Iterator[None]:
@@ -262,6 +277,7 @@ class DockerBackend:
         if engine.runtime is not None:
             self._runtime_kinds.setdefault(engine.runtime, engine.runtime_kind)
         self._default_runtime = engine.runtime
+        self._product = engine.product
         return engine
 
     def system_time(self) -> str | None:
@@ -321,6 +337,117 @@ class DockerBackend:
                 except docker.errors.APIError as err:
                     raise EngineError(f"cannot remove image {img['Id'][:19]}: {err.explanation}") from err
         return removed
+
+    # --- the image of one run (--image-cache cold) ------------------------------------
+
+    def build_run_image(self, arch: str | None, run_id: str) -> str:
+        """Build the probe image of this run (its layer unique to the run, labelled); its tag."""
+        key = probe_image.normalize_arch(arch or "")
+        if key is None:
+            raise UnrunnableError(f"no probe executable for engine architecture {arch!r}; --image-cache needs one")
+        tag, context = probe_image.run_image_context(probe_image.probe_image(key), run_id)
+        with self._calls():
+            try:
+                for _ in self.api.build(
+                    fileobj=io.BytesIO(context), custom_context=True, tag=tag, rm=True, forcerm=True,
+                    labels={probe_image.PROBE_LABEL: "1", RUN_LABEL: run_id},
+                    network_mode="none", use_config_proxy=False, decode=True,
+                ):  # fmt: skip
+                    pass
+                self.api.inspect_image(tag)
+            except (docker.errors.BuildError, docker.errors.APIError) as err:
+                raise UnrunnableError(f"cannot build the image {tag}: {err}") from err
+        return tag
+
+    def save_image(self, tag: str, limit_bytes: int = 64 * 1024 * 1024) -> bytes:
+        """The image as a `docker save` archive (/images/get), read up to a bound."""
+        out = bytearray()
+        with self._calls():
+            try:
+                for chunk in self.api.get_image(tag):
+                    out += chunk
+                    if len(out) > limit_bytes:
+                        raise UnrunnableError(f"the archive of {tag} is larger than {limit_bytes} bytes")
+            except docker.errors.APIError as err:
+                raise UnrunnableError(f"the engine cannot save {tag}: {err.explanation}") from err
+        return bytes(out)
+
+    def load_image(self, archive: bytes) -> None:
+        """/images/load of a saved archive: the image's layers are unpacked into the store again."""
+        with self._calls():
+            try:
+                self.api.load_image(archive)
+            except docker.errors.APIError as err:
+                raise UnrunnableError(f"the engine cannot load the image archive: {err.explanation}") from err
+
+    def push_image(self, tag: str, ref: str) -> None:
+        """Tag the run's image as `ref` (REGISTRY/REPO:TAG) and push it there (--image-cache with --registry)."""
+        repo, _, name = ref.rpartition(":")
+        with self._calls():
+            try:
+                self.api.tag(tag, repo, name)
+                if self._is_podman():
+                    self._libpod_post(f"/images/{ref}/push", {"destination": ref, **_tls_params(ref)}, "push")
+                else:
+                    _stream_ok(self.api.push(repo, tag=name, stream=True, decode=True), "push")
+            except docker.errors.APIError as err:
+                raise UnrunnableError(f"cannot push {ref}: {err.explanation}") from err
+
+    def pull_image(self, ref: str) -> None:
+        """Pull `ref` from its registry into the engine's store."""
+        repo, _, name = ref.rpartition(":")
+        with self._calls():
+            try:
+                if self._is_podman():
+                    # Podman's compatible pull cannot be told that a registry on loopback speaks plain HTTP.
+                    self._libpod_post("/images/pull", {"reference": ref, **_tls_params(ref)}, "pull")
+                else:
+                    _stream_ok(self.api.pull(repo, tag=name, stream=True, decode=True), "pull")
+            except docker.errors.APIError as err:
+                raise UnrunnableError(f"cannot pull {ref}: {err.explanation}") from err
+
+    def _is_podman(self) -> bool:
+        return self._product == PODMAN
+
+    def _libpod_post(self, path: str, params: dict[str, str], what: str) -> None:
+        resp = self.api._post(f"{self.api.base_url}/v4.0.0/libpod{path}", params=params)
+        text = resp.text or ""
+        if resp.status_code >= 300 or '"error"' in text:
+            raise UnrunnableError(f"the engine's {what} failed: {' '.join(text.split())[:300]}")
+
+    def remove_run_image(self, tag: str, run_id: str) -> bool:
+        """Remove the image of this run, and only when it carries virtprobe's image and run labels.
+
+        False when it is not there. Any other image is refused: virtprobe removes only what it built."""
+        with self._calls():
+            try:
+                attrs = self.api.inspect_image(tag)
+            except docker.errors.ImageNotFound:
+                return False
+            labels = (attrs.get("Config") or {}).get("Labels") or {}
+            if labels.get(probe_image.PROBE_LABEL) != "1" or labels.get(RUN_LABEL) != run_id:
+                raise UnrunnableError(f"image {tag} does not carry this run's labels; virtprobe will not remove it")
+            try:
+                self.api.remove_image(attrs["Id"], force=True)
+            except docker.errors.NotFound:
+                return False
+            except docker.errors.APIError as err:
+                raise EngineError(f"cannot remove image {tag}: {err.explanation}") from err
+        return True
+
+    def image_layer_dirs(self, tag: str) -> list[str]:
+        """The folders holding the image's unpacked layers (GraphDriver.Data), as the engine names them."""
+        with self._calls():
+            try:
+                data = (self.api.inspect_image(tag).get("GraphDriver") or {}).get("Data") or {}
+            except docker.errors.APIError:
+                return []
+        dirs: list[str] = []
+        for key in ("UpperDir", "LowerDir"):
+            value = data.get(key)
+            if isinstance(value, str):
+                dirs.extend(d for d in value.split(":") if d)
+        return dirs
 
     # --- containers -------------------------------------------------------------
 

@@ -22,6 +22,13 @@ class BenchOptions:
     hwvirt: bool = False  # drive /dev/kvm directly: VM floor, exit cost, near-native ratio
     runtimes: tuple[str, ...] = ()  # --runtime A,B: OCI runtimes to bench, interleaved (empty: the default)
     function_ms: int | None = None  # --function MS: the serverless cycle with a function of MS ms of CPU
+    # bench 1.2 (issue 19)
+    image_cache: str | None = None  # --image-cache cold|warm|both
+    registry: str | None = None  # --registry HOST:PORT: cold images are pulled from it (not recorded: an address)
+    density: tuple[int, ...] = ()  # --density 0,50,200: idle containers already running per level
+    parallel_levels: tuple[int, ...] = ()  # --parallel 1,2,4,8: the scaling curve (two or more levels)
+    engine_cost: bool = False  # --engine-cost: the engine's own CPU and PSS per container
+    snapshot: bool = False  # --snapshot: KVM snapshot restore, Firecracker's cited figure, CRIU
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +43,11 @@ class BenchOptions:
             "seed": self.seed,
             "runtimes": list(self.runtimes),
             "function_ms": self.function_ms,
+            "image_cache": self.image_cache,
+            "density": list(self.density),
+            "parallel_levels": list(self.parallel_levels),
+            "engine_cost": self.engine_cost,
+            "snapshot": self.snapshot,
         }
 
     @classmethod
@@ -45,6 +57,11 @@ class BenchOptions:
             return v if isinstance(v, int) and not isinstance(v, bool) else default
 
         seed = d.get("seed")
+
+        def ints(key: str) -> tuple[int, ...]:
+            return tuple(x for x in d.get(key) or () if isinstance(x, int) and not isinstance(x, bool))
+
+        cache = d.get("image_cache")
         return cls(
             runs=num("runs", 0),
             warmup=num("warmup", 0),
@@ -57,4 +74,9 @@ class BenchOptions:
             hwvirt=bool(d.get("hwvirt")),
             runtimes=tuple(str(x) for x in d.get("runtimes") or ()),
             function_ms=fn if isinstance(fn := d.get("function_ms"), int) and not isinstance(fn, bool) else None,
+            image_cache=cache if isinstance(cache, str) else None,
+            density=ints("density"),
+            parallel_levels=ints("parallel_levels"),
+            engine_cost=bool(d.get("engine_cost")),
+            snapshot=bool(d.get("snapshot")),
         )

@@ -37,6 +37,9 @@ Phase = Literal[
 ]
 PHASES: tuple[Phase, ...] = get_args(Phase)
 FLOOR_LISTS = ("fork_exec_s", "unshare_s", "runc_s", "crun_s")
+# The edges of one cycle on CLOCK_MONOTONIC, in order (CycleSample.timeline_ns): create
+# request, created, start request, started, exited, remove request, removed.
+TIMELINE_POINTS = ("create", "created", "start", "started", "exited", "remove", "removed")
 
 
 def _num(x: Any) -> float | None:
@@ -83,6 +86,9 @@ class CycleSample:
     remove_s: float | None
     cycle_s: float | None
     exit_code: int | None = None
+    # CLOCK_MONOTONIC ns at each edge of the cycle (TIMELINE_POINTS), the one clock of
+    # every sample of a run: what `bench --trace` draws. None in reports before 1.2.
+    timeline_ns: tuple[int, ...] | None = None
 
     def phase(self, name: Phase) -> float | None:
         if name not in PHASES:
@@ -96,14 +102,18 @@ class CycleSample:
             "warmup": self.warmup,
             **{p: self.phase(p) for p in PHASES},
             "exit_code": self.exit_code,
+            "timeline_ns": None if self.timeline_ns is None else list(self.timeline_ns),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CycleSample:
+        line = d.get("timeline_ns")
+        points = tuple(v for v in (_int(x) for x in line) if v is not None) if isinstance(line, list) else None
         return cls(
             index=int(d["index"]),
             warmup=bool(d["warmup"]),
             exit_code=_int(d.get("exit_code")),
+            timeline_ns=points if points is not None and len(points) == len(TIMELINE_POINTS) else None,
             **{p: _num(d.get(p)) for p in PHASES},
         )
 
@@ -790,6 +800,12 @@ class BenchResult:
     # --runtime A,B,C: `container` is A (the ratios' reference), these are B and C in order.
     other_runtimes: tuple[ContainerSection, ...] = ()
     function: FunctionSection | None = None
+    # bench 1.2 (issue 19): None when not asked for
+    image_cache: ImageCacheSection | None = None
+    density: DensitySection | None = None
+    scaling: ScalingSection | None = None
+    engine_cost: EngineCostSection | None = None
+    restore: RestoreSection | None = None
 
     @property
     def baselines(self) -> tuple[VmBaseline, ...]:
@@ -812,6 +828,11 @@ class BenchResult:
             "warnings": list(self.warnings),
             "other_runtimes": [c.to_dict() for c in self.other_runtimes],
             "function": None if self.function is None else self.function.to_dict(),
+            "image_cache": _opt(self.image_cache),
+            "density": _opt(self.density),
+            "scaling": _opt(self.scaling),
+            "engine_cost": _opt(self.engine_cost),
+            "restore": _opt(self.restore),
         }
 
     @classmethod
@@ -829,4 +850,310 @@ class BenchResult:
                 ContainerSection.from_dict(c) for c in d.get("other_runtimes") or () if isinstance(c, Mapping)
             ),
             function=FunctionSection.from_dict(fn) if isinstance(fn, Mapping) else None,
+            image_cache=_sub(d, "image_cache", ImageCacheSection),
+            density=_sub(d, "density", DensitySection),
+            scaling=_sub(d, "scaling", ScalingSection),
+            engine_cost=_sub(d, "engine_cost", EngineCostSection),
+            restore=_sub(d, "restore", RestoreSection),
         )
+
+
+# --- bench 1.2: the questions that decide a platform (issue 19) -----------------------------
+
+
+def _samples(xs: Any) -> tuple[CycleSample, ...]:
+    return tuple(CycleSample.from_dict(s) for s in xs or () if isinstance(s, Mapping))
+
+
+def _sub(d: Mapping[str, Any], key: str, kind: Any) -> Any:
+    v = d.get(key)
+    return kind.from_dict(v) if isinstance(v, Mapping) else None
+
+
+def _opt(x: Any) -> Any:
+    return None if x is None else x.to_dict()
+
+
+IMAGE_CACHE_MODES = ("cold", "warm", "both")
+
+
+@dataclass(frozen=True)
+class ImageCacheSection:
+    """`--image-cache`: cycles whose image was absent from the engine's store (cold) or present (warm).
+
+    A cold cycle first loads the image (`method`: "load", a saved archive fed to
+    /images/load); `load_s[i]` is that phase for `cold[i]`, so the load is a phase of
+    its own beside create, start and remove. `page_cache` says whether the page cache
+    of the archive and of the loaded layers was dropped before each cycle, or why not.
+    """
+
+    mode: str  # "cold", "warm" or "both"
+    image: str | None  # the run's own image (unique layers, labelled, removed at the end)
+    method: str | None  # "load": /images/load of an archive saved once
+    cold: tuple[CycleSample, ...]
+    load_s: tuple[float, ...]
+    warm: tuple[CycleSample, ...]
+    archive_bytes: int | None = None
+    page_cache: str | None = None
+    refused: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def measured_load_s(self) -> list[float]:
+        return [v for s, v in zip(self.cold, self.load_s, strict=False) if not s.warmup]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "image": self.image,
+            "method": self.method,
+            "cold": [s.to_dict() for s in self.cold],
+            "load_s": list(self.load_s),
+            "warm": [s.to_dict() for s in self.warm],
+            "archive_bytes": self.archive_bytes,
+            "page_cache": self.page_cache,
+            "refused": self.refused,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ImageCacheSection:
+        return cls(
+            mode=str(d.get("mode") or ""),
+            image=d.get("image"),
+            method=d.get("method"),
+            cold=_samples(d.get("cold")),
+            load_s=_nums(d.get("load_s")),
+            warm=_samples(d.get("warm")),
+            archive_bytes=_int(d.get("archive_bytes")),
+            page_cache=d.get("page_cache"),
+            refused=d.get("refused"),
+            notes=_strs(d.get("notes")),
+        )
+
+
+@dataclass(frozen=True)
+class DensityLevel:
+    """Cycles timed while `idle` idle containers already run; the host's memory with them running."""
+
+    idle: int
+    samples: tuple[CycleSample, ...]
+    kernel_anon_bytes: int | None = None  # hostmem.KERNEL_ANON_FIELDS summed, with the idle ones running
+    mem_available_bytes: int | None = None
+    refused: str | None = None  # why this level was not run (a host or engine limit)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "idle": self.idle,
+            "samples": [s.to_dict() for s in self.samples],
+            "kernel_anon_bytes": self.kernel_anon_bytes,
+            "mem_available_bytes": self.mem_available_bytes,
+            "refused": self.refused,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> DensityLevel:
+        return cls(
+            idle=_int(d.get("idle")) or 0,
+            samples=_samples(d.get("samples")),
+            kernel_anon_bytes=_int(d.get("kernel_anon_bytes")),
+            mem_available_bytes=_int(d.get("mem_available_bytes")),
+            refused=d.get("refused"),
+        )
+
+
+def least_squares_slope(points: Iterable[tuple[float, float]]) -> float | None:
+    """Pure: the slope of the least-squares line through (x, y) points; None with fewer than 2 distinct x."""
+    pts = list(points)
+    if len({x for x, _ in pts}) < 2:
+        return None
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    return sum((x - mx) * (y - my) for x, y in pts) / sxx
+
+
+@dataclass(frozen=True)
+class DensitySection:
+    """`--density 0,50,200`: startup under N idle containers, and memory per extra container (the slope)."""
+
+    levels: tuple[DensityLevel, ...]
+    method: str | None = None
+    host_side_reason: str | None = None  # why no host memory was read (the engine is not on this machine)
+    notes: tuple[str, ...] = ()
+
+    def slope_bytes_per_container(self, what: str = "kernel_anon") -> float | None:
+        """Host memory per extra idle container: the least-squares slope across the levels that ran.
+
+        kernel_anon: growth of the kernel + anonymous counters; mem_available: the drop of MemAvailable.
+        """
+        if what == "kernel_anon":
+            pts = [(lv.idle, lv.kernel_anon_bytes) for lv in self.levels if lv.kernel_anon_bytes is not None]
+            return least_squares_slope((float(x), float(y)) for x, y in pts)
+        pts = [(lv.idle, lv.mem_available_bytes) for lv in self.levels if lv.mem_available_bytes is not None]
+        slope = least_squares_slope((float(x), float(y)) for x, y in pts)
+        return None if slope is None else -slope
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "levels": [lv.to_dict() for lv in self.levels],
+            "method": self.method,
+            "host_side_reason": self.host_side_reason,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> DensitySection:
+        return cls(
+            levels=tuple(DensityLevel.from_dict(x) for x in d.get("levels") or () if isinstance(x, Mapping)),
+            method=d.get("method"),
+            host_side_reason=d.get("host_side_reason"),
+            notes=_strs(d.get("notes")),
+        )
+
+
+@dataclass(frozen=True)
+class ScalingLevel:
+    """Full cycles on `parallel` threads at once: every cycle kept, and the wall time of the level."""
+
+    parallel: int
+    wall_s: float | None
+    samples: tuple[CycleSample, ...]
+
+    @property
+    def containers_per_s(self) -> float | None:
+        return len(self.samples) / self.wall_s if self.wall_s and self.samples else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"parallel": self.parallel, "wall_s": self.wall_s, "samples": [s.to_dict() for s in self.samples]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ScalingLevel:
+        return cls(
+            parallel=_int(d.get("parallel")) or 0, wall_s=_num(d.get("wall_s")), samples=_samples(d.get("samples"))
+        )
+
+
+@dataclass(frozen=True)
+class ScalingSection:
+    """`--parallel 1,2,4,8,16`: throughput and p99 per concurrency level (the scaling curve)."""
+
+    levels: tuple[ScalingLevel, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"levels": [lv.to_dict() for lv in self.levels]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ScalingSection:
+        return cls(levels=tuple(ScalingLevel.from_dict(x) for x in d.get("levels") or () if isinstance(x, Mapping)))
+
+
+@dataclass(frozen=True)
+class EngineCostSection:
+    """The engine's own CPU time (user + system) per container cycle, and its per-container process's PSS.
+
+    `cpu_s_by_process[name][i]` is cycle i's CPU of the engine processes of that name
+    (dockerd, containerd, containerd-shim; podman, conmon); `cpu_s[i]` their sum.
+    `available` False carries the reason (the engine is not on this machine, psutil
+    cannot see its processes).
+    """
+
+    available: bool
+    reason: str | None
+    cpu_s: tuple[float, ...] = ()
+    cpu_s_by_process: dict[str, tuple[float, ...]] | None = None
+    process_name: str | None = None
+    process_pss_bytes: tuple[float, ...] = ()
+    engine_pids: tuple[int, ...] = ()
+    method: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        by = self.cpu_s_by_process
+        return {
+            "available": self.available,
+            "reason": self.reason,
+            "cpu_s": list(self.cpu_s),
+            "cpu_s_by_process": None if by is None else {k: list(v) for k, v in sorted(by.items())},
+            "process_name": self.process_name,
+            "process_pss_bytes": list(self.process_pss_bytes),
+            "engine_pids": list(self.engine_pids),
+            "method": self.method,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> EngineCostSection:
+        by = d.get("cpu_s_by_process")
+        return cls(
+            available=bool(d.get("available")),
+            reason=d.get("reason"),
+            cpu_s=_nums(d.get("cpu_s")),
+            cpu_s_by_process={str(k): _nums(v) for k, v in by.items()} if isinstance(by, Mapping) else None,
+            process_name=d.get("process_name"),
+            process_pss_bytes=_nums(d.get("process_pss_bytes")),
+            engine_pids=tuple(v for v in (_int(x) for x in d.get("engine_pids") or ()) if v is not None),
+            method=d.get("method"),
+            notes=_strs(d.get("notes")),
+        )
+
+
+REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class RestoreRow:
+    """One way back to a running guest: measured here, simulated from a cited source, or refused with why."""
+
+    name: str  # "kvm-snapshot", "kvm-boot", "firecracker-snapshot", "criu"
+    label: str
+    kind: str  # MEASURED, SIMULATED or REFUSED
+    samples_s: tuple[float, ...]
+    meaning: str | None = None
+    source: Source | None = None  # required for simulated rows
+    refused: str | None = None
+    memory_bytes: int | None = None  # the guest memory restored
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "kind": self.kind,
+            "samples_s": list(self.samples_s),
+            "meaning": self.meaning,
+            "source": _opt(self.source),
+            "refused": self.refused,
+            "memory_bytes": self.memory_bytes,
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RestoreRow:
+        return cls(
+            name=str(d.get("name") or ""),
+            label=str(d.get("label") or d.get("name") or ""),
+            kind=str(d.get("kind") or ""),
+            samples_s=_nums(d.get("samples_s")),
+            meaning=d.get("meaning"),
+            source=_sub(d, "source", Source),
+            refused=d.get("refused"),
+            memory_bytes=_int(d.get("memory_bytes")),
+            notes=_strs(d.get("notes")),
+        )
+
+
+@dataclass(frozen=True)
+class RestoreSection:
+    """`--snapshot`: restore to first instruction from a saved snapshot, beside a cold boot of the same guest."""
+
+    rows: tuple[RestoreRow, ...]
+
+    def row(self, name: str) -> RestoreRow | None:
+        return next((r for r in self.rows if r.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": [r.to_dict() for r in self.rows]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RestoreSection:
+        return cls(rows=tuple(RestoreRow.from_dict(x) for x in d.get("rows") or () if isinstance(x, Mapping)))

@@ -28,6 +28,7 @@ from virtprobe.benchmark.memory import measure_memory
 from virtprobe.benchmark.noise import noise_warnings
 from virtprobe.benchmark.options import BenchOptions
 from virtprobe.benchmark.ownership import new_run_id
+from virtprobe.benchmark.platform import PlatformSections, run_platform
 from virtprobe.benchmark.result import (
     BenchResult,
     ContainerSection,
@@ -279,6 +280,8 @@ def _run_bench(
                         function = dataclasses.replace(function, runtime=info.runtime)
                 else:
                     warnings.append("--function: no runtime ran a container, so the function was not called")
+            platform = _platform(options, be, clock, progress, run_id, image, probe, probe_tag, info, runtimes,
+                                 judges, sections, detected, sleep, realtime)  # fmt: skip
     except EngineError as err:
         measured = err.partial if isinstance(err.partial, list) else sections
         if measured is None:
@@ -316,6 +319,11 @@ def _run_bench(
         warnings=(*warnings, *noise_warnings(container)),
         other_runtimes=others,
         function=function,
+        image_cache=platform.image_cache,
+        density=platform.density,
+        scaling=platform.scaling,
+        engine_cost=platform.engine_cost,
+        restore=platform.restore,
     )
 
 
@@ -344,6 +352,32 @@ def _partial_result(
         other_runtimes=tuple(sections[1:]),
         function=None,
     )
+
+
+def _platform(
+    options: BenchOptions,
+    be: Backend,
+    clock: Clock,
+    progress: Progress,
+    run_id: str,
+    image: str,
+    probe: bool,
+    probe_tag: str,
+    info: EngineInfo,
+    runtimes: list[str | None],
+    judges: list[ClockJudge],
+    sections: list[ContainerSection],
+    detected: DetectResult,
+    sleep: Callable[[float], None],
+    realtime: Clock,
+) -> PlatformSections:
+    """The issue-19 sections (platform.py), on the first runtime that ran: the reference when it did."""
+    ran = [(r, j) for r, j, sec in zip(runtimes, judges, sections, strict=True) if sec.refused is None]
+    runtime, judge = ran[0] if ran else (runtimes[0], judges[0])
+    return run_platform(
+        be, clock, options, progress, run_id=run_id, image=image, probe=probe, probe_tag=probe_tag, engine=info,
+        runtime=runtime, judge=judge, kvm=detected.kvm, sleep=sleep, realtime=realtime,
+    )  # fmt: skip
 
 
 def _vm_sections(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,14 +81,98 @@ def _runtime_names(values: list[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
+# A registry address as image references name it: a host name or IPv4 address, and a port.
+_REGISTRY_RE = re.compile(r"^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$")
+
+
+def _levels(text: str | None, option: str, minimum: int) -> tuple[int, ...]:
+    """ "0,50,200" -> (0, 50, 200): whole numbers >= minimum, in the order given, each once."""
+    if text is None:
+        return ()
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) < minimum or len(part) > 6:
+            raise typer.BadParameter(
+                f"{part!r} is not a whole number from {minimum} to 999999; give N[,N...]", param_hint=option
+            )
+        if int(part) not in out:
+            out.append(int(part))
+    return tuple(out)
+
+
+def _parallel(text: str) -> tuple[int, tuple[int, ...]]:
+    """--parallel P (one level: the density row of before) or P1,P2,... (the scaling curve)."""
+    levels = _levels(text, "--parallel", 1)
+    if len(levels) == 1 and "," not in text:
+        return levels[0], ()
+    return 1, levels
+
+
 def bench(
     runs: Annotated[int, typer.Option("--runs", "-n", min=1, help="Measured container cycles.")] = 20,
     warmup: Annotated[
         int, typer.Option("--warmup", min=0, help="Cycles run first and kept out of the statistics.")
     ] = 2,
     parallel: Annotated[
-        int, typer.Option("--parallel", min=1, help="Also start this many containers at a time (density).")
-    ] = 1,
+        str,
+        typer.Option(
+            "--parallel",
+            metavar="P[,P...]",
+            help="Also start P containers at a time; several levels (1,2,4,8,16) give the scaling curve: "
+            "throughput and p99 per level.",
+        ),
+    ] = "1",
+    image_cache: Annotated[
+        str | None,
+        typer.Option(
+            "--image-cache",
+            metavar="cold|warm|both",
+            help="Also time cycles of an image absent from the engine's store (cold: removed, then loaded "
+            "back, the load timed as a phase), present (warm), or both.",
+        ),
+    ] = None,
+    registry: Annotated[
+        str | None,
+        typer.Option(
+            "--registry",
+            metavar="HOST:PORT",
+            help="With --image-cache cold or both: push the run's image to this registry once and pull it "
+            "before every cold cycle (a real pull; a registry on 127.0.0.1 is spoken to over plain HTTP).",
+        ),
+    ] = None,
+    density: Annotated[
+        str | None,
+        typer.Option(
+            "--density",
+            metavar="N[,N...]",
+            help="Also time cycles while N idle containers already run (e.g. 0,50,200): p50, p99, and memory "
+            "per extra container. Levels past the host's limits are refused with the reason.",
+        ),
+    ] = None,
+    engine_cost: Annotated[
+        bool,
+        typer.Option(
+            "--engine-cost", help="Also measure the engine's own CPU time per container and its per-container PSS."
+        ),
+    ] = False,
+    snapshot: Annotated[
+        bool,
+        typer.Option(
+            "--snapshot",
+            help="Also time snapshot restore: a KVM guest restored from its saved memory and vCPU state, "
+            "Firecracker's published figure, and CRIU where it works.",
+        ),
+    ] = False,
+    trace: Annotated[
+        str | None,
+        typer.Option(
+            "--trace",
+            metavar="FILE",
+            help="Also write a Chrome trace-event JSON file (Perfetto, chrome://tracing): a track per container, "
+            "a slice per phase.",
+        ),
+    ] = None,
     image: Annotated[
         str | None,
         typer.Option("--image", help="Benchmark this local image instead of virtprobe's probe (time to first output)."),
@@ -180,10 +265,28 @@ def bench(
         raise InputError("--max-memory-mib needs memory measured; drop --memory 0")
     if json_out is not None:
         check_writable(json_out, force)
+    if trace is not None:
+        if trace == "-":
+            raise typer.BadParameter("give a file name: stdout carries the report", param_hint="--trace")
+        check_writable(trace, force)
+    if image_cache not in (None, "cold", "warm", "both"):
+        raise typer.BadParameter(f"{image_cache!r}: choose cold, warm or both", param_hint="--image-cache")
+    if registry is not None and image_cache not in ("cold", "both"):
+        raise typer.BadParameter("--registry is where cold images are pulled from: add --image-cache cold or both",
+                                 param_hint="--registry")  # fmt: skip
+    if registry is not None and not _REGISTRY_RE.match(registry):
+        raise typer.BadParameter(f"{registry!r} is not HOST:PORT (e.g. 127.0.0.1:5000)", param_hint="--registry")
+    parallel_one, parallel_levels = _parallel(parallel)
     options = BenchOptions(
         runs=runs,
         warmup=warmup,
-        parallel=parallel,
+        parallel=parallel_one,
+        parallel_levels=parallel_levels,
+        image_cache=image_cache,
+        registry=registry,
+        density=_levels(density, "--density", 0),
+        engine_cost=engine_cost,
+        snapshot=snapshot,
         image=image,
         memory_containers=memory,
         floor=floor,
@@ -227,6 +330,11 @@ def bench(
     # The report is written before the gates are judged: a failing CI run keeps its evidence.
     if json_out is not None:
         _write_or_salvage(dumps(to_document(report)), json_out, force, result.run_id)
+    if trace is not None:
+        from virtprobe.cli.output import write_text
+        from virtprobe.report.trace import trace_text
+
+        write_text(trace_text(report.result), trace, force=force)
     if json_out != "-":
         from virtprobe.cli.console import stdout_console
         from virtprobe.report.formats import report_page

@@ -43,6 +43,8 @@ COMMANDS: dict[str, Entry] = {
                      "larger than --threshold-pct."),
     "merge": Entry("virtprobe.cli.merge", "merge", "Gather reports from many machines into one versioned fleet "
                    "document (render it with `report`)."),
+    "history": Entry("virtprobe.cli.history", "history", "Trend per metric over many bench reports (CI runs), change "
+                     "points, and a gate on the newest report."),
     "man": Entry("virtprobe.cli.manpage", "man", "Print virtprobe's man page (roff), generated from this CLI.",
                  hidden=True),
 }  # fmt: skip

@@ -334,9 +334,13 @@ def _ioctl_struct(fd: int, request: int, obj: ctypes.Structure, stage: str) -> N
 
 
 class Vm:
-    """One VM with one memory slot at guest physical 0 and one vCPU. Close it (or use `with`)."""
+    """One VM with one memory slot at guest physical 0 and one vCPU. Close it (or use `with`).
 
-    def __init__(self, kvm_fd: int, mem_bytes: int = 0x1000) -> None:
+    `backing` is guest memory the caller mapped (a snapshot's memory file mapped
+    MAP_PRIVATE, as Firecracker restores one); the VM then owns and closes it.
+    """
+
+    def __init__(self, kvm_fd: int, mem_bytes: int = 0x1000, backing: mmap.mmap | None = None) -> None:
         self.kvm_fd = kvm_fd
         self.vm_fd = -1
         self.vcpu_fd = -1
@@ -347,7 +351,7 @@ class Vm:
         try:
             self.vm_fd = _ioctl_int(kvm_fd, KVM_CREATE_VM, 0, "create_vm")
             try:
-                self.mem = mmap.mmap(-1, mem_bytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+                self.mem = backing or mmap.mmap(-1, mem_bytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
             except OSError as err:
                 raise KvmError("memory", f"mmap of guest memory failed: {err}", err.errno) from err
             region = KvmUserspaceMemoryRegion(
@@ -458,6 +462,22 @@ class Vm:
             raise KvmError("run", f"KVM_RUN failed: {err.strerror or err}", err.errno) from err
         assert self.run is not None and self.run_map is not None
         return decode_exit(self.run, self.run_map)
+
+    def complete_pending(self) -> None:
+        """KVM_RUN with immediate_exit set: the kernel finishes a pending I/O exit and returns at once
+        (EINTR) without running the guest, so the vCPU state read next is complete (api.rst,
+        "immediate_exit"; Firecracker does this before it saves a snapshot)."""
+        import fcntl
+
+        assert self.run is not None
+        self.run.immediate_exit = 1
+        try:
+            fcntl.ioctl(self.vcpu_fd, KVM_RUN, 0)
+        except OSError as err:
+            if err.errno != errno.EINTR:
+                raise KvmError("run", f"KVM_RUN (immediate exit) failed: {err.strerror or err}", err.errno) from err
+        finally:
+            self.run.immediate_exit = 0
 
     def close(self) -> None:
         # The ctypes view into kvm_run must go before the mmap can close.

@@ -23,7 +23,7 @@ KIND_DETECT = "detect"
 KIND_BENCH = "bench"
 KIND_FLEET = "fleet"  # many detect/bench reports in one (report/fleet.py)
 # The version each kind is written with; report/load.py keeps the history.
-SCHEMA_VERSIONS: dict[str, str] = {KIND_DETECT: DETECT_SCHEMA_VERSION, KIND_BENCH: "1.1", KIND_FLEET: "1.0"}
+SCHEMA_VERSIONS: dict[str, str] = {KIND_DETECT: DETECT_SCHEMA_VERSION, KIND_BENCH: "1.2", KIND_FLEET: "1.0"}
 
 
 def utc_now() -> str:

@@ -14,6 +14,9 @@ PHASE_LABELS: dict[Phase, str] = {
     "cycle_s": "whole cycle",
 }
 
+# bench --image-cache: the image load (or pull) before a cold cycle, a phase of its own.
+IMAGE_LOAD_LABEL = "load (image into the store)"
+
 # Cheapest first: the order of the floor ladder in every format.
 FLOOR_ORDER = ("fork_exec_s", "unshare_s", "crun_s", "runc_s")
 FLOOR_LABELS: dict[str, str] = {

@@ -23,6 +23,11 @@ Format version history (schema_version, per kind; see docs/report-format.md):
   which was wrong for Podman. A virtprobe that reads only 1.0 still loads a 1.1
   file (unknown keys are allowed) and shows the renamed figures as unknown; it
   never shows a wrong one. A later rename or removal is a major version.
+- bench 1.2 (2026-12-03, issue 19): samples carry `timeline_ns` (the CLOCK_MONOTONIC
+  edges of the cycle, what `bench --trace` draws); new sections `image_cache`
+  (--image-cache), `density` (--density), `scaling` (--parallel 1,2,4...),
+  `engine_cost` (--engine-cost) and `restore` (--snapshot), null when not asked for;
+  options record them. A 1.1 file is upgraded with the sections null.
 - fleet 1.0 (2026-12-01): a new kind (`merge`, `bench --host/--context`):
   `members`, each with its embedded detect or bench document, which is checked
   and upgraded by its own kind's rules (report/fleet.py).
@@ -66,10 +71,11 @@ SCHEMA_FILES: dict[tuple[str, str], str] = {
     (KIND_DETECT, "1.2"): "detect-1.2.schema.json",
     (KIND_BENCH, "1.0"): "bench-1.0.schema.json",
     (KIND_BENCH, "1.1"): "bench-1.1.schema.json",
+    (KIND_BENCH, "1.2"): "bench-1.2.schema.json",
     (KIND_FLEET, "1.0"): "fleet-1.0.schema.json",
 }
 # (kind, major) -> the newest minor this virtprobe knows; kinds move on their own.
-LATEST_MINOR: dict[tuple[str, int], int] = {(KIND_DETECT, 1): 2, (KIND_BENCH, 1): 1, (KIND_FLEET, 1): 0}
+LATEST_MINOR: dict[tuple[str, int], int] = {(KIND_DETECT, 1): 2, (KIND_BENCH, 1): 2, (KIND_FLEET, 1): 0}
 
 
 def _detect_1_0_to_1_1(doc: dict[str, Any]) -> dict[str, Any]:
@@ -84,11 +90,19 @@ def _detect_1_1_to_1_2(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def _bench_1_1_to_1_2(doc: dict[str, Any]) -> dict[str, Any]:
+    # 1.1 never measured these: the sections are absent, not empty.
+    for key in ("image_cache", "density", "scaling", "engine_cost", "restore"):
+        doc.setdefault(key, None)
+    return doc
+
+
 # (kind, "MAJOR.MINOR") -> function turning that version into the next minor.
 UPGRADES: dict[tuple[str, str], Callable[[dict[str, Any]], dict[str, Any]]] = {
     (KIND_DETECT, "1.0"): _detect_1_0_to_1_1,
     (KIND_DETECT, "1.1"): _detect_1_1_to_1_2,
     (KIND_BENCH, "1.0"): bench_1_0_to_1_1,
+    (KIND_BENCH, "1.1"): _bench_1_1_to_1_2,
 }
 
 _VERSION_RE = re.compile(r"^([0-9]{1,6})\.([0-9]{1,6})$")

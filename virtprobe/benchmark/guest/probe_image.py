@@ -313,3 +313,30 @@ def probe_image(arch: str) -> ProbeImage:
     spin = build_spin_elf(key)
     digest = hashlib.sha256(DOCKERFILE.encode() + elf + spin).hexdigest()[:12]
     return ProbeImage(arch=key, elf=elf, tag=f"{PROBE_REPO}:{key}-{digest}", spin=spin)
+
+
+# --image-cache cold: an image of one run, every layer of it unique to that run, so
+# that removing it really empties the store of its layers (a layer shared with the
+# probe image above would stay behind). One COPY of a folder: one layer, holding the
+# run id beside the probe.
+RUN_IMAGE_REPO = "virtprobe/probe-cold"
+RUN_IMAGE_DOCKERFILE = 'FROM scratch\nCOPY rootfs/ /\nENTRYPOINT ["/probe"]\n'
+
+
+def run_image_context(image: ProbeImage, run_id: str) -> tuple[str, bytes]:
+    """(tag, build context) of the probe image of one run: the same probe, a layer of its own."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        files = (
+            ("Dockerfile", RUN_IMAGE_DOCKERFILE.encode(), 0o644),
+            ("rootfs/probe", image.elf, 0o755),
+            ("rootfs/spin", image.spin, 0o755),
+            ("rootfs/.virtprobe-run", run_id.encode() + b"\n", 0o644),
+        )
+        for name, data, mode in files:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = mode
+            info.mtime = 0
+            tar.addfile(info, io.BytesIO(data))
+    return f"{RUN_IMAGE_REPO}:{run_id}", buf.getvalue()

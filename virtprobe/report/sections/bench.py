@@ -15,11 +15,16 @@ from virtprobe.report.envelope import Header
 from virtprobe.report.metrics import engine_line
 from virtprobe.report.page import Cell, Facts, Note, NoteKind, Page, Section
 from virtprobe.report.sections.common import footer, verdict_line
+from virtprobe.report.sections.density import density_levels_section
+from virtprobe.report.sections.engine_cost import engine_cost_section
 from virtprobe.report.sections.floor import floor_section
 from virtprobe.report.sections.function import function_section
 from virtprobe.report.sections.hwvirt import hwvirt_section
+from virtprobe.report.sections.image_cache import image_cache_section
 from virtprobe.report.sections.memory import memory_section
-from virtprobe.report.sections.startup import density_section, runtimes_section, startup_section
+from virtprobe.report.sections.restore import restore_section
+from virtprobe.report.sections.scaling import scaling_section
+from virtprobe.report.sections.startup import parallel_section, runtimes_section, startup_section
 from virtprobe.report.sections.vm import vm_section
 
 SectionBuilder = Callable[[BenchResult], Section | None]
@@ -60,9 +65,14 @@ BENCH_SECTIONS: tuple[SectionBuilder, ...] = (
     setup_section,
     startup_section,
     runtimes_section,
-    density_section,
+    image_cache_section,
+    parallel_section,
+    scaling_section,
+    density_levels_section,
     memory_section,
+    engine_cost_section,
     vm_section,
+    restore_section,
     function_section,
     floor_section,
     hwvirt_section,

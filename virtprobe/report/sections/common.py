@@ -71,4 +71,13 @@ def count(value: int | None) -> Cell:
     return Cell(value)
 
 
+# No figure: the writer shows its one "no value" mark, muted.
+MUTED = Cell(None, tone=Tone.muted)
+
+
+def value_cell(value: float | None, tone: Tone = Tone.plain) -> Cell:
+    """A number (the writer formats it by its column's kind), or MUTED for None."""
+    return MUTED if value is None else Cell(value, tone=tone)
+
+
 NOT_MEASURED = "not measured"

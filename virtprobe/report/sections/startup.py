@@ -265,7 +265,7 @@ def runtimes_section(result: BenchResult) -> Section | None:
     return Section("bench.runtimes", "Runtimes side by side", (table,))
 
 
-def density_section(result: BenchResult) -> Section | None:
+def parallel_section(result: BenchResult) -> Section | None:
     """--parallel P: full cycles P at a time, against the serial rate."""
     c = result.container
     par = c.parallel if c is not None else None
@@ -284,5 +284,5 @@ def density_section(result: BenchResult) -> Section | None:
     row = (Cell(par.parallel), Cell(par.containers_per_s, tone=Tone.strong), Cell(1 / serial if serial else None),
            Cell(under.median), Cell(under.p95), Cell(par.n))  # fmt: skip
     table = Table("bench.parallel", columns, (row,), title="times in ms", labels=table_labels(result, c))
-    return Section("bench.parallel", f"Density: {par.parallel} starts at a time", (table,))
+    return Section("bench.parallel", f"Parallel start: {par.parallel} at a time", (table,))
 

@@ -1,0 +1,78 @@
+"""`virtprobe history` over real reports: five small bench runs on each engine, then the same series with a
+regression injected into the last one (its samples scaled), which must exit 3 and name the metric."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import live_skip
+from tests.test_bench_platform_live import ENGINES, engine_env, labelled, vp
+from virtprobe.benchmark.result import PHASES
+
+pytestmark = pytest.mark.docker
+
+REPORTS = 5
+SCALE = 2.0  # a doubling: Podman's runs here move by 40% between themselves, so a 50% rise is within their noise
+# The machine is shared (other test runs, other engines' work): a run can really be slower than
+# the ones before it, and history is right to say so. The series "without a regression" is
+# then made again from its newest run, a bounded number of times.
+RETRIES = 3
+
+
+def make_reports(folder: Path, env: dict[str, str]) -> list[Path]:
+    folder.mkdir()
+    paths = []
+    for i in range(REPORTS):
+        path = folder / f"run-{i}.json"
+        proc = vp("bench", "-n", "8", "--warmup", "1", "--memory", "0", "--json", str(path), env=env)
+        if proc.returncode == 4:
+            live_skip(f"engine unreachable: {proc.stderr.strip()}")
+        assert proc.returncode == 0, proc.stderr
+        paths.append(path)
+    return paths
+
+
+def inject(path: Path, factor: float) -> None:
+    """Scale every raw phase sample of the report's containers: the regression a CI run would bring."""
+    doc: dict[str, Any] = json.loads(path.read_text())
+    for sample in doc["container"]["samples"]:
+        for phase in PHASES:
+            if sample.get(phase) is not None:
+                sample[phase] *= factor
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_history_flags_an_injected_regression_and_passes_the_series_without_it(engine: str, tmp_path: Path) -> None:
+    env = engine_env(engine)
+    paths = make_reports(tmp_path / "clean", env)
+    assert all(labelled(env, run_id=json.loads(p.read_text())["run_id"]) == [] for p in paths)
+
+    for _ in range(RETRIES):
+        out = vp("history", str(tmp_path / "clean"), "--json", env=env)
+        if out.returncode != 3:
+            break
+        paths[-1].unlink()
+        proc = vp("bench", "-n", "8", "--warmup", "1", "--memory", "0", "--json", str(paths[-1]), env=env)
+        assert proc.returncode == 0, proc.stderr
+    assert out.returncode == 0, out.stdout + out.stderr
+    clean = json.loads(out.stdout)
+    assert [r["name"] for r in clean["reports"]] == [str(p) for p in paths]
+    assert all(m["newest"]["status"] != "regression" for m in clean["metrics"])
+    cycle = next(m for m in clean["metrics"] if m["name"] == "container cycle_s")
+    assert len(cycle["medians"]) == REPORTS and cycle["newest"]["baseline_reports"] >= 3
+
+    bad = tmp_path / "regressed"
+    shutil.copytree(tmp_path / "clean", bad)
+    inject(bad / paths[-1].name, SCALE)
+    out = vp("history", *(str(bad / p.name) for p in paths), "--json", env=env)
+    assert out.returncode == 3, out.stdout + out.stderr
+    got = {m["name"]: m["newest"] for m in json.loads(out.stdout)["metrics"]}
+    assert got["container cycle_s"]["status"] == "regression"
+    assert got["container cycle_s"]["change"] == pytest.approx(SCALE - 1, abs=0.5)
+    assert "regresses" in out.stderr and "container cycle_s" in out.stderr
