@@ -23,18 +23,19 @@ from virtprobe.report.page import (
     Table,
     Tone,
 )
-from virtprobe.report.sections.common import MUTED
+from virtprobe.report.sections.common import MUTED, source_citation
 
 KIND_TONES = {MEASURED: Tone.plain, SIMULATED: Tone.simulated}
 
 
-def citation_key(row: RestoreRow) -> str:
-    return f"restore.{row.name}"
+def _citations(rows: tuple[RestoreRow, ...]) -> dict[str, Citation]:
+    """Each row's source as the page's one citation of it (common.source_citation: the VM section shares them)."""
+    return {r.name: c for r in rows if (c := source_citation(r.source)) is not None}
 
 
 def restore_citations(result: BenchResult) -> tuple[Citation, ...]:
     rows = result.restore.rows if result.restore is not None else ()
-    return tuple(Citation(citation_key(r), r.source.citation, r.source.url) for r in rows if r.source is not None)
+    return tuple({c.key: c for c in _citations(rows).values()}.values())
 
 
 def _row(r: RestoreRow) -> tuple[Cell, ...]:
@@ -64,14 +65,16 @@ def restore_section(result: BenchResult) -> Section | None:
         Column("n", ColumnKind.integer),
         Column("what it is, or why not", ColumnKind.text),
     )
-    cites = tuple(citation_key(r) for r in sec.rows if r.source is not None)
+    cited = _citations(sec.rows)
+    cites = tuple(dict.fromkeys(c.key for c in cited.values()))
     table = Table("bench.restore", columns, tuple(_row(r) for r in sec.rows),
                   title="Snapshot restore to first instruction", cites=cites)  # fmt: skip
     shown = [r for r in sec.rows if r.samples_s]
     chart = Chart(
         "bench.restore.chart", ChartKind.box, "Restore to first instruction", "s",
         tuple(Series(r.label, r.samples_s, KIND_TONES.get(r.kind, Tone.plain)) for r in shown),
-        categories=tuple(r.label for r in shown), cites=tuple(citation_key(r) for r in shown if r.source is not None),
+        categories=tuple(r.label for r in shown),
+        cites=tuple(dict.fromkeys(cited[r.name].key for r in shown if r.name in cited)),
     )  # fmt: skip
     notes = [Note(n, NoteKind.caveat) for r in sec.rows for n in r.notes]
     return Section("bench.restore", "Snapshot restore", (table, chart, *notes), citations=restore_citations(result))
