@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,15 @@ def on_dev_vm() -> bool:
     except OSError:
         return False
     return header[10:16] == b"FIRECK" and os.path.isdir("/sys/module/kvm_pvm")
+
+
+# bench's progress lines on a pipe (cli/console.progress_lines): "virtprobe: container cycles 3/11".
+_PROGRESS_LINE = re.compile(r"^virtprobe: [^:]*\S \d+/\d+$")
+
+
+def without_progress(stderr: str) -> list[str]:
+    """stderr's lines less bench's progress lines: what is left is the run's messages (an error is one line)."""
+    return [line for line in stderr.strip().splitlines() if not _PROGRESS_LINE.match(line)]
 
 
 def live_skip(reason: str) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import live_skip
+from tests.conftest import live_skip, without_progress
 
 pytestmark = pytest.mark.docker
 
@@ -166,7 +166,7 @@ def test_engine_killed_mid_run_writes_the_partial_report_and_advises_cleaning_th
     private_dockerd.kill(signal.SIGKILL)
     _, err = bench.communicate(timeout=180)
     assert bench.returncode == 4, err
-    lines = err.strip().splitlines()
+    lines = without_progress(err)
     assert len(lines) == 1 and "Traceback" not in err, err
     assert "stopped answering mid-run" in lines[0]
     assert f"virtprobe clean --host {private_dockerd.host}`" in lines[0], lines[0]

@@ -271,7 +271,8 @@ def test_builders_turn_every_section_into_tables_notes_and_charts(detected: Any)
     assert cost.rows[-1][1].value == pytest.approx(0.17) and cost.rows[0][0].value == "containerd-shim"
     restore = tables["bench.restore"]
     assert [r[1].value for r in restore.rows] == ["measured here", "published (simulated)", "refused"]
-    assert restore.rows[1][0].tone == Tone.simulated and restore.cites == tuple(c.key for c in restore_citations(result)) and len(restore.cites) == 1
+    assert restore.rows[1][0].tone == Tone.simulated
+    assert restore.cites == tuple(c.key for c in restore_citations(result)) and len(restore.cites) == 1
     assert "criu check: no" in (restore.rows[2][5].value or "")
     assert density_levels_section(BenchResult.from_dict({})) is None
 

@@ -21,7 +21,7 @@ SCALE = 2.0  # a doubling: Podman's runs here move by 40% between themselves, so
 # The machine is shared (other test runs, other engines' work): a run can really be slower than
 # the ones before it, and history is right to say so. The series "without a regression" is
 # then made again from its newest run, a bounded number of times.
-RETRIES = 3
+RETRIES = 5
 
 
 def make_reports(folder: Path, env: dict[str, str]) -> list[Path]:
@@ -29,7 +29,7 @@ def make_reports(folder: Path, env: dict[str, str]) -> list[Path]:
     paths = []
     for i in range(REPORTS):
         path = folder / f"run-{i}.json"
-        proc = vp("bench", "-n", "8", "--warmup", "1", "--memory", "0", "--json", str(path), env=env)
+        proc = vp("bench", "-n", "8", "--warmup", "1", "--memory", "0", "-o", str(path), env=env)
         if proc.returncode == 4:
             live_skip(f"engine unreachable: {proc.stderr.strip()}")
         assert proc.returncode == 0, proc.stderr
@@ -58,7 +58,7 @@ def test_history_flags_an_injected_regression_and_passes_the_series_without_it(e
         if out.returncode != 3:
             break
         paths[-1].unlink()
-        proc = vp("bench", "-n", "8", "--warmup", "1", "--memory", "0", "--json", str(paths[-1]), env=env)
+        proc = vp("bench", "-n", "8", "--warmup", "1", "--memory", "0", "-o", str(paths[-1]), env=env)
         assert proc.returncode == 0, proc.stderr
     assert out.returncode == 0, out.stdout + out.stderr
     clean = json.loads(out.stdout)
@@ -73,6 +73,19 @@ def test_history_flags_an_injected_regression_and_passes_the_series_without_it(e
     out = vp("history", *(str(bad / p.name) for p in paths), "--json", env=env)
     assert out.returncode == 3, out.stdout + out.stderr
     got = {m["name"]: m["newest"] for m in json.loads(out.stdout)["metrics"]}
-    assert got["container cycle_s"]["status"] == "regression"
-    assert got["container cycle_s"]["change"] == pytest.approx(SCALE - 1, abs=0.5)
-    assert "regresses" in out.stderr and "container cycle_s" in out.stderr
+    was = {m["name"]: m["newest"] for m in clean["metrics"]}
+    flagged = []
+    for name, newest in got.items():
+        # Only the newest report's samples were scaled, so its change against the same baseline is
+        # (1 + the clean change) x SCALE - 1. Where that clears the metric's own noise threshold
+        # with room to spare, history must call it a regression. Where it does not, it is right not
+        # to: on Podman here a phase such as run-to-exit moves by tens of percent between runs, and
+        # a fast newest run doubled can land inside that range.
+        expected = SCALE * (1 + was[name]["change"]) - 1
+        assert newest["change"] == pytest.approx(expected, rel=0.05), name
+        if expected > 1.2 * newest["threshold"]:
+            assert newest["status"] == "regression", (name, newest)
+            flagged.append(name)
+    # The start request is the engine's steadiest phase: a doubling of it always clears its noise.
+    assert "container start_s" in flagged and all(n in out.stderr for n in flagged)
+    assert "regresses" in out.stderr

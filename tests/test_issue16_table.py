@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOTS, live_skip
+from tests.conftest import ROOTS, live_skip, without_progress
 from virtprobe.benchmark import connect
 from virtprobe.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_REGRESSION, EXIT_USAGE, InputError
 from virtprobe.machine import archive as archive_mod
@@ -744,7 +744,7 @@ def test_row_engine_death_writes_the_partial_report_and_names_the_engine(
         main()
     err = capsys.readouterr().err
     assert done.value.code == 4, err
-    assert len(err.strip().splitlines()) == 1 and "stopped answering mid-run" in err
+    assert len(without_progress(err)) == 1 and "stopped answering mid-run" in without_progress(err)[0]
     report = load_report(out)
     result = report.result
     assert result.container is not None and len(result.container.samples) == 4  # type: ignore[union-attr]

@@ -25,3 +25,9 @@ class BenchKeywords(TypedDict, total=False):
     hwvirt: bool
     runtimes: Sequence[str]
     function_ms: int | None
+    image_cache: Literal["cold", "warm", "both"] | None
+    registry: str | None
+    density: Sequence[int]
+    parallel_levels: Sequence[int]
+    engine_cost: bool
+    snapshot: bool

@@ -212,6 +212,13 @@ def build_image(api: Any, image: probe_image.ProbeImage) -> float | None:
     return time.monotonic() - start
 
 
+def _refused_as_running(err: docker.errors.APIError) -> bool:
+    """Podman's Docker-compatible API refuses a running container's removal with 500 and its own words
+    ("container state improper"), where Docker answers 409 Conflict."""
+    text = str(err.explanation or "")
+    return "container state improper" in text or "cannot be removed without force" in text
+
+
 class DockerBackend:
     """Real engine. One instance per run; methods are thread-safe enough for the parallel pool."""
 
@@ -594,7 +601,7 @@ class DockerBackend:
             except docker.errors.APIError as err:
                 if err.status_code == 409 and "already in progress" in str(err.explanation):
                     return True  # another remover is taking it away
-                if err.status_code == 409:
+                if err.status_code == 409 or _refused_as_running(err):
                     return False  # running or paused: "stop the container before removing"
                 raise EngineError(f"cannot remove container {cid[:12]}: {err.explanation}") from err
         return True

@@ -86,7 +86,13 @@ def _detect_1_0_to_1_1(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _detect_1_1_to_1_2(doc: dict[str, Any]) -> dict[str, Any]:
-    doc.setdefault("platform", {"id": None, "kind": None})  # 1.1 never looked: unknown, not "none"
+    # 1.1 never looked for what manages the machine: unknown, not "none", and the evidence says why.
+    if "platform" not in doc:
+        doc["platform"] = {"id": None, "kind": None}
+        why = {"topic": "platform", "source": "report", "value": "", "weight": "unknown", "points_to": None,
+               "note": "not probed: a detect 1.1 report"}  # fmt: skip
+        if isinstance(doc.get("evidence"), list):
+            doc["evidence"].append(why)
     return doc
 
 
