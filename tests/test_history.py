@@ -75,3 +75,22 @@ def test_page_of_a_history() -> None:
     assert chart.kind == ChartKind.line and chart.x == (1.0, 2.0, 3.0, 4.0, 5.0)  # type: ignore[union-attr]
     assert [m.value for m in chart.marks if m.axis == "x"] == [4.0]  # type: ignore[union-attr]
     assert {c.key for c in page.citations} == {"matteson-james-2014", "daly-2020"}
+
+
+def test_a_regression_in_the_newest_cannot_hide_behind_its_own_change_point() -> None:
+    """A real Docker series of this machine (first-instruction samples of five `bench -n 8` runs, from
+    tests/test_history_live.py), the newest doubled. Searched with the newest included, E-Divisive puts
+    a change point at report 3 and leaves the newest a baseline of one report ("too few reports").
+    The baseline's change points come from the reports before the newest, so the doubling is judged
+    against all four and called a regression."""
+    per_report = [
+        [0.169770931, 0.162188024, 0.178296795, 0.15314397, 0.167287642, 0.16246315, 0.177342138, 0.164139036],
+        [0.165438623, 0.16455092, 0.191490992, 0.187415344, 0.182736636, 0.183069503, 0.158711081, 0.168942997],
+        [0.166007544, 0.180018997, 0.182907234, 0.183687, 0.174596033, 0.162275311, 0.185227281, 0.164798842],
+        [0.181364821, 0.18998667, 0.172327869, 0.190692036, 0.17589674, 0.200276887, 0.199278844, 0.206994846],
+        [0.315150322, 0.368549318, 0.352393048, 0.386058544, 0.320956094, 0.330582808, 0.380659576, 0.367183392],
+    ]
+    metric = h._metric("container first_instruction_s", "s", False, per_report, 0.1)
+    assert metric.change_points == (3,)  # the whole series does have its step before the newest ...
+    assert metric.newest.baseline_reports == 4  # ... but the newest is judged against all four before it
+    assert metric.newest.status == h.REGRESSION and metric.newest.change is not None and metric.newest.change > 0.8

@@ -240,18 +240,26 @@ METHOD = (
     f"a split kept when a permutation test ({PERMUTATIONS} seeded shuffles) gives p < {CHANGE_ALPHA}, "
     f"segments of at least {MIN_SEGMENT} reports (as MongoDB's CI, Daly et al., ICPE 2020). Newest "
     "report: two-sided Mann-Whitney U of its raw samples against the pooled samples of the reports since "
-    f"the last change point (at least {MIN_HISTORY}); a regression when p < {NEWEST_ALPHA} and the median "
+    f"the last change point among the reports before it (at least {MIN_HISTORY}); a regression when "
+    f"p < {NEWEST_ALPHA} and the median "
     f"is worse by more than max(min effect, {NOISE_FACTOR:g} x the relative spread of those reports' medians)."
 )
 
 
+def _change_reports(points: Sequence[Point]) -> tuple[int, ...]:
+    """The report indexes where a new segment starts, among these points (E-Divisive on their medians)."""
+    medians = [p.median for p in points if p.median is not None]
+    return tuple(points[i].report for i in change_points(medians)) if len(medians) > 2 * MIN_SEGMENT - 1 else ()
+
+
 def _metric(name: str, unit: str, higher: bool, per_report: list[list[float]], min_effect: float) -> MetricHistory:
     points = tuple(Point(i, tuple(xs)) for i, xs in enumerate(per_report) if xs)
-    medians = [p.median for p in points if p.median is not None]
-    cps = tuple(points[i].report for i in change_points(medians)) if len(medians) > 2 * MIN_SEGMENT - 1 else ()
+    cps = _change_reports(points)
     newest_index = len(per_report) - 1
-    # The baseline: the reports since the last change point before the newest one.
-    start = max((c for c in cps if c < newest_index), default=0)
+    # The baseline: the reports since the last change point found among the reports BEFORE the
+    # newest. Searched with the newest included, a regression in it pulls a change point next to
+    # itself and shrinks its own baseline to too few reports: it would hide itself.
+    start = max(_change_reports([p for p in points if p.report < newest_index]), default=0)
     baseline = [per_report[i] for i in range(start, newest_index)]
     verdict = judge_newest(baseline, per_report[newest_index], higher, min_effect)
     return MetricHistory(name, unit, higher, points, cps, verdict)
