@@ -42,6 +42,18 @@ def probe_tag(backend: DockerBackend) -> str:
     return tag
 
 
+def owned_by(pid: int) -> set[str]:
+    """The labelled containers a process made (its pid in virtprobe's owner label), whoever else uses the engine."""
+    out = subprocess.run(
+        ["docker", "ps", "-a", "--filter", f"label={RUN_LABEL}", "--format", '{{.ID}} {{.Label "io.virtprobe.owner"}}'],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {cid for cid, _, owner in (line.partition(" ") for line in out.stdout.splitlines())
+            if owner.split(":")[1:2] == [str(pid)]}  # fmt: skip
+
+
 def labelled() -> list[str]:
     out = subprocess.run(
         ["docker", "ps", "-a", "-q", "--filter", f"label={RUN_LABEL}"],
@@ -128,16 +140,15 @@ def test_probe_image_has_label_and_is_reused(backend: DockerBackend, probe_tag: 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_mid_run_leaks_nothing(backend: DockerBackend, probe_tag: str, sig: signal.Signals) -> None:
-    before = set(labelled())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "virtprobe", "bench", "-n", "50", "--memory", "0", "--json", "-"],
+        [sys.executable, "-m", "virtprobe", "bench", "-n", "50", "--memory", "0", "--json"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    # Wait until the run has containers of its own, then interrupt it.
+    # Wait until the run has containers of its own (its pid in their owner label), then interrupt it.
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (set(labelled()) - before):
+    while time.monotonic() < deadline and not owned_by(proc.pid):
         time.sleep(0.05)
     time.sleep(0.4)
     proc.send_signal(sig)
@@ -145,7 +156,7 @@ def test_signal_mid_run_leaks_nothing(backend: DockerBackend, probe_tag: str, si
     assert proc.returncode == 130, err.decode()
     assert out == b""  # no half report on stdout
     assert b"Traceback" not in err
-    assert set(labelled()) - before == set()
+    assert owned_by(proc.pid) == set()
 
 
 def test_clean_removes_crashed_runs_keeps_running_ones_and_never_touches_unlabelled(

@@ -50,10 +50,11 @@ def bench(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tupl
     return json.loads(out.read_text()), md
 
 
-def labelled(env: dict[str, str] | None = None) -> list[str]:
+def labelled(run_id: str, env: dict[str, str] | None = None) -> list[str]:
+    """The containers of this test's own run still on the engine (the engines are shared with other runs)."""
     from virtprobe.benchmark.ownership import RUN_LABEL
 
-    cmd = ["docker", "ps", "-a", "-q", "--filter", f"label={RUN_LABEL}"]
+    cmd = ["docker", "ps", "-a", "-q", "--filter", f"label={RUN_LABEL}={run_id}"]
     return subprocess.run(
         cmd, capture_output=True, text=True, check=True, env={**os.environ, **(env or {})}
     ).stdout.split()
@@ -73,7 +74,7 @@ def test_runc_and_runsc_side_by_side_runsc_on_its_own_clock(tmp_path: Path) -> N
     assert "kernel of its own" in runsc["clock"]["reason"]
     assert all(s["first_instruction_s"] is None and s["cycle_s"] > 0 for s in runsc["samples"])
     assert "| runsc |" in md and "own clock" in md
-    assert labelled() == []
+    assert labelled(doc["run_id"]) == []
 
 
 def test_function_cycle_cold_warm_paused_on_the_real_engine(tmp_path: Path) -> None:
@@ -88,7 +89,7 @@ def test_function_cycle_cold_warm_paused_on_the_real_engine(tmp_path: Path) -> N
     cold = [c for c in fn["modes"][0]["calls"] if not c["warmup"]]
     assert all(0 < c["first_instruction_s"] < c["end_s"] < c["wall_s"] for c in cold)
     assert "The serverless cycle" in md and "billed at 100 ms" in md
-    assert labelled() == []
+    assert labelled(doc["run_id"]) == []
 
 
 def test_podman_is_named_with_conmon_and_has_no_containerd_shim_row(tmp_path: Path) -> None:
@@ -103,7 +104,7 @@ def test_podman_is_named_with_conmon_and_has_no_containerd_shim_row(tmp_path: Pa
     assert memory["process_name"] == "conmon" and memory["process_pss_bytes"]
     assert all(b > 0 for b in memory["cgroup_bytes"])
     assert "containerd-shim" not in md and "conmon PSS" in md and "Podman" in md
-    assert labelled(env) == []
+    assert labelled(doc["run_id"], env) == []
 
 
 def test_podman_ignores_the_runtime_asked_for_and_the_row_says_so(tmp_path: Path) -> None:
@@ -119,4 +120,4 @@ def test_podman_ignores_the_runtime_asked_for_and_the_row_says_so(tmp_path: Path
         assert runsc["clock"]["mode"] == "client-only"
     else:
         assert "not the runtime 'runsc'" in runsc["refused"] and runsc["samples"] == []
-    assert labelled(env) == []
+    assert labelled(doc["run_id"], env) == []
