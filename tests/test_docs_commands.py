@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 import pytest
+from typer.exceptions import TyperException  # Typer vendors Click: its usage errors derive from this
 
 from tests.docblocks import (
     ENGINE_COMMANDS,
@@ -330,8 +330,8 @@ def test_every_documented_invocation_parses_with_current_options(call: tuple[str
             assert not by_flag[flag].hidden, f"virtprobe {name} {flag} is an old spelling: use its new name"
     try:
         command.make_context(name, args)
-    except click.UsageError as err:
-        pytest.fail(f"virtprobe {' '.join(call)}: {err.format_message()}")
+    except TyperException as err:  # a usage error (unknown option, extra argument, bad value)
+        pytest.fail(f"virtprobe {' '.join(call)}: {err}")
 
 
 # --- No command hides where the tests do not look -------------------------------------------
