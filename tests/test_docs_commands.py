@@ -133,7 +133,10 @@ def _run(sandbox: Sandbox, statement: Statement, cwd: Path) -> tuple[subprocess.
         "COLUMNS": "100",
     }
     shell = "sh" if statement.block.lang == "sh" else "bash"
-    proc = subprocess.run([shell, "-c", statement.text], cwd=cwd, env=env, capture_output=True, text=True,
+    # `exit $?` keeps the shell alive as the command's parent (bash -c execs a lone command), as
+    # a user's interactive shell is: `--install-completion` looks for its shell up the process tree.
+    script = statement.text + "\nexit $?\n"
+    proc = subprocess.run([shell, "-c", script], cwd=cwd, env=env, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=300, check=False)  # fmt: skip
     calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     return proc, calls
