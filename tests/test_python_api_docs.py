@@ -1,4 +1,4 @@
-"""docs/python-api.md: every example passes `mypy --strict` and runs (none needs an engine to run)."""
+"""docs/python-api.md and README.md: every Python example passes `mypy --strict` and runs (none needs an engine)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,19 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "python-api.md"
+README = REPO / "README.md"
+
+
+def _python(path: Path) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", path.read_text(encoding="utf-8"), flags=re.S | re.M)
 
 
 def blocks() -> list[str]:
-    found = re.findall(r"^```python\n(.*?)^```", DOC.read_text(encoding="utf-8"), flags=re.S | re.M)
-    assert len(found) >= 6, "docs/python-api.md lost its examples"
-    return found
+    """Every Python block: docs/python-api.md's, then README.md's."""
+    doc, readme = _python(DOC), _python(README)
+    assert len(doc) >= 6, "docs/python-api.md lost its examples"
+    assert len(readme) >= 1, "README.md lost its Python example"
+    return doc + readme
 
 
 def test_examples_pass_mypy_strict(tmp_path: Path) -> None:
@@ -62,7 +69,14 @@ def test_mypy_strict_refuses_a_misspelt_keyword_and_metric(tmp_path: Path) -> No
     assert 'Unexpected keyword argument "threshold"' in proc.stdout
 
 
-@pytest.mark.parametrize("index", range(7))
+def test_every_example_is_run() -> None:
+    assert len(blocks()) == EXAMPLES, "a Python block was added or removed: set EXAMPLES"
+
+
+EXAMPLES = 8  # docs/python-api.md's 7 and README.md's 1
+
+
+@pytest.mark.parametrize("index", range(EXAMPLES))
 def test_examples_run(index: int) -> None:
     code = blocks()[index]
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)

@@ -15,7 +15,7 @@ and the length is capped.
 
 from __future__ import annotations
 
-# Exit codes, documented in the README. Keep them stable: CI scripts key on them.
+# Exit codes, documented in the README and docs/cli.md. Keep them stable: CI scripts key on them.
 EXIT_OK = 0
 EXIT_ERROR = 1  # bad input: a missing file or root, a corrupt report, an invalid profile file
 EXIT_USAGE = 2  # bad options (Typer/Click's own code for usage errors)

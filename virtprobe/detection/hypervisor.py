@@ -3,7 +3,7 @@
 The readers are in detection/hv_readers.py (one per source, each returning `Hint`s),
 the VMM decision in detection/vmm.py. This module holds `decide()`, the one set of
 rules, and turns hints into evidence rows. Identifiers follow systemd-detect-virt
-(src/basic/virt.c) where one exists; the table is in the README and the rules in
+(src/basic/virt.c) where one exists; the table is in docs/detect.md and the rules in
 docs/detection.md ("Hypervisor and VMM").
 
 Rules, strongest first (the first that applies decides):

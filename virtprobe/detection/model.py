@@ -1,6 +1,6 @@
 """Frozen result types of `virtprobe detect`, and their JSON form.
 
-Conventions (documented in the README):
+Conventions (documented in docs/detect.md, "Identifiers"):
 - an `id` is a systemd-detect-virt identifier where one exists; "none" means the
   probe is sure there is nothing, and None (JSON null) means it cannot know;
 - every verdict is backed by `Evidence` rows naming the source (a file path and
