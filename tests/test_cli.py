@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -288,8 +289,11 @@ def test_shell_completion(words: str, expect: str) -> None:
         env={"_VIRTPROBE_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1)}
     )
     assert proc.returncode == 0 and expect in proc.stdout.split(), (proc.stdout, proc.stderr)
-    script = vp("--show-completion", "bash")
-    assert script.returncode == 0 and "_VIRTPROBE_COMPLETE" in script.stdout
+    # Typer finds the shell among the parent processes (shellingham): run it from bash, as a user
+    # does, so the test does not depend on what started pytest (CI may start it from no shell).
+    cmd = f"{shlex.quote(sys.executable)} -m virtprobe --show-completion; exit $?"
+    script = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=REPO, timeout=120, check=False)
+    assert script.returncode == 0 and "_VIRTPROBE_COMPLETE" in script.stdout, script.stderr
 
 
 def test_man_page_is_current() -> None:

@@ -18,7 +18,7 @@ from virtprobe.detection.model import DetectResult, show_value
 
 # (name, how to read it): the order is the order printed. Names are stable: scripts key on them.
 FACTS: tuple[tuple[str, Callable[[DetectResult], Any]], ...] = (
-    ("platform", lambda r: r.host.platform),
+    ("os", lambda r: r.host.platform),  # the JSON's host.platform: linux, win32, darwin
     ("machine", lambda r: r.host.machine),
     ("cpu_vendor", lambda r: r.cpu.vendor),
     ("cpu_virt", lambda r: r.cpu.virt_tech),
@@ -33,6 +33,8 @@ FACTS: tuple[tuple[str, Callable[[DetectResult], Any]], ...] = (
     ("cloud", lambda r: r.cloud.id),
     ("instance_type", lambda r: r.cloud.instance_type),
     ("bare_metal", lambda r: r.cloud.bare_metal),
+    ("platform", lambda r: r.platform.id),  # what manages this VM or container (detect 1.2)
+    ("platform_kind", lambda r: r.platform.kind),
     ("container", lambda r: r.container.id),
     ("container_runtime", lambda r: r.container.runtime),
     ("orchestrator", lambda r: r.container.orchestrator),

@@ -74,6 +74,7 @@ def labels(result: DetectResult) -> dict[str, str]:
         ("cloud", result.cloud.id),
         ("cloud.instance-type", result.cloud.instance_type),
         ("cloud.bare-metal", result.cloud.bare_metal),
+        ("platform", result.platform.id),
         ("container", result.container.id),
         ("container.orchestrator", result.container.orchestrator),
         ("cgroup.version", result.container.cgroup_version),
