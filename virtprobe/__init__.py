@@ -120,16 +120,22 @@ def bench(
     is removed, whatever happens. Raises virtprobe.errors.EngineError when the engine cannot
     be used (when it died mid-run, the error's `partial` is the BenchResult of what was
     measured before), UnrunnableError when the workload cannot run, MissingExtra without the
-    Docker SDK (pip install 'virtprobe[bench]'), Interrupted on Ctrl-C/SIGTERM (after cleaning up).
+    Docker SDK or psutil (pip install 'virtprobe[bench]'), Interrupted on Ctrl-C/SIGTERM (after cleaning up).
     """
     # lazy: see above.
     from virtprobe.benchmark.backend import no_progress
     from virtprobe.benchmark.engines import make_backend
     from virtprobe.benchmark.options import BenchOptions
-    from virtprobe.benchmark.runner import run_bench
     from virtprobe.detection.run import detect as _detect
     from virtprobe.machine.source import LiveSource
 
+    try:
+        from virtprobe.benchmark.runner import run_bench  # psutil (density, engine cost): the [bench] extra
+    except ModuleNotFoundError as err:
+        extra = missing_extra(err)
+        if extra is None:
+            raise
+        raise extra from err
     if options is not None and keywords:
         raise TypeError("pass either a BenchOptions or keyword options, not both")
     if options is None:
