@@ -29,7 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from virtprobe.benchmark import vm_initramfs, vm_kernel, vm_qemu
+from virtprobe.benchmark.guest import initramfs as vm_initramfs
+from virtprobe.benchmark.vm import kernel as vm_kernel
+from virtprobe.benchmark.vm import qemu as vm_qemu
 from virtprobe.machine import kvmapi
 
 QEMU_TARGET = 1.05
@@ -46,7 +48,7 @@ def qemu_ratio(runs: int, kernel: str | None) -> bool:
         initrd = Path(tmp) / "initramfs.cpio"
         initrd.write_bytes(vm_initramfs.build_initramfs())
         # Decide the accelerator the way virtprobe does, then time that command line.
-        probe = vm_qemu.measure(1, str(kpath), try_kvm=vm_qemu.kvm_usable() is None)
+        probe = vm_qemu.measure(1, kpath, exe, try_kvm=vm_qemu.kvm_usable() is None)
         booted = vm_kernel.prepare(kpath, Path(tmp))  # the same vmlinux (PVH) or bzImage virtprobe boots
         cmd = vm_qemu.build_command(exe, booted.path, initrd, probe.accel, tsc_khz=vm_qemu.read_tsc_khz())
         ours: list[float] = []

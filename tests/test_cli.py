@@ -386,9 +386,10 @@ def test_a_missing_extra_is_one_line_exit_6(args: list[str], module: str, extra:
     )
 
 
-def test_a_missing_extra_in_the_api_is_typed() -> None:
+@pytest.mark.parametrize("module", ["docker", "psutil"])
+def test_a_missing_extra_in_the_api_is_typed(module: str) -> None:
     code = (
-        "import sys; sys.modules['docker'] = None\n"
+        f"import sys; sys.modules[{module!r}] = None\n"
         "import virtprobe\n"
         "try:\n    virtprobe.bench(runs=1)\n"
         "except virtprobe.MissingExtra as err:\n    print(err.extra)\n"

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from tests.conftest import ROOTS
 from tests.rootmaker import make_root
-from virtprobe.detection.run import detect, parse_os_release
+from virtprobe.detection.linux import parse_os_release
+from virtprobe.detection.run import detect
 from virtprobe.errors import ReportFormatError
 from virtprobe.machine.source import FileRead, RootSource
 from virtprobe.report.document import SCHEMA_FILE

@@ -134,7 +134,7 @@ def test_kvm_internal_error_is_killed_and_falls_back_to_tcg(
     kernel.write_bytes(b"not really a kernel")
     monkeypatch.setattr(vm_qemu, "kvm_usable", lambda dev="/dev/kvm": None)
     t0 = time.monotonic()
-    run = vm_qemu.measure(2, str(kernel), qemu=str(fake), env={}, kvm_timeout_s=20, boot_timeout_s=20)
+    run = vm_qemu.measure(2, kernel, str(fake), kvm_timeout_s=20, boot_timeout_s=20)
     took = time.monotonic() - t0
     # The stderr line, not the 20 s timeout, must have ended the KVM attempt.
     assert took < 10, took
@@ -172,7 +172,7 @@ def test_measure_reports_a_boot_that_never_gets_ready(tmp_path: Path) -> None:
     kernel = tmp_path / "vmlinuz"
     kernel.write_bytes(b"x")
     with pytest.raises(UnrunnableError, match="failed under TCG: timed out after 1 s"):
-        vm_qemu.measure(1, str(kernel), qemu=str(fake), env={}, boot_timeout_s=1.0, try_kvm=False)
+        vm_qemu.measure(1, kernel, str(fake), boot_timeout_s=1.0, try_kvm=False)
 
 
 def test_qemu_that_exits_without_marker(tmp_path: Path) -> None:
@@ -203,7 +203,7 @@ def test_real_boot_two_runs() -> None:
     kernel = _real_kernel()
     if kernel is None:
         live_skip("no guest kernel (set VIRTPROBE_KERNEL)")
-    run = vm_qemu.measure(2, kernel)
+    run = vm_qemu.measure(2, Path(kernel), vm_qemu.find_qemu())
     assert len(run.boots) == 2
     b = vm_qemu.baseline(run, kernel_name=Path(str(kernel)).name).to_dict()
     assert b["kind"] == "measured"

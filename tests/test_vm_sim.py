@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from pathlib import Path
 
 import pytest
 
@@ -101,18 +102,20 @@ def test_vm_section_simulated_only_and_with_a_user_file(tmp_path) -> None:  # ty
 
     from virtprobe.benchmark.vm import baselines as vm
 
-    sec = vm.vm_section([], runs=4, seed=1, kernel=None, profiles_file=None)
+    plan = vm.vm_preflight([], kernel=None, profiles_file=None)
+    assert plan.qemu is None
+    sec = vm.vm_section(plan, runs=4, seed=1)
     assert sec and [b.kind for b in sec] == ["simulated"] * len(sec)
-    assert sec == vm.vm_section([], runs=4, seed=1, kernel=None, profiles_file=None)
+    assert sec == vm.vm_section(vm.vm_preflight([], kernel=None, profiles_file=None), runs=4, seed=1)
     f = tmp_path / "p.json"
     doc = {"format": 1, "profiles": [{"name": "x", "unverified": "yes"}]}
     f.write_text(json.dumps(doc), encoding="utf-8")
     from virtprobe.errors import InputError
 
     with pytest.raises(InputError, match="'unverified' must be true or false"):
-        vm.vm_section([], runs=4, seed=1, kernel=None, profiles_file=str(f))
+        vm.vm_preflight([], kernel=None, profiles_file=str(f))
     with pytest.raises(InputError, match="unknown --vm kind 'vbox'"):
-        vm.vm_section(["vbox"], runs=4, seed=1, kernel=None, profiles_file=None)
+        vm.vm_preflight(["vbox"], kernel=None, profiles_file=None)
 
 
 def test_vm_section_appends_the_measured_qemu_row(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,9 +126,10 @@ def test_vm_section_appends_the_measured_qemu_row(monkeypatch: pytest.MonkeyPatc
         vm_qemu.BootResult(True, 1.5, 1.6, 200 << 20, 190 << 20, 180 << 20, 0, False, None),
         vm_qemu.BootResult(True, 1.7, 1.8, 201 << 20, 191 << 20, 181 << 20, 0, False, None),
     ]
-    fake = vm_qemu.QemuRun("tcg", "microvm", "KVM boot failed: x", boots, ["qemu"], "/k/vmlinuz-6.1")
-    monkeypatch.setattr(vm_qemu, "measure", lambda runs, kernel, kvm=None, progress=None: fake)
-    sec = vm.vm_section(["qemu"], runs=2, seed=1, kernel=None, profiles_file=None)
+    fake = vm_qemu.QemuRun("tcg", "microvm", "KVM boot failed: x", tuple(boots), ("qemu",), "/k/vmlinuz-6.1")
+    monkeypatch.setattr(vm_qemu, "measure", lambda runs, kpath, exe, kvm=None, progress=None: fake)
+    plan = vm.VmPlan(tuple(vm_profiles.select_profiles()), vm.QemuFound("qemu", Path("/k/vmlinuz-6.1")))
+    sec = vm.vm_section(plan, runs=2, seed=1)
     last = sec[-1].to_dict()
     assert last["kind"] == "measured" and last["accel"] == "tcg"
     assert last["boot_samples_s"] == [1.5, 1.7]

@@ -1,7 +1,7 @@
 """virtprobe: what is this machine, really, and what does isolation cost on it?
 
 The public Python API; the CLI is a client of it. `import virtprobe` is cheap: it imports
-nothing heavy (no docker, rich, typer or jsonschema); each function loads what it needs.
+nothing heavy (no docker, rich, typer, jsonschema or psutil); each function loads what it needs.
 
     >>> import virtprobe
     >>> result = virtprobe.detect()                 # the live machine
@@ -22,6 +22,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from virtprobe._version import __version__
+from virtprobe.errors import missing_extra
 
 if TYPE_CHECKING:
     from typing import Unpack
@@ -56,6 +57,10 @@ __all__ = [
     "load_report",
 ]
 
+# The imports below, in functions, are lazy on purpose: `import virtprobe` loads none of docker, rich,
+# typer, jsonschema or psutil (tests/test_api.py), and `virtprobe --version` and `--help`, which import
+# this package, load nothing they do not print (<= 1.5x virt-what, benchmarks/detect_speed.py).
+
 # Types re-exported lazily (PEP 562), so that naming them costs nothing until used.
 _LAZY = {
     "BenchKeywords": "virtprobe.api_types",
@@ -76,7 +81,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'virtprobe' has no attribute {name!r}")
-    import importlib
+    import importlib  # lazy: see above (`--version` does not load importlib)
 
     return getattr(importlib.import_module(module), name)
 
@@ -91,6 +96,7 @@ def detect(root: str | os.PathLike[str] | None = None, *, kvm_probe: bool = True
     virtprobe.errors.InputError for a `root` that does not exist.
     `result.to_dict()` and `result.to_json()` are `virtprobe detect --json`'s document.
     """
+    # lazy: see above.
     from virtprobe.detection.run import detect as _detect
     from virtprobe.machine.roots import open_source
 
@@ -114,15 +120,22 @@ def bench(
     is removed, whatever happens. Raises virtprobe.errors.EngineError when the engine cannot
     be used (when it died mid-run, the error's `partial` is the BenchResult of what was
     measured before), UnrunnableError when the workload cannot run, MissingExtra without the
-    Docker SDK (pip install 'virtprobe[bench]'), Interrupted on Ctrl-C/SIGTERM (after cleaning up).
+    Docker SDK or psutil (pip install 'virtprobe[bench]'), Interrupted on Ctrl-C/SIGTERM (after cleaning up).
     """
+    # lazy: see above.
     from virtprobe.benchmark.backend import no_progress
     from virtprobe.benchmark.engines import make_backend
     from virtprobe.benchmark.options import BenchOptions
-    from virtprobe.benchmark.runner import run_bench
     from virtprobe.detection.run import detect as _detect
     from virtprobe.machine.source import LiveSource
 
+    try:
+        from virtprobe.benchmark.runner import run_bench  # psutil (density, engine cost): the [bench] extra
+    except ModuleNotFoundError as err:
+        extra = missing_extra(err)
+        if extra is None:
+            raise
+        raise extra from err
     if options is not None and keywords:
         raise TypeError("pass either a BenchOptions or keyword options, not both")
     if options is None:
@@ -143,9 +156,8 @@ def load_report(path: str | os.PathLike[str]) -> Report:
     Raises virtprobe.errors.ReportFormatError, naming the file, for anything that is not
     a readable virtprobe report; MissingExtra without jsonschema (pip install 'virtprobe[report]').
     """
-    from virtprobe.errors import missing_extra
-
     try:
+        # lazy: see above; and without jsonschema (the [report] extra) this import raises, below.
         from virtprobe.report.load import load_report as _load
 
         return _load(path)
@@ -171,6 +183,7 @@ def compare(
     `env_mismatch="refuse"`; with "warn" they are compared and the differences are listed
     in `Comparison.env_differences`.
     """
+    # lazy: see above.
     from virtprobe.report.compare import compare as _compare
 
     return _compare(base, new, threshold=threshold_pct / 100.0, force=env_mismatch == "warn")

@@ -20,7 +20,7 @@ from virtprobe.benchmark.guest import probe_image
 from virtprobe.benchmark.interrupts import held_interrupts, signals_ignored
 from virtprobe.benchmark.options import BenchOptions
 from virtprobe.benchmark.result import CycleSample, ParallelSection
-from virtprobe.errors import UnrunnableError
+from virtprobe.errors import UnrunnableError, VirtprobeError
 
 USER_OUTPUT_TIMEOUT_S = 30.0
 
@@ -71,8 +71,6 @@ class ClockJudge:
 
 def _remove_quietly(backend: Backend, cid: str) -> None:
     """Remove a container whose cycle failed; the error being raised is the one that matters."""
-    from virtprobe.errors import VirtprobeError
-
     try:
         with held_interrupts():
             backend.remove(cid)

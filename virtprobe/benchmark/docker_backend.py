@@ -16,6 +16,7 @@ import os
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests.exceptions
+import urllib3.exceptions
 
 from virtprobe.benchmark import hostmem
 from virtprobe.benchmark.connect import EngineTarget
@@ -159,10 +161,6 @@ def client_for(target: EngineTarget, timeout_s: int = API_TIMEOUT_S) -> docker.D
     if target.tls is not None and not target.tls.verify:
         # urllib3 warns on every request (40 lines for one run); the target carries one line
         # saying the same (connect.py), which the CLI prints once.
-        import warnings
-
-        import urllib3.exceptions
-
         warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
     if target.tls is not None:
         t = target.tls

@@ -36,7 +36,9 @@ def make_backend(engine: Engine = None, *, tlsverify: bool = False) -> Backend:
     """A connected backend for `engine`. Raises EngineError when it cannot be reached,
     InputError for an address or context that does not exist, MissingExtra without the Docker SDK."""
     try:
-        from virtprobe.benchmark import docker_backend  # the Docker SDK: the [bench] extra
+        # lazy: the Docker SDK is the [bench] extra; without it virtprobe.bench() raises
+        # MissingExtra (tests/test_cli.py), and `import virtprobe` never loads docker (tests/test_api.py).
+        from virtprobe.benchmark import docker_backend
     except ModuleNotFoundError as err:
         extra = missing_extra(err)
         if extra is None:

@@ -27,6 +27,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from virtprobe.benchmark.backend import Backend, Clock, Progress
@@ -34,6 +35,8 @@ from virtprobe.benchmark.connect import EngineTarget
 from virtprobe.benchmark.interrupts import Terminated, signals_ignored, signals_interrupt
 from virtprobe.benchmark.options import BenchOptions
 from virtprobe.benchmark.result import BenchResult
+from virtprobe.benchmark.runner import run_bench as default_run_bench
+from virtprobe.benchmark.vm.baselines import vm_preflight
 from virtprobe.detection.model import DetectResult
 from virtprobe.errors import EXIT_ENGINE, Interrupted, VirtprobeError
 
@@ -130,14 +133,10 @@ def run_fleet(
     Raises Interrupted on Ctrl-C/SIGTERM, after every engine has removed its containers.
     """
     if run_bench is None:
-        from functools import partial
-
-        from virtprobe.benchmark.runner import run_bench as default_run_bench
-        from virtprobe.benchmark.vm.baselines import vm_preflight
-
-        # The VM options are checked once for the whole fleet, before any engine starts.
-        vm_preflight(list(options.vm), options.kernel, options.profiles)
-        run_bench = partial(default_run_bench, preflight=False)
+        # The VM options are checked once for the whole fleet, before any engine starts, and
+        # every engine's run uses what that check found.
+        plan = vm_preflight(list(options.vm), options.kernel, options.profiles)
+        run_bench = partial(default_run_bench, vm_plan=plan)
     cancelled = threading.Event()
     outcomes: dict[int, EngineOutcome] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, len(targets)), thread_name_prefix="virtprobe-engine")

@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from virtprobe.benchmark.backend import Clock, Progress
+from virtprobe.benchmark.criu import run_criu
 from virtprobe.benchmark.cycles import ClockJudge
+from virtprobe.benchmark.density import run_density
 from virtprobe.benchmark.engine import EngineInfo
+from virtprobe.benchmark.engine_cost import run_engine_cost
+from virtprobe.benchmark.image_cache import run_image_cache
 from virtprobe.benchmark.options import BenchOptions
 from virtprobe.benchmark.result import (
     REFUSED,
@@ -28,7 +32,11 @@ from virtprobe.benchmark.result import (
     RestoreSection,
     ScalingSection,
 )
+from virtprobe.benchmark.scaling import run_scaling
+from virtprobe.benchmark.vm import restore as vm_restore
+from virtprobe.benchmark.vm import restore_sources
 from virtprobe.detection.model import KvmResult
+from virtprobe.machine import kvmapi
 
 
 @dataclass(frozen=True)
@@ -59,27 +67,19 @@ def run_platform(
 ) -> PlatformSections:
     image_cache = density = scaling = engine_cost = restore = None
     if options.image_cache:
-        from virtprobe.benchmark.image_cache import run_image_cache
-
         image_cache = run_image_cache(
             backend, clock, options, progress, run_id=run_id, engine=engine, judge=judge, realtime=realtime
         )
     if options.density:
-        from virtprobe.benchmark.density import run_density
-
         density = run_density(
             backend, clock, options, progress, image=image, probe=probe, run_id=run_id, engine=engine,
             judge=judge, runtime=runtime, sleep=sleep, realtime=realtime,
         )  # fmt: skip
     if len(options.parallel_levels) >= 2:
-        from virtprobe.benchmark.scaling import run_scaling
-
         scaling = run_scaling(
             backend, clock, image, run_id, options.parallel_levels, options.runs, probe, progress, runtime, judge
         )
     if options.engine_cost:
-        from virtprobe.benchmark.engine_cost import run_engine_cost
-
         host = getattr(backend, "host", None)
         engine_cost = run_engine_cost(backend, probe_tag, run_id, options.runs, engine, host, progress, runtime)
     if options.snapshot:
@@ -96,10 +96,6 @@ def _restore(
     kvm: KvmResult | None,
     progress: Progress,
 ) -> RestoreSection:
-    from virtprobe.benchmark.criu import run_criu
-    from virtprobe.benchmark.vm import restore, restore_sources
-    from virtprobe.machine import kvmapi
-
     rows: list[RestoreRow] = []
     progress("snapshot restore", 0, 1)
     if kvm is not None and not kvm.usable:
@@ -110,7 +106,7 @@ def _restore(
         ]
     else:
         try:
-            rows += restore.measure(options.runs)
+            rows += vm_restore.measure(options.runs)
         except kvmapi.KvmError as err:
             why = f"KVM failed at stage {err.stage}: {err}"
             rows.append(RestoreRow("kvm-snapshot", "KVM snapshot restore", REFUSED, (), None, refused=why))

@@ -40,6 +40,7 @@ from virtprobe.benchmark.result import (
     ParallelSection,
     VmBaseline,
 )
+from virtprobe.benchmark.vm.baselines import VmPlan, hwvirt_section, vm_preflight, vm_section
 from virtprobe.detection.model import DetectResult
 from virtprobe.errors import EngineError, InputError, Interrupted
 from virtprobe.machine.source import LiveSource
@@ -202,22 +203,21 @@ def run_bench(
     sleep: Callable[[float], None] = time.sleep,
     realtime: Clock = time.time_ns,
     boot_id: Callable[[], str | None] = local_boot_id,
-    preflight: bool = True,
+    vm_plan: VmPlan | None = None,
 ) -> BenchResult:
     """Measure under the clean-up guard and assemble the result. Ctrl-C/SIGTERM -> Interrupted.
 
-    `preflight=False`: the caller has already checked the VM options (a fleet checks them once for all engines)."""
+    The VM options are checked first (vm_preflight), unless the caller passes the `vm_plan` its
+    own check returned (a fleet checks them once for all engines); the run then uses that plan."""
     # SIGTERM ends the whole run the way Ctrl-C does (exit 130), so every cleanup
     # runs, not only the containers': a QEMU guest or a floor runtime too.
     # Typer turns a KeyboardInterrupt into a silent exit 130, so it becomes our
     # Interrupted here, with its one line. (Inside the cleanup guard it already is.)
     try:
         with signals_interrupt(signal.SIGTERM):
-            if preflight:
-                from virtprobe.benchmark.vm.baselines import vm_preflight
-
-                vm_preflight(list(options.vm), options.kernel, options.profiles)
-            return _run_bench(options, backend, detected, progress, clock, sleep, realtime, boot_id)
+            if vm_plan is None:
+                vm_plan = vm_preflight(list(options.vm), options.kernel, options.profiles)
+            return _run_bench(options, backend, detected, vm_plan, progress, clock, sleep, realtime, boot_id)
     except KeyboardInterrupt as err:
         what = "terminated" if isinstance(err, Terminated) else "interrupted"
         raise Interrupted(f"{what}; nothing virtprobe started is left running") from err
@@ -227,6 +227,7 @@ def _run_bench(
     options: BenchOptions,
     be: Backend,
     detected: DetectResult,
+    vm_plan: VmPlan,
     progress: Progress,
     clock: Clock,
     sleep: Callable[[float], None],
@@ -304,7 +305,7 @@ def _run_bench(
     bad_exits = sorted({s.exit_code for s in all_samples if s.exit_code})
     if bad_exits:
         warnings.append(f"the image exited with status {', '.join(map(str, bad_exits))}")
-    vm, hw = _vm_sections(options, detected, progress)
+    vm, hw = _vm_sections(options, vm_plan, detected, progress)
     env = env_mod.environment(info, detected, load_start, env_mod.load_average())
     busy = env_mod.busy_warning(load_start, env.cpu_count)
     if busy:
@@ -381,15 +382,14 @@ def _platform(
 
 
 def _vm_sections(
-    options: BenchOptions, detected: DetectResult, progress: Progress
+    options: BenchOptions, plan: VmPlan, detected: DetectResult, progress: Progress
 ) -> tuple[tuple[VmBaseline, ...], HwvirtSection | None]:
-    """The VM baselines (always the simulated profiles; QEMU with --vm qemu) and --hwvirt."""
-    from virtprobe.benchmark.vm.baselines import hwvirt_section, vm_section
+    """The VM baselines (always the plan's simulated profiles; QEMU with --vm qemu) and --hwvirt."""
 
     def say(message: str) -> None:
         progress(message, 0, 0)
 
     seed = options.seed if options.seed is not None else 1
-    vm = vm_section(list(options.vm), options.runs, seed, options.kernel, options.profiles, detected.kvm, progress=say)
+    vm = vm_section(plan, options.runs, seed, detected.kvm, progress=say)
     hw = hwvirt_section(options.runs, detected.kvm, progress=say) if options.hwvirt else None
     return vm, hw

@@ -17,15 +17,21 @@ from typing import Any
 
 from virtprobe.benchmark.backend import Progress
 from virtprobe.benchmark.connect import EngineTarget
-from virtprobe.benchmark.fleet import EngineOutcome
+from virtprobe.benchmark.engines import make_backend
+from virtprobe.benchmark.fleet import EngineOutcome, run_fleet
 from virtprobe.benchmark.options import BenchOptions
+from virtprobe.cli.console import TASK_LABELS, progress_bar, progress_lines, stderr_console, stdout_console
+from virtprobe.detection.run import detect
 from virtprobe.errors import EngineError, GateFailed
+from virtprobe.machine.source import LiveSource
+from virtprobe.report.envelope import dumps
+from virtprobe.report.fleet import anonymize_fleet, fleet_from_outcomes, fleet_to_document
+from virtprobe.report.formats import report_page
+from virtprobe.report.gates import check_gates
+from virtprobe.report.writers.terminal import renderable
 
 
 def _detected() -> Any:
-    from virtprobe.detection.run import detect
-    from virtprobe.machine.source import LiveSource
-
     # One detect run for the whole fleet: it describes the machine virtprobe runs on.
     return detect(LiveSource(), kvm_probe=True)
 
@@ -33,8 +39,6 @@ def _detected() -> Any:
 @contextmanager
 def engine_progress(targets: Sequence[EngineTarget]) -> Iterator[tuple[Any, Any]]:
     """(progress_for(target), on_done(outcome)): one live line per engine on a terminal, else a line per event."""
-    from virtprobe.cli.console import TASK_LABELS, stderr_console
-
     console = stderr_console()
     width = max(len(t.name) for t in targets)
 
@@ -44,15 +48,12 @@ def engine_progress(targets: Sequence[EngineTarget]) -> Iterator[tuple[Any, Any]
         console.print(f"{o.target.name:<{width}}  {state}", markup=False, highlight=False)
 
     if not console.is_terminal:
-        from virtprobe.cli.console import progress_lines
 
         def progress_for(target: EngineTarget) -> Progress:
             return progress_lines(TASK_LABELS, prefix=f"{target.name:<{width}}  ")
 
         yield progress_for, on_done
         return
-    from virtprobe.cli.console import progress_bar
-
     with progress_bar(console) as bar:
         rows: dict[str, Any] = {}
 
@@ -87,12 +88,6 @@ def run_fleet_command(
     write: Callable[[str, str, bool, Any], None],
 ) -> None:
     """`write(text, dest, force, run_id)` is bench's own report writer (it salvages a failed write)."""
-    from virtprobe.benchmark.engines import make_backend
-    from virtprobe.benchmark.fleet import run_fleet
-    from virtprobe.report.envelope import dumps
-    from virtprobe.report.fleet import anonymize_fleet, fleet_from_outcomes, fleet_to_document
-    from virtprobe.report.gates import check_gates
-
     detected = _detected()
     t0 = time.monotonic()
     with engine_progress(targets) as (progress_for, on_done):
@@ -114,10 +109,6 @@ def run_fleet_command(
     if json_out is not None:
         write(dumps(fleet_to_document(fleet)), json_out, force, f"fleet-{int(t0)}")
     if json_out != "-":
-        from virtprobe.cli.console import stdout_console
-        from virtprobe.report.formats import report_page
-        from virtprobe.report.writers.terminal import renderable
-
         stdout_console().print(renderable([report_page(fleet)]))
     failed = [m for m in fleet.members if not m.ok]
     if failed:

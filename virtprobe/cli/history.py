@@ -8,7 +8,7 @@ import typer
 
 from virtprobe.cli.report import Json, OldOut, Output, _destination, _format, emit
 from virtprobe.errors import GateFailed
-from virtprobe.report.formats import OutputFormat
+from virtprobe.report.output_format import OutputFormat
 
 
 def history(

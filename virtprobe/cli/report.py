@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from virtprobe.errors import GateFailed
-from virtprobe.report.formats import OutputFormat
+from virtprobe.report.output_format import OutputFormat
 
 
 class EnvMismatch(enum.StrEnum):

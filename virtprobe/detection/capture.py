@@ -18,23 +18,27 @@ tables keep only their 36-byte header (signature, OEM ID, OEM table ID, revision
 
 from __future__ import annotations
 
+import base64
 import errno
 import fnmatch
 import glob
 import json
 import os
+import re
 import sys
 import tarfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from virtprobe.detection.container_readers import filter_pid1_cmdline
+from virtprobe.detection.run import detect
 from virtprobe.detection.tables.clouds import LABELS, MARKER_FILES
 from virtprobe.detection.tables.platforms import FILES as PLATFORM_FILES
-from virtprobe.errors import InputError
+from virtprobe.errors import InputError, shown
+from virtprobe.machine.archive import is_snapshot_archive
 from virtprobe.machine.atomic import atomic_file, exchange, fsync_folder, new_folder_mode, rename_noreplace, write_bytes
+from virtprobe.machine.bounded import MAX_SNAPSHOT_META_BYTES, load_json_file
 from virtprobe.machine.scratch import make_folder, remove_folder
 from virtprobe.machine.source import MAX_READ_BYTES, SNAPSHOT_FORMAT, SNAPSHOT_META, LiveSource, Lookup
 
@@ -50,8 +54,7 @@ DERIVED = "derived"  # never copied: virtprobe-snapshot.json keeps only the fact
 ACPI_HEADER_BYTES = 36  # the ACPI System Description Table Header (ACPI 6.5, section 5.2.6)
 
 
-@dataclass(frozen=True)
-class Spec:
+class Spec(NamedTuple):
     pattern: str  # relative glob, e.g. "sys/class/dmi/id/*"
     kind: str
 
@@ -215,8 +218,6 @@ def keep_command_lines(name: str, out: bytes) -> bytes:
     """A command's output as a snapshot keeps it: dmesg only its DMESG_KEEP lines."""
     if name != "dmesg":
         return out
-    import re
-
     keep = re.compile("|".join(f"(?:{p})" for p in DMESG_KEEP))
     lines = out.decode("utf-8", "replace").splitlines()
     return "".join(line + "\n" for line in lines if keep.search(line)).encode()
@@ -344,20 +345,19 @@ def _read(host: str, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@dataclass
-class SnapshotMeta:
+class SnapshotMeta(NamedTuple):
     """What `virtprobe snapshot` writes to virtprobe-snapshot.json."""
 
     platform: str
     machine: str
-    env: dict[str, str] = field(default_factory=dict)
-    cpuid: dict[str, dict[str, int]] | None = None
-    cpuid_reason: str | None = None
-    commands: dict[str, str] = field(default_factory=dict)  # name -> base64 stdout
-    kvm_probe: dict[str, Any] | None = None
-    msr: dict[str, int] = field(default_factory=dict)  # "0xc0010131" -> value, only those detect read
+    env: dict[str, str]
+    cpuid: dict[str, dict[str, int]] | None
+    cpuid_reason: str | None
+    commands: dict[str, str]  # name -> base64 stdout
+    kvm_probe: dict[str, Any] | None
+    msr: dict[str, int]  # "0xc0010131" -> value, only those detect read
     # Facts derived from identifiers that are never stored (capture.DERIVED paths): path -> fact.
-    derived: dict[str, str] = field(default_factory=dict)
+    derived: dict[str, str]
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -381,8 +381,6 @@ class SnapshotMeta:
 
 
 def _meta(src: _RecordingSource) -> SnapshotMeta:
-    import base64
-
     cpuid: dict[str, dict[str, int]] = {}
     reasons = []
     for (leaf, sub), got in sorted(src.leaves.items()):
@@ -417,8 +415,6 @@ def _meta(src: _RecordingSource) -> SnapshotMeta:
 
 def capture_into(dest: Path, kvm_probe: bool) -> list[str]:
     """Write a snapshot root into the (existing, empty) folder dest."""
-    from virtprobe.detection.run import detect
-
     src = _RecordingSource()
     detect(src, kvm_probe=kvm_probe)
     notes = _copy_specs(dest) if src.platform == "linux" else []
@@ -479,17 +475,12 @@ def _foreign_entry(folder: Path) -> str | None:
 
 def _check_replaceable(out: Path, as_tar: bool) -> None:
     """InputError unless out holds a virtprobe snapshot (a folder or an archive) and nothing else."""
-    from virtprobe.errors import shown
-    from virtprobe.machine.bounded import MAX_SNAPSHOT_META_BYTES, load_json_file
-
     not_ours = (
         f"{out} is not a virtprobe snapshot, so --force will not replace it; remove it yourself or pick another OUT"
     )
     if out.is_symlink():
         raise InputError(f"{out} is a symlink; --force replaces only a snapshot virtprobe wrote")
     if as_tar:
-        from virtprobe.machine.archive import is_snapshot_archive
-
         if not out.is_file() or not is_snapshot_archive(out):
             raise InputError(not_ours)
         return

@@ -11,7 +11,10 @@ Conventions (documented in docs/detect.md, "Identifiers"):
 # with it, typing.NamedTuple turns each field's string annotation into a ForwardRef, which calls
 # compile() (66 of them here, about 1 ms of `detect --json`'s start-up). Names a class uses before
 # it exists are quoted instead.
+import time
 from typing import Any, NamedTuple
+
+from virtprobe._version import __version__
 
 NONE = "none"
 
@@ -373,10 +376,6 @@ class DetectResult(NamedTuple):
 
     def to_dict(self, created_utc: str | None = None) -> dict[str, Any]:
         """The whole detect document, as `virtprobe detect --json` prints it (created now, unless given)."""
-        import time
-
-        from virtprobe._version import __version__
-
         return {
             "schema_version": SCHEMA_VERSION,
             "kind": "detect",
@@ -387,6 +386,7 @@ class DetectResult(NamedTuple):
 
     def to_json(self, created_utc: str | None = None) -> str:
         """`detect --json`'s text: sorted keys, two-space indent, a trailing newline (as report/envelope.dumps)."""
+        # lazy: the drop-in modes and --format lines/env never load json (`detect --vm` <= 1.0x virt-what).
         import json
 
         doc = self.to_dict(created_utc)

@@ -1,17 +1,20 @@
 """`detect(src)`: dispatch on the source's platform once, run every probe, assemble the result.
 
-Linux runs the file-based probes (cpu, kvm, hypervisor, cloud, container,
-wsl, cvm), and the --check targets (detection.checks) when asked; Windows and macOS have
-their own whole-machine probes; any other platform gets a result whose every
-id is None, with evidence saying why. Probes never raise; neither does this.
+Linux runs the file-based probes (cpu, kvm, hypervisor, cloud, container, wsl, cvm,
+platform) and the --check targets when asked (detection/linux.py); Windows and macOS have
+their own whole-machine probes (windows.py, macos.py); any other platform gets a result
+whose every id is None, with evidence saying why. Probes never raise; neither does this.
+
+Each platform's module is imported when its platform is detected, not at the top: Windows
+and macOS load none of the Linux probes, and on Linux the probes load after src.prefetch()
+started the CPUID/KVM child, so their import overlaps its work (`detect --json` <= 1.0x
+virt-what, benchmarks/detect_speed.py).
 """
 
 from __future__ import annotations
 
 from virtprobe.detection.model import (
-    CONSIDERED,
     UNKNOWN,
-    CheckResult,
     CloudResult,
     ContainerResult,
     CpuResult,
@@ -24,97 +27,17 @@ from virtprobe.detection.model import (
 )
 from virtprobe.machine.source import Source
 
-HOST_PATHS = ("proc/sys/kernel/osrelease", "etc/os-release", "usr/lib/os-release")
-
-
-def parse_os_release(text: str) -> dict[str, str]:
-    """os-release(5): KEY=value lines, values optionally quoted."""
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        k, _, v = line.partition("=")
-        v = v.strip()
-        if len(v) >= 2 and v[0] == v[-1] and v[0] in "\"'":
-            v = v[1:-1]
-        out[k.strip()] = v
-    return out
-
-
-def host_info(src: Source) -> tuple[HostInfo, list[Evidence]]:
-    ev: list[Evidence] = []
-    osrel = src.read("proc/sys/kernel/osrelease", limit=4096)
-    kernel = osrel.text.strip() if osrel.text and osrel.text.strip() else None
-    os_name = None
-    for rel in ("etc/os-release", "usr/lib/os-release"):
-        read = src.read(rel, limit=65536)
-        if read.text:
-            fields = parse_os_release(read.text)
-            os_name = fields.get("PRETTY_NAME") or fields.get("NAME")
-            if os_name:
-                ev.append(Evidence("host", src.path(rel) + ": PRETTY_NAME", os_name, CONSIDERED))
-                break
-    if kernel:
-        ev.append(Evidence("host", src.path("proc/sys/kernel/osrelease"), kernel, CONSIDERED))
-    host = HostInfo(
-        platform=src.platform, machine=src.machine, kernel=kernel, os_name=os_name, source=src.describe()
-    )
-    return host, ev
-
 
 def detect_linux(src: Source, kvm_probe: bool = True, checks: bool = False) -> DetectResult:
     # The probes that execute code (CPUID, the KVM guest) start in a child now and run
     # while the modules below load and the file-only probes read (machine/prefetch.py).
     src.prefetch(kvm=kvm_probe)
     try:
-        return _detect_linux(src, kvm_probe, checks)
+        from virtprobe.detection.linux import probe_linux  # lazy: after prefetch (module docstring)
+
+        return probe_linux(src, kvm_probe, checks)
     finally:
         src.close()
-
-
-def _detect_linux(src: Source, kvm_probe: bool, checks: bool) -> DetectResult:
-    # Imported here, not at the top: Windows and macOS never load the Linux probes.
-    from virtprobe.detection.cloud import probe_cloud
-    from virtprobe.detection.container import probe_container
-    from virtprobe.detection.cpu import probe_cpu
-    from virtprobe.detection.cvm import probe_cvm
-    from virtprobe.detection.hypervisor import probe_hypervisor
-    from virtprobe.detection.kvm import probe_kvm
-    from virtprobe.detection.platform import probe_platform
-    from virtprobe.detection.wsl import probe_wsl
-
-    host, host_ev = host_info(src)
-    # File-only probes first, while the child is still busy; the evidence keeps its order.
-    container, container_ev = probe_container(src)
-    wsl, wsl_ev = probe_wsl(src)
-    cpu, cpu_ev = probe_cpu(src)
-    kvm, kvm_ev = probe_kvm(src, run_guest=kvm_probe)
-    hypervisor, hv_ev = probe_hypervisor(src)
-    cloud, cloud_ev = probe_cloud(src, hypervisor, container)
-    cvm, cvm_ev = probe_cvm(src)
-    platform, platform_ev = probe_platform(src, wsl)
-    evidence = [*host_ev, *cpu_ev, *kvm_ev, *hv_ev, *cloud_ev, *container_ev, *wsl_ev, *cvm_ev, *platform_ev]
-    verdicts: tuple[CheckResult, ...] = ()
-    if checks:
-        # Only when asked: the check targets are the largest module detect has, and
-        # `detect --json` is judged by its start-up time.
-        from virtprobe.detection.checks import run_checks
-
-        verdicts = run_checks(src, cpu, kvm, hypervisor, host.kernel, kvm_probe=kvm_probe, platform=platform)
-    return DetectResult(
-        host=host,
-        cpu=cpu,
-        kvm=kvm,
-        hypervisor=hypervisor,
-        cloud=cloud,
-        container=container,
-        wsl=wsl,
-        evidence=tuple(evidence),
-        cvm=cvm,
-        checks=verdicts,
-        platform=platform,
-    )
 
 
 def detect_unknown(src: Source) -> DetectResult:
@@ -142,6 +65,7 @@ def detect(src: Source, kvm_probe: bool = True, checks: bool = False) -> DetectR
     if src.platform == "linux":
         return detect_linux(src, kvm_probe=kvm_probe, checks=checks)
     if src.platform in ("win32", "darwin"):
+        # lazy: each platform loads its own module (module docstring).
         from virtprobe.detection.platform import probe_platform_env_only
 
         if src.platform == "win32":

@@ -10,12 +10,12 @@ A Surface laptop says "Microsoft Corporation" in System Manufacturer and is not
 a VM: only the model "Virtual Machine" means a Hyper-V guest.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: NamedTuples on detect's path (detection/model.py says why).
 import re
 import weakref
-from dataclasses import dataclass
+from typing import NamedTuple
 
+from virtprobe.detection.cloud import CloudFacts, decide_cloud, guest_of
 from virtprobe.detection.model import (
     CONSIDERED,
     DECISIVE,
@@ -72,8 +72,7 @@ def parse_systeminfo(text: str) -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True)
-class HyperVRequirements:
+class HyperVRequirements(NamedTuple):
     hypervisor_detected: bool
     vm_monitor_mode: bool | None = None
     enabled_in_firmware: bool | None = None
@@ -135,8 +134,7 @@ def _sig(b: int, c: int, d: int) -> str:
     return raw.decode("latin-1").rstrip("\0")
 
 
-@dataclass(frozen=True)
-class WindowsFacts:
+class WindowsFacts(NamedTuple):
     """What the Windows sources said, before anything is decided."""
 
     si: dict[str, str]  # systeminfo, parsed; empty when it gave no output
@@ -420,8 +418,6 @@ def _cloud(
     manufacturer: str | None, model: str | None, hypervisor: HypervisorResult, ev: list[Evidence]
 ) -> CloudResult:
     """The shared cloud rules on what systeminfo shows (sys_vendor and product_name only)."""
-    from virtprobe.detection.cloud import CloudFacts, decide_cloud, guest_of
-
     source = "command: systeminfo: System Manufacturer/Model"
     if not manufacturer:
         ev.append(Evidence("cloud", "command: systeminfo: System Manufacturer", "", UNKNOWN, None, "no manufacturer"))

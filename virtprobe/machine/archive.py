@@ -32,6 +32,7 @@ hold on every Python version (tarfile's extraction filters arrived only in
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import posixpath
 import shutil
@@ -143,9 +144,9 @@ class _BoundedTarInfo(tarfile.TarInfo):
 
 def _decompressed(raw: IO[bytes], kind: str) -> IO[bytes]:
     if kind == "gz":
-        import gzip
-
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    # lazy: bz2 and lzma are optional in a Python build (no _bz2 or _lzma without their libraries);
+    # only an archive compressed with them needs them.
     if kind == "bz2":
         import bz2
 
@@ -356,6 +357,7 @@ def is_snapshot_archive(path: str | os.PathLike[str]) -> bool:
 
 
 def _xz_errors() -> tuple[type[Exception], ...]:
+    # lazy: lzma is optional in a Python build (see _decompressed).
     import lzma
 
     return (lzma.LZMAError,)

@@ -19,6 +19,7 @@ do it: the old folder aside first, then the new one in.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import tempfile
@@ -119,8 +120,6 @@ def write_bytes(data: bytes, dest: str, force: bool = False) -> None:
 
 def _renameat2(src: str, dst: str, flags: int) -> None:
     """renameat2(2) through libc; OSError(ENOSYS) where libc has none."""
-    import ctypes
-
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         fn = libc.renameat2

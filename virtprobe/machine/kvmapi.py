@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import mmap
 import os
 import struct
@@ -315,8 +316,6 @@ def decode_exit(run: KvmRun, page: bytes | mmap.mmap | None = None) -> VcpuExit:
 
 
 def _ioctl_int(fd: int, request: int, arg: int, stage: str) -> int:
-    import fcntl
-
     try:
         return fcntl.ioctl(fd, request, arg)
     except OSError as err:
@@ -324,8 +323,6 @@ def _ioctl_int(fd: int, request: int, arg: int, stage: str) -> int:
 
 
 def _ioctl_struct(fd: int, request: int, obj: ctypes.Structure, stage: str) -> None:
-    import fcntl
-
     try:
         # A ctypes object is a writable buffer: the kernel's answer lands in it in place.
         fcntl.ioctl(fd, request, obj, True)
@@ -454,8 +451,6 @@ class Vm:
         self.set_regs(r)
 
     def run_once(self) -> VcpuExit:
-        import fcntl
-
         try:
             fcntl.ioctl(self.vcpu_fd, KVM_RUN, 0)
         except OSError as err:
@@ -467,8 +462,6 @@ class Vm:
         """KVM_RUN with immediate_exit set: the kernel finishes a pending I/O exit and returns at once
         (EINTR) without running the guest, so the vCPU state read next is complete (api.rst,
         "immediate_exit"; Firecracker does this before it saves a snapshot)."""
-        import fcntl
-
         assert self.run is not None
         self.run.immediate_exit = 1
         try:
@@ -521,8 +514,6 @@ def api_version(kvm_fd: int) -> int:
 def check_extensions(kvm_fd: int, caps: dict[str, int] | None = None) -> dict[str, int | None]:
     """KVM_CHECK_EXTENSION on the system fd for each named capability: 0 = absent, >0 = present
     (some return a count or a bit mask), None = the ioctl itself failed. Never raises."""
-    import fcntl
-
     out: dict[str, int | None] = {}
     for name, cap in (KVM_CAPS if caps is None else caps).items():
         try:

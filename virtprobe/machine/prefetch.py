@@ -14,6 +14,7 @@ doing in-process, as it did before (machine/cpuid.py and machine/kvmapi.py).
 
 from __future__ import annotations
 
+import faulthandler
 import marshal
 import os
 import select
@@ -21,7 +22,7 @@ import struct
 import time
 from typing import Any
 
-from virtprobe.machine.cpuid import reap_child
+from virtprobe.machine.cpuid import execute_cpuid, reap_child
 from virtprobe.machine.facts import CpuidRegs, Lookup
 
 CHILD_TIMEOUT_S = 2.0
@@ -38,18 +39,16 @@ def _send(wfd: int, obj: Any) -> None:
 def _child(wfd: int, leaves: tuple[int, ...], kvm: bool) -> None:  # pragma: no cover - runs in the fork
     code = 1
     try:
-        import faulthandler
-
         # A CPUID fault is the case the fork exists for; the parent reports it.
         faulthandler.disable()
         if kvm:
+            # lazy: only this child pays for ctypes and the KVM structures, while the parent
+            # reads files (`detect --json` <= 1.0x virt-what, benchmarks/detect_speed.py).
             from virtprobe.machine.kvmapi import probe_guest
 
             got = probe_guest()
             _send(wfd, ("kvm", got.value, got.reason))
-        from virtprobe.machine import cpuid
-
-        regs = cpuid.execute_cpuid([(leaf, 0) for leaf in leaves])
+        regs = execute_cpuid([(leaf, 0) for leaf in leaves])
         _send(wfd, ("cpuid", [(leaf, sub, *r) for (leaf, sub), r in regs], None))
         code = 0
     finally:

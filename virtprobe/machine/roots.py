@@ -16,7 +16,8 @@ def open_source(root: str | os.PathLike[str] | None) -> Source:
     if root is None:
         return LiveSource()
     if os.path.isfile(root):
-        # Only a file can be an archive; tarfile and its compressors cost milliseconds to import.
+        # lazy: only a file can be an archive; tarfile costs milliseconds that the live
+        # `detect --json` (<= 1.0x virt-what) never needs.
         from virtprobe.machine.archive import ArchiveSource, is_archive
 
         if is_archive(root):

@@ -23,8 +23,15 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from virtprobe.errors import InputError, shown
-from virtprobe.machine.bounded import MAX_FILE_BYTES, MAX_SNAPSHOT_META_BYTES, Refused, os_reason, read_limited
-from virtprobe.machine.cpuid import machine_name
+from virtprobe.machine.bounded import (
+    MAX_FILE_BYTES,
+    MAX_SNAPSHOT_META_BYTES,
+    Refused,
+    load_json_file,
+    os_reason,
+    read_limited,
+)
+from virtprobe.machine.cpuid import WANTED_LEAVES, live_cpuid, live_msr, machine_name, seed_batch
 from virtprobe.machine.envfacts import NAMES as ENV_NAMES
 from virtprobe.machine.envfacts import derive_all
 from virtprobe.machine.facts import CpuidRegs, FileRead, Lookup
@@ -187,7 +194,8 @@ class LiveSource(Source):
             return
         if sys.platform != "linux" or self.machine.lower() not in ("x86_64", "amd64"):
             return
-        from virtprobe.machine.cpuid import WANTED_LEAVES
+        # lazy: Windows, macOS and snapshot roots never start the child, and load no more than
+        # they did (detect's import set must not grow, benchmarks/detect_speed.py).
         from virtprobe.machine.prefetch import Prefetch
 
         self._prefetch = Prefetch(WANTED_LEAVES, kvm=kvm and self._kvm_fn is None)
@@ -220,8 +228,6 @@ class LiveSource(Source):
         key = (leaf, subleaf)
         if key not in self._cpuid_cache:
             if self._cpuid_fn is None:
-                from virtprobe.machine.cpuid import live_cpuid, seed_batch
-
                 if self._prefetch is not None:
                     regs, _why = self._prefetch.cpuid()
                     if regs is not None:  # else live_cpuid forks again, then falls back to /dev/cpu
@@ -240,6 +246,8 @@ class LiveSource(Source):
             self._kvm_cache = self._prefetch.kvm()  # None when the child gave no answer
         if self._kvm_cache is None:
             if self._kvm_fn is None:
+                # lazy: detect's own process loads ctypes and the KVM structures only when the
+                # prefetch child gave no answer (`detect --json` <= 1.0x virt-what).
                 from virtprobe.machine.kvmapi import probe_guest
 
                 self._kvm_fn = probe_guest
@@ -247,12 +255,12 @@ class LiveSource(Source):
         return self._kvm_cache
 
     def msr(self, index: int) -> Lookup:
-        from virtprobe.machine.cpuid import live_msr
-
         return live_msr(index)
 
 
 def _run_command(name: str) -> Lookup:
+    # lazy: detect runs a command only where a reader needs one (dmesg, Windows, macOS); subprocess
+    # and shutil cost about 10 ms to import here (`detect --json` <= 1.0x virt-what).
     import shutil
     import subprocess
 
@@ -295,7 +303,8 @@ class RootSource(Source):
     is_live = False
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        from pathlib import Path  # not at import: the live fast path never needs it
+        # lazy: only a snapshot root needs pathlib; the live `detect --json` (<= 1.0x virt-what) does not.
+        from pathlib import Path
 
         self.root: Path = Path(root)
         if not self.root.exists():
@@ -320,8 +329,6 @@ class RootSource(Source):
 
     def _load_meta(self) -> dict[str, Any]:
         """virtprobe-snapshot.json through the bounded door: a regular file inside the root, JSON within limits."""
-        from virtprobe.machine.bounded import load_json_file
-
         path = os.path.join(self._real_root, SNAPSHOT_META)
         if not os.path.lexists(path):
             return {}

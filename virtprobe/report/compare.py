@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from virtprobe.benchmark.engine import engine_differences
 from virtprobe.benchmark.result import PHASES, BenchResult, Environment, VmBaseline
 from virtprobe.detection.model import DetectResult, show_value
 from virtprobe.errors import InputError
@@ -189,8 +190,6 @@ def environment_differences(base: BenchResult, new: BenchResult) -> list[str]:
     product, versions, OCI runtime, per-container process, rootless, cgroups), and
     so is the list of runtimes benched (--runtime).
     """
-    from virtprobe.benchmark.engine import engine_differences
-
     out = []
     for label, get in ENV_FIELDS:
         b, n = get(base.environment), get(new.environment)

@@ -1,4 +1,4 @@
-"""The envelope every report file has, and JSON text: cheap to import (the `detect --json` path uses it).
+"""The envelope every report file has, and JSON text.
 
 `schema_version` ("MAJOR.MINOR"), `kind`, `tool` and `created_utc`, then the kind's
 own sections. report/document.py turns typed results into documents and back;
@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from virtprobe import __version__
 from virtprobe.detection.model import SCHEMA_VERSION as DETECT_SCHEMA_VERSION
@@ -27,11 +28,11 @@ SCHEMA_VERSIONS: dict[str, str] = {KIND_DETECT: DETECT_SCHEMA_VERSION, KIND_BENC
 
 
 def utc_now() -> str:
-    # time, not datetime: this runs on the detect --json path, where imports are the cost.
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-class Header(NamedTuple):
+@dataclass(frozen=True)
+class Header:
     """The envelope's common fields: which format, which kind, which tool wrote it, and when."""
 
     schema_version: str

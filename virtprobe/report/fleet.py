@@ -27,8 +27,10 @@ from virtprobe import stats
 from virtprobe.benchmark.result import BenchResult
 from virtprobe.detection.model import DetectResult
 from virtprobe.errors import ReportFormatError
-from virtprobe.report.document import BenchReport, DetectReport, Report, from_document, to_document
+from virtprobe.report.anonymize import PREFIX, anonymize, stable_hash
+from virtprobe.report.document import BenchReport, DetectReport, Report, from_document, new_report, to_document
 from virtprobe.report.envelope import KIND_BENCH, KIND_DETECT, KIND_FLEET, Header
+from virtprobe.report.metrics import container_memory_per_instance, container_startup_phase
 
 if TYPE_CHECKING:
     from virtprobe.benchmark.fleet import EngineOutcome
@@ -138,8 +140,6 @@ def _unique_names(members: Sequence[FleetMember]) -> list[FleetMember]:
 
 def fleet_from_outcomes(outcomes: Sequence[EngineOutcome], created_utc: str | None = None) -> FleetReport:
     """The fleet report of one `bench` run against several engines."""
-    from virtprobe.report.document import new_report
-
     members = []
     for o in outcomes:
         report = None if o.result is None else new_report(o.result, created_utc)
@@ -198,7 +198,6 @@ def fleet_from_document(doc: Mapping[str, Any], name: str, check: Callable[[Any,
 
 def anonymize_fleet(fleet: FleetReport) -> FleetReport:
     """Member names, sources and embedded hostnames hashed; error messages scrubbed of them too."""
-    from virtprobe.report.anonymize import PREFIX, anonymize, stable_hash
 
     def hashed(value: str) -> str:
         return value if not value or value.startswith(PREFIX) else stable_hash(value)
@@ -381,8 +380,6 @@ def verdict_counts(members: Sequence[FleetMember]) -> list[VerdictCount]:
 
 def host_medians(result: BenchResult) -> dict[str, float | None]:
     """The medians shown for one host (seconds, and bytes for memory)."""
-    from virtprobe.report.metrics import container_memory_per_instance, container_startup_phase
-
     c = result.container
     if c is None:
         return dict.fromkeys(HOST_METRICS)

@@ -2,58 +2,46 @@
 
 A report becomes pages (report/sections/), and a format's writer (report/writers/)
 renders the pages; `json` is the exception, since it writes the report's document
-itself. Adding an output format is a writer module and one branch here.
+itself. Adding an output format is a writer module, a member of OutputFormat
+(report/output_format.py, which the CLI's options import without loading any writer)
+and one branch here.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, assert_never
 
 from virtprobe.errors import InputError
 from virtprobe.report.compare import Comparison
 from virtprobe.report.document import BenchReport, Report, dumps, to_document
+from virtprobe.report.fleet import FleetReport, fleet_to_document
+from virtprobe.report.output_format import OutputFormat
 from virtprobe.report.page import Page
+from virtprobe.report.sections.bench import build_bench_page
+from virtprobe.report.sections.compare import build_compare_page
+from virtprobe.report.sections.detect import build_detect_page
+from virtprobe.report.sections.fleet import build_fleet_compare_page, build_fleet_page
+from virtprobe.report.writers import csv, html, markdown, prometheus, terminal
 
 if TYPE_CHECKING:
-    from virtprobe.report.fleet import FleetReport
     from virtprobe.report.fleet_compare import FleetComparison
-
-
-class OutputFormat(enum.StrEnum):
-    table = "table"
-    markdown = "markdown"
-    html = "html"
-    json = "json"
-    prometheus = "prometheus"
-    csv = "csv"
 
 
 def write_pages(pages: Sequence[Page], fmt: OutputFormat) -> str | list[Any]:
     """Text for every format but `table`, which gives Rich renderables (the CLI prints them)."""
     match fmt:
         case OutputFormat.table:
-            from virtprobe.report.writers import terminal
-
             return terminal.renderables(pages)
         case OutputFormat.markdown:
-            from virtprobe.report.writers import markdown
-
             return markdown.write(pages)
         case OutputFormat.html:
-            from virtprobe.report.writers import html
-
             return html.write(pages)
         case OutputFormat.prometheus:
-            from virtprobe.report.writers import prometheus
-
             # Two reports would give the same series twice (same engine, runtime, phase).
             _one(pages, fmt)
             return prometheus.write(pages)
         case OutputFormat.csv:
-            from virtprobe.report.writers import csv
-
             return csv.write(pages)
         case OutputFormat.json:
             raise ValueError("json writes documents, not pages")
@@ -68,27 +56,15 @@ def _one(items: Sequence[object], fmt: OutputFormat) -> None:
 
 def report_page(report: Report | FleetReport, name: str | None = None) -> Page:
     """The page of one loaded report, whatever its kind."""
-    from virtprobe.report.fleet import FleetReport
-
     if isinstance(report, FleetReport):
-        from virtprobe.report.sections.fleet import build_fleet_page
-
         return build_fleet_page(report)
     if isinstance(report, BenchReport):
-        from virtprobe.report.sections.bench import build_bench_page
-
         return build_bench_page(report.result, report.header, name)
-    from virtprobe.report.sections.detect import build_detect_page
-
     return build_detect_page(report.result, report.header)
 
 
-def render_reports(
-    reports: Sequence[Report | FleetReport], names: Sequence[str], fmt: OutputFormat
-) -> str | list[Any]:
+def render_reports(reports: Sequence[Report | FleetReport], names: Sequence[str], fmt: OutputFormat) -> str | list[Any]:
     """Loaded reports in the chosen format; a fleet renders on its own."""
-    from virtprobe.report.fleet import FleetReport, fleet_to_document
-
     fleets = [r for r in reports if isinstance(r, FleetReport)]
     if fleets and len(fleets) != len(reports):
         raise InputError("a fleet report renders on its own; merge the other reports into it (virtprobe merge)")
@@ -109,20 +85,10 @@ def render_comparison(
     if fmt is OutputFormat.json:
         return dumps(comparison.to_dict())
     if not isinstance(comparison, Comparison):
-        from virtprobe.report.sections.fleet import build_fleet_compare_page
-
         return write_pages([build_fleet_compare_page(comparison)], fmt)
-    from virtprobe.report.sections.compare import build_compare_page
-
     benches = [r.result for r in reports if isinstance(r, BenchReport)]
     base, new = (benches[0], benches[1]) if len(benches) == 2 else (None, None)
     pages = [build_compare_page(comparison, base, new)]
     if fmt is OutputFormat.html:
-        pages += [report_page(r, n) for r, n in zip(reports, names, strict=True) if not _is_fleet(r)]
+        pages += [report_page(r, n) for r, n in zip(reports, names, strict=True) if not isinstance(r, FleetReport)]
     return write_pages(pages, fmt)
-
-
-def _is_fleet(report: object) -> bool:
-    from virtprobe.report.fleet import FleetReport
-
-    return isinstance(report, FleetReport)

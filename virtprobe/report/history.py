@@ -26,6 +26,7 @@ Everything is computed from the reports' raw samples; their own summaries are ne
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import statistics
 from collections.abc import Sequence
@@ -33,8 +34,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from virtprobe import stats
-from virtprobe.benchmark.result import BenchResult
+from virtprobe.benchmark.engine import engine_differences
+from virtprobe.benchmark.result import MEASURED, BenchResult, measured_values
+from virtprobe.errors import InputError
 from virtprobe.report.compare import bench_series
+from virtprobe.report.document import BenchReport
+from virtprobe.report.load import load_report
 
 PERMUTATIONS = 199
 CHANGE_ALPHA = 0.05
@@ -267,8 +272,6 @@ def _metric(name: str, unit: str, higher: bool, per_report: list[list[float]], m
 
 def platform_series(result: BenchResult) -> list[tuple[str, str, bool, list[float]]]:
     """(name, unit, higher_is_better, samples) of the bench 1.2 sections, as compare.bench_series gives the rest."""
-    from virtprobe.benchmark.result import MEASURED, measured_values
-
     out: list[tuple[str, str, bool, list[float]]] = []
     cache = result.image_cache
     if cache is not None:
@@ -307,8 +310,6 @@ def history(reports: Sequence[tuple[ReportRef, BenchResult]], min_effect: float 
 
 
 def _notes(reports: Sequence[tuple[ReportRef, BenchResult]]) -> tuple[str, ...]:
-    from virtprobe.benchmark.engine import engine_differences
-
     notes = []
     engines = [(ref, r.environment.engine) for ref, r in reports if r.environment.engine is not None]
     for (ref_a, a), (ref_b, b) in itertools.pairwise(engines):
@@ -325,10 +326,6 @@ MAX_REPORTS = 1000
 
 def report_paths(args: Sequence[str]) -> list[str]:
     """The report files named, a folder standing for its *.json files (not recursive), bounded."""
-    import os
-
-    from virtprobe.errors import InputError
-
     paths: list[str] = []
     for arg in args:
         if os.path.isdir(arg):
@@ -342,10 +339,6 @@ def report_paths(args: Sequence[str]) -> list[str]:
 
 def load_history(args: Sequence[str]) -> list[tuple[ReportRef, BenchResult]]:
     """Every bench report named, oldest first (created_utc, then file name). Anything else: InputError."""
-    from virtprobe.errors import InputError
-    from virtprobe.report.document import BenchReport
-    from virtprobe.report.load import load_report
-
     out: list[tuple[ReportRef, BenchResult]] = []
     for path in report_paths(args):
         report = load_report(path)

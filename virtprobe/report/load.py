@@ -53,16 +53,16 @@ import re
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import jsonschema
 
 from virtprobe.errors import ReportFormatError
 from virtprobe.machine.bounded import MAX_REPORT_BYTES, Refused, parse_json, read_limited
 from virtprobe.report.bench_upgrade import bench_1_0_to_1_1
 from virtprobe.report.document import KIND_BENCH, KIND_DETECT, SCHEMA_MAJOR, Report, from_document
 from virtprobe.report.envelope import KIND_FLEET
-
-if TYPE_CHECKING:
-    from virtprobe.report.fleet import FleetReport
+from virtprobe.report.fleet import FleetReport, fleet_from_document
 
 KINDS = (KIND_DETECT, KIND_BENCH, KIND_FLEET)
 SCHEMA_FILES: dict[tuple[str, str], str] = {
@@ -176,8 +176,6 @@ def _schema(kind: str, version: str) -> dict[str, Any]:
 
 
 def _validate(name: str, doc: dict[str, Any], kind: str, version: str) -> None:
-    import jsonschema  # only here: it costs ~50 ms to import, and detect --json does not need it
-
     validator = jsonschema.Draft202012Validator(_schema(kind, version))
     # Only the first few errors are gathered: a crafted report can hold a million wrong items,
     # and an error object for each would cost gigabytes. The shallowest of them is shown.
@@ -249,8 +247,6 @@ def load_any(path: str | os.PathLike[str]) -> Report | FleetReport:
     """A detect, bench or fleet report file; a fleet's member reports are checked by their own kinds' rules."""
     doc = load_document(path)
     if doc.get("kind") == KIND_FLEET:
-        from virtprobe.report.fleet import fleet_from_document
-
         return fleet_from_document(doc, str(path), check_document)
     try:
         return from_document(doc)

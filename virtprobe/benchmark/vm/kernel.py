@@ -75,9 +75,11 @@ def _unlz4_legacy(data: bytes) -> bytes:
     Kbuild appends the uncompressed size as a final u32 (size_append), which is
     what is left once fewer than a block header and a block remain.
     """
+    # lazy: lz4 is the [vm] extra, and only an LZ4-compressed kernel needs it; a bench without
+    # --vm qemu, or with another kernel, runs without it.
     try:
         import lz4.block
-    except ImportError as err:  # a base dependency; only a broken install lacks it
+    except ImportError as err:
         raise KernelFormatError("the kernel is LZ4-compressed and the lz4 module is missing") from err
     out = bytearray()
     pos = 4

@@ -24,11 +24,12 @@ import re
 import selectors
 import shutil
 import signal
+import statistics
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from virtprobe.benchmark.guest.initramfs import READY_MARKER, build_initramfs
@@ -296,39 +297,37 @@ def kvm_usable(dev: str = "/dev/kvm") -> str | None:
     return None
 
 
-@dataclass
+@dataclass(frozen=True)
 class QemuRun:
     accel: str
     machine: str
     kvm_fallback_reason: str | None
-    boots: list[BootResult] = field(default_factory=list)
-    command: list[str] = field(default_factory=list)
+    boots: tuple[BootResult, ...]
+    command: tuple[str, ...]  # with placeholders for the generated initramfs and the kernel's path
     kernel_path: str = ""
     kernel_note: str = ""  # vm_kernel.BootKernel.note: which image booted, through which entry
 
 
 def measure(
     runs: int,
-    kernel: str | None = None,
+    kpath: Path,
+    exe: str,
     *,
-    qemu: str | None = None,
-    env: Mapping[str, str] | None = None,
     kvm_timeout_s: float = KVM_TIMEOUT_S,
     boot_timeout_s: float = BOOT_TIMEOUT_S,
     try_kvm: bool = True,
     kvm: KvmResult | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> QemuRun:
-    """Boot `runs` times (KVM if it works, else TCG) and return every boot.
+    """Boot the guest kernel `kpath` with the QEMU binary `exe` `runs` times (KVM if it works, else TCG).
 
+    Both were found beforehand (find_kernel and find_qemu: bench's VM preflight, vm/baselines.py).
     `kvm` is detect's verdict on /dev/kvm when the caller has one (bench does): a KVM
     that detect proved unusable is not tried again, and its reason is the fallback's.
     """
     if runs < 1:
         raise ValueError("runs must be at least 1")
     say = progress or (lambda _msg: None)
-    exe = find_qemu(qemu)
-    kpath = find_kernel(kernel, os.environ if env is None else env)
     tsc_khz = read_tsc_khz()
     with tempfile.TemporaryDirectory(prefix="virtprobe-vm-") as tmp:
         initrd = Path(tmp) / "initramfs.cpio"
@@ -356,34 +355,27 @@ def measure(
                     say(f"qemu: {reason}; falling back to TCG")
         else:
             reason = "KVM not tried"
-        run = QemuRun(
-            accel=accel,
-            machine="microvm",
-            kvm_fallback_reason=reason,
-            kernel_path=str(kpath),
-            kernel_note=boot_kernel.note,
-        )
         timeout = kvm_timeout_s if accel == "kvm" else boot_timeout_s
-        run.command = build_command(exe, kboot, initrd, accel, tsc_khz=tsc_khz)
-        if first is not None:
-            run.boots.append(first)
-        while len(run.boots) < runs:
-            say(f"qemu: boot {len(run.boots) + 1}/{runs} ({accel})")
-            b = boot_once(run.command, timeout)
-            if not b.ok and not run.boots and run.machine == "microvm":
+        machine = "microvm"
+        command = build_command(exe, kboot, initrd, accel, tsc_khz=tsc_khz)
+        boots: list[BootResult] = [] if first is None else [first]
+        while len(boots) < runs:
+            say(f"qemu: boot {len(boots) + 1}/{runs} ({accel})")
+            b = boot_once(command, timeout)
+            if not b.ok and not boots and machine == "microvm":
                 # The kernel (bzImage or PVH vmlinux) also boots on the pc machine type;
                 # try it once before giving up.
                 say(f"qemu: microvm boot failed ({b.error}); trying the pc machine type")
-                run.machine = "pc"
-                run.command = build_command(exe, kboot, initrd, accel, machine="pc", tsc_khz=tsc_khz)
-                b = boot_once(run.command, timeout)
+                machine = "pc"
+                command = build_command(exe, kboot, initrd, accel, machine="pc", tsc_khz=tsc_khz)
+                b = boot_once(command, timeout)
             if not b.ok:
                 last = b.stderr_tail.strip().splitlines()
                 raise UnrunnableError(
                     f"QEMU boot of {kpath} failed under {accel.upper()}: {b.error}"
                     + (f"; last stderr: {last[-1]}" if last else "")
                 )
-            run.boots.append(b)
+            boots.append(b)
         # The command keeps a temporary initrd path, and the kernel's path may name a
         # user's home directory: reports record neither, only the kernel's file name.
         placeholders = {
@@ -391,13 +383,18 @@ def measure(
             str(kpath): f"<kernel {kpath.name}>",
             str(kboot): f"<vmlinux from {kpath.name}>" if kboot != kpath else f"<kernel {kpath.name}>",
         }
-        run.command = [placeholders.get(a, a) for a in run.command]
-    return run
+    return QemuRun(
+        accel=accel,
+        machine=machine,
+        kvm_fallback_reason=reason,
+        boots=tuple(boots),
+        command=tuple(placeholders.get(a, a) for a in command),
+        kernel_path=str(kpath),
+        kernel_note=boot_kernel.note,
+    )
 
 
 def _median_int(xs: list[int]) -> int | None:
-    import statistics
-
     return int(statistics.median(xs)) if xs else None
 
 

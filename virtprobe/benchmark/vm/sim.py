@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from virtprobe.benchmark.result import SIMULATED, Source, VmBaseline, VmMemory
@@ -92,6 +93,6 @@ def simulate_profile(profile: VmProfile, runs: int, seed: int) -> VmBaseline:
     )
 
 
-def simulate(profiles: list[VmProfile], runs: int, seed: int) -> list[VmBaseline]:
+def simulate(profiles: Sequence[VmProfile], runs: int, seed: int) -> list[VmBaseline]:
     """Baselines for every verified profile, in order; unverified ones are skipped."""
     return [simulate_profile(p, runs, seed) for p in profiles if not p.unverified]

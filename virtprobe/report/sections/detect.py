@@ -236,6 +236,8 @@ STATUS_TONES = {PASS: Tone.good, WARN: Tone.warn, FAIL: Tone.bad}
 
 def checks_table(result: DetectResult, targets: Sequence[str] | None = None) -> Table:
     """One row per check, as virt-host-validate lists them: status, what, why, and the fix."""
+    # lazy: the check targets are detect's largest module; `detect` (the table, <= 1.5x virt-what)
+    # builds this page without them, and only `detect --check` loads them.
     from virtprobe.detection.checks import TITLES
 
     rows = tuple(

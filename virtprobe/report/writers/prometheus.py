@@ -78,8 +78,10 @@ def _checked(name: str) -> str:
     return name
 
 
-@dataclass
+@dataclass(frozen=True)
 class Family:
+    """One metric family; its samples fill in as the pages are read (the dict, not the field, changes)."""
+
     name: str
     help: str
     unit: str | None

@@ -1,0 +1,125 @@
+"""One result-type convention, with its one documented exception (docs/architecture.md, "Result types").
+
+detection/ and machine/ are detect's path, on every platform: their types are NamedTuples,
+because `import dataclasses` pulls in `inspect` (10-15 ms here), which `detect --json` cannot
+afford. benchmark/, report/ and stats.py use frozen dataclasses. cli/ is not scanned: its
+option tables (cli/commands.py, cli/detect_options.py) are not results.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "virtprobe"
+DETECT_PATH = ("detection", "machine")
+DATACLASS_SIDE = ("benchmark", "report", "stats.py")
+
+
+def _modules(*parts: str) -> list[Path]:
+    out: list[Path] = []
+    for part in parts:
+        path = PACKAGE / part
+        out += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    return out
+
+
+def _name(node: ast.expr) -> str:
+    """The dotted name of a decorator, base class or callee: `dataclass`, `typing.NamedTuple`."""
+    if isinstance(node, ast.Call):
+        return _name(node.func)
+    if isinstance(node, ast.Attribute):
+        return f"{_name(node.value)}.{node.attr}"
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def dataclass_uses(source: str) -> list[str]:
+    """Every use of dataclasses in a module: the import, and each decorated class."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import) and any(a.name == "dataclasses" for a in node.names):
+            found.append(f"line {node.lineno}: import dataclasses")
+        elif isinstance(node, ast.ImportFrom) and node.module == "dataclasses":
+            found.append(f"line {node.lineno}: from dataclasses import ...")
+        elif isinstance(node, ast.ClassDef) and any(_name(d).endswith("dataclass") for d in node.decorator_list):
+            found.append(f"line {node.lineno}: @dataclass class {node.name}")
+    return found
+
+
+def not_frozen_dataclass_results(source: str) -> list[str]:
+    """Every NamedTuple (class or namedtuple()) and every dataclass that is not frozen=True."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef):
+            if any(_name(b).split(".")[-1] == "NamedTuple" for b in node.bases):
+                found.append(f"line {node.lineno}: class {node.name}(NamedTuple)")
+            for d in node.decorator_list:
+                if not _name(d).endswith("dataclass"):
+                    continue
+                frozen = isinstance(d, ast.Call) and any(
+                    k.arg == "frozen" and isinstance(k.value, ast.Constant) and k.value.value is True
+                    for k in d.keywords
+                )
+                if not frozen:
+                    found.append(f"line {node.lineno}: class {node.name} is a dataclass, not frozen")
+        elif isinstance(node, ast.Call) and _name(node).split(".")[-1] in ("namedtuple", "NamedTuple"):
+            found.append(f"line {node.lineno}: {_name(node)}(...)")
+    return found
+
+
+@pytest.mark.parametrize("path", _modules(*DETECT_PATH), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_detect_path_uses_no_dataclasses(path: Path) -> None:
+    assert dataclass_uses(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("path", _modules(*DATACLASS_SIDE), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_benchmark_and_report_use_frozen_dataclasses(path: Path) -> None:
+    assert not_frozen_dataclass_results(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_scanners_see_each_kind_of_break() -> None:
+    """The scans above can fail: each form they look for is found in a module that has it."""
+    bad = (
+        "import dataclasses\nfrom dataclasses import dataclass\nfrom typing import NamedTuple\n"
+        "import collections\n\n"
+        "@dataclass\nclass A:\n    x: int\n\n"
+        "@dataclasses.dataclass(frozen=False)\nclass B:\n    x: int\n\n"
+        "class C(NamedTuple):\n    x: int\n\n"
+        "D = collections.namedtuple('D', 'x')\n\n"
+        "@dataclass(frozen=True)\nclass E:\n    x: int\n"
+    )
+    assert [f.split(": ", 1)[1] for f in dataclass_uses(bad)] == [
+        "import dataclasses",
+        "from dataclasses import ...",
+        "@dataclass class A",
+        "@dataclass class B",
+        "@dataclass class E",
+    ]
+    assert [f.split(": ", 1)[1] for f in not_frozen_dataclass_results(bad)] == [
+        "class A is a dataclass, not frozen",
+        "class B is a dataclass, not frozen",
+        "class C(NamedTuple)",
+        "collections.namedtuple(...)",
+    ]
+
+
+def test_detect_path_modules_load_neither_dataclasses_nor_inspect() -> None:
+    """The measured reason, checked: importing every module of detection/ and machine/ leaves both out."""
+    names = [
+        ".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+        for p in _modules(*DETECT_PATH)
+    ]
+    code = (
+        "import importlib, sys\n"
+        "for name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+        "print(' '.join(m for m in ('dataclasses', 'inspect') if m in sys.modules))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *names], capture_output=True, text=True, cwd=PACKAGE.parent, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [], f"loaded by detection/ or machine/: {proc.stdout.strip()}"
