@@ -6,11 +6,12 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from virtprobe.detection.model import DetectResult, show_value
-from virtprobe.report.envelope import Header
 from virtprobe.report.page import Cell, Citation, Column, ColumnKind, Tone
 
-if TYPE_CHECKING:  # not imported at run time: the detect page stays clear of the bench modules
+if TYPE_CHECKING:  # not imported at run time: the detect page stays clear of the bench modules and of
+    # report/envelope.py, whose dataclass would import `dataclasses` on `detect`'s path
     from virtprobe.benchmark.result import DetectSummary, Source
+    from virtprobe.report.envelope import Header
 
 
 def verdict_text(hypervisor: str | None, vmm: str | None, container: str | None, cloud: str | None,
