@@ -116,7 +116,7 @@ def test_the_scanners_see_each_kind_of_break() -> None:
 
 
 def test_detect_path_modules_load_neither_dataclasses_nor_inspect() -> None:
-    """The measured reason, checked: importing every module of detection/, machine/ and report/page.py leaves both out."""
+    """The measured reason, checked: importing detection/, machine/ and report/page.py leaves both out."""
     names = [
         ".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
         for p in _modules(*DETECT_PATH)
