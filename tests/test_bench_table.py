@@ -79,6 +79,6 @@ def test_bench_table_golden() -> None:
 def test_warmup_excluded_and_empty_document() -> None:
     text = render(document())
     # 5 measured samples, 2 warmups left out.
-    cycle_row = next(line for line in text.splitlines() if line.startswith(" whole cycle"))
+    cycle_row = next(line for line in text.splitlines() if line.startswith("whole cycle"))
     assert cycle_row.split()[-1] == "5"
     assert "no container measurements" in render({"kind": "bench", "container": None, "warnings": []})

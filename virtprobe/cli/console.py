@@ -1,14 +1,19 @@
-"""Shared Rich consoles: data to stdout, messages for people to stderr."""
+"""Where the CLI prints: pages to stdout (plain text, SGR styles on a colour terminal); Rich on stderr for bench.
+
+stdout takes what the terminal writer (report/writers/terminal.py) lays out, without Rich:
+`detect` and `detect --check` print through here and must start within 1.5x of virt-what
+(Rich's import alone is about 26 ms). bench's progress bars on stderr stay Rich's.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING
-
-from rich.console import Console
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
 
 # What bench's progress calls each task, on a terminal bar and in a log line alike.
@@ -20,11 +25,61 @@ TASK_LABELS = {
 }
 
 
-def stdout_console(width: int | None = None) -> Console:
-    return Console(width=width, soft_wrap=False)
+PIPED_WIDTH = 80  # stdout is not a terminal and COLUMNS is unset: the width Rich assumed too
+
+
+class Printable(Protocol):
+    def text(self, width: int, colour: bool = False) -> str: ...
+
+
+def colour_on(stream: TextIO, env: Mapping[str, str] = os.environ) -> bool:
+    """Styles only for a person at a terminal: NO_COLOR (set, not empty) refuses, FORCE_COLOR forces, else a tty.
+
+    NO_COLOR wins over FORCE_COLOR: it is the reader's own refusal (no-color.org), where
+    FORCE_COLOR is usually a CI runner's blanket setting. TERM=dumb takes no styles.
+    """
+    if env.get("NO_COLOR"):
+        return False
+    if env.get("FORCE_COLOR"):
+        return True
+    return stream.isatty() and env.get("TERM") != "dumb"
+
+
+def terminal_width(stream: TextIO, env: Mapping[str, str] = os.environ) -> int:
+    """COLUMNS when set (as every tool honours it); else the terminal's width; piped, 80."""
+    columns = env.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if stream.isatty():
+        try:
+            return os.get_terminal_size(stream.fileno()).columns or PIPED_WIDTH
+        except (OSError, ValueError):
+            return PIPED_WIDTH
+    return PIPED_WIDTH
+
+
+class TextConsole:
+    """stdout for pages: each printed at the width and with the colour of where stdout goes."""
+
+    def __init__(self, width: int | None = None, stream: TextIO | None = None) -> None:
+        self.width, self.stream = width, stream
+
+    def print(self, item: Printable | str) -> None:
+        out = self.stream or sys.stdout
+        if isinstance(item, str):
+            out.write(item + "\n")
+        else:
+            out.write(item.text(self.width or terminal_width(out), colour=colour_on(out)))
+        out.flush()
+
+
+def stdout_console(width: int | None = None) -> TextConsole:
+    return TextConsole(width)
 
 
 def stderr_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True)
 
 

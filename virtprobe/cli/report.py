@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import enum
-import io
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from virtprobe.errors import GateFailed
 from virtprobe.report.output_format import OutputFormat
+
+if TYPE_CHECKING:
+    from virtprobe.report.writers.terminal import Rendering
 
 
 class EnvMismatch(enum.StrEnum):
@@ -30,36 +32,23 @@ def text_width() -> int | None:
     return None if sys.stdout.isatty() else 120
 
 
-def _rich_text(renderables: list[Any], width: int = 120) -> str:
-    """Rich renderables as plain text, for -o FILE (no colour codes in files)."""
-    from rich.console import Console
-
-    buf = io.StringIO()
-    console = Console(file=buf, width=width, color_system=None, force_terminal=False, soft_wrap=False)
-    for r in renderables:
-        console.print(r)
-    return buf.getvalue()
-
-
-def emit(text_or_renderables: str | list[Any], out: str, force: bool) -> None:
-    """Write text, or print Rich renderables, to stdout ("-") or to a file (atomically).
+def emit(text_or_pages: str | Rendering, out: str, force: bool) -> None:
+    """Write text, or print the terminal writer's pages, to stdout ("-") or to a file (atomically).
 
     Width: COLUMNS when set, else the terminal's; piped or written to a file without
-    COLUMNS, 120 (Rich would assume 80 in a CI log and cut metric names).
+    COLUMNS, 120 (80 would cut metric names in a CI log). Colour only on a terminal.
     """
     from virtprobe.cli.output import write_text
 
-    if isinstance(text_or_renderables, str):
-        write_text(text_or_renderables, out, force=force)
+    if isinstance(text_or_pages, str):
+        write_text(text_or_pages, out, force=force)
         return
     if out == "-":
         from virtprobe.cli.console import stdout_console
 
-        console = stdout_console(width=text_width())
-        for r in text_or_renderables:
-            console.print(r)
+        stdout_console(width=text_width()).print(text_or_pages)
         return
-    write_text(_rich_text(text_or_renderables, text_width() or 120), out, force=force)
+    write_text(text_or_pages.text(text_width() or 120, colour=False), out, force=force)
 
 
 # The same names as every command: -o/--output FILE, --json, -f/--format; `--out` is the old spelling.

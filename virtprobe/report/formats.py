@@ -10,7 +10,7 @@ and one branch here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import TYPE_CHECKING, assert_never
 
 from virtprobe.errors import InputError
 from virtprobe.report.compare import Comparison
@@ -28,11 +28,11 @@ if TYPE_CHECKING:
     from virtprobe.report.fleet_compare import FleetComparison
 
 
-def write_pages(pages: Sequence[Page], fmt: OutputFormat) -> str | list[Any]:
-    """Text for every format but `table`, which gives Rich renderables (the CLI prints them)."""
+def write_pages(pages: Sequence[Page], fmt: OutputFormat) -> str | terminal.Rendering:
+    """Text for every format but `table`, whose width and colour depend on where the CLI prints it."""
     match fmt:
         case OutputFormat.table:
-            return terminal.renderables(pages)
+            return terminal.renderable(pages)
         case OutputFormat.markdown:
             return markdown.write(pages)
         case OutputFormat.html:
@@ -63,7 +63,9 @@ def report_page(report: Report | FleetReport, name: str | None = None) -> Page:
     return build_detect_page(report.result, report.header)
 
 
-def render_reports(reports: Sequence[Report | FleetReport], names: Sequence[str], fmt: OutputFormat) -> str | list[Any]:
+def render_reports(
+    reports: Sequence[Report | FleetReport], names: Sequence[str], fmt: OutputFormat
+) -> str | terminal.Rendering:
     """Loaded reports in the chosen format; a fleet renders on its own."""
     fleets = [r for r in reports if isinstance(r, FleetReport)]
     if fleets and len(fleets) != len(reports):
@@ -80,7 +82,7 @@ def render_comparison(
     reports: Sequence[Report | FleetReport],
     names: Sequence[str],
     fmt: OutputFormat,
-) -> str | list[Any]:
+) -> str | terminal.Rendering:
     """The comparison in the chosen format; HTML shows the two reports' pages (and charts) after it."""
     if fmt is OutputFormat.json:
         return dumps(comparison.to_dict())

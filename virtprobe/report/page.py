@@ -2,18 +2,23 @@
 
 Each report kind (detect, bench, compare, fleet, history) is turned into one `Page` by a
 builder in `report/sections/`; each output format (terminal, Markdown, HTML, Prometheus,
-CSV) is one writer in `report/writers/` that maps a `Page` to text or a Rich renderable.
+CSV) is one writer in `report/writers/` that maps a `Page` to text.
 Wording, labels, order, units, emphasis and citations are decided by the builders;
 escaping is done once per writer (hyperfine's `export/markup.rs` shares one table model
 between its Markdown, AsciiDoc and Org exporters in the same way).
 
-Everything here is plain frozen data: no I/O, no rendering, no third-party import.
+Everything here is plain immutable data: no I/O, no rendering, no third-party import. The
+types are NamedTuples, not dataclasses: `detect` and `detect --check` build a page on their
+way to the terminal, and `import dataclasses` (which imports `inspect`) plus about 0.4 ms per
+frozen dataclass cost those start-up targets some 10 ms (docs/architecture.md, "Result
+types"). A NamedTuple has no `__post_init__`, so the checks a page must pass live in
+`check_page`, which `Page.of` (every builder's way to a page) runs.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: with it, typing.NamedTuple compiles a ForwardRef per
+# field (detection/model.py says the same); names used before they exist are quoted instead.
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class ColumnKind(enum.StrEnum):
@@ -56,8 +61,7 @@ class Tone(enum.StrEnum):
     simulated = "simulated"  # a figure that was not measured here (always with a citation)
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(NamedTuple):
     """A table column: its title, what it holds, and (for Prometheus and CSV) its machine name.
 
     `metric` names the column's figure for machine-readable writers: for a numeric
@@ -75,8 +79,7 @@ class Column:
     display: str | None = None
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
     """One value. `text` overrides the writer's formatting (for "own clock", "refused: …");
     `value` stays the number, for machine-readable writers and for charts."""
 
@@ -85,8 +88,7 @@ class Cell:
     tone: Tone = Tone.plain
 
 
-@dataclass(frozen=True)
-class Table:
+class Table(NamedTuple):
     """Rows of cells under typed columns. Every row has exactly one cell per column."""
 
     key: str  # stable, machine-readable: "bench.phases", "detect.checks"
@@ -101,14 +103,8 @@ class Table:
     metric: str | None = None
     labels: tuple[tuple[str, str], ...] = ()
 
-    def __post_init__(self) -> None:
-        for row in self.rows:
-            if len(row) != len(self.columns):
-                raise ValueError(f"table {self.key}: a row has {len(row)} cells for {len(self.columns)} columns")
 
-
-@dataclass(frozen=True)
-class Facts:
+class Facts(NamedTuple):
     """Name-value pairs shown as a two-column list (the verdict summary of detect, a host's setup)."""
 
     key: str
@@ -120,10 +116,6 @@ class Facts:
     metric: str | None = None
     names: tuple[str | None, ...] = ()
 
-    def __post_init__(self) -> None:
-        if self.names and len(self.names) != len(self.items):
-            raise ValueError(f"facts {self.key}: {len(self.names)} names for {len(self.items)} items")
-
 
 class NoteKind(enum.StrEnum):
     info = "info"
@@ -133,15 +125,13 @@ class NoteKind(enum.StrEnum):
     simulated = "simulated"  # the figures beside it are simulated; the note names the source
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(NamedTuple):
     text: str
     kind: NoteKind = NoteKind.info
     cites: tuple[str, ...] = ()  # keys into Page.citations
 
 
-@dataclass(frozen=True)
-class Citation:
+class Citation(NamedTuple):
     """A public source for simulated figures or rules, listed once per page however often it is cited."""
 
     key: str
@@ -158,8 +148,7 @@ class ChartKind(enum.StrEnum):
     line = "line"  # x values × series (scaling curves, trends over runs)
 
 
-@dataclass(frozen=True)
-class Series:
+class Series(NamedTuple):
     """One named set of values in a chart.
 
     For `bar` and `stacked_bar`, `values[i]` belongs to `Chart.categories[i]` (None: no bar).
@@ -174,8 +163,7 @@ class Series:
     intervals: tuple[tuple[float, float] | None, ...] = ()  # bar charts: an interval per value (a 95% CI)
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     """A labelled reference value drawn across a chart (p50, p99, a threshold, a change point)."""
 
     label: str
@@ -184,8 +172,7 @@ class Mark:
     series: str | None = None  # the series it belongs to (drawn in its colour), None: the whole chart
 
 
-@dataclass(frozen=True)
-class Chart:
+class Chart(NamedTuple):
     key: str
     kind: ChartKind
     title: str
@@ -203,8 +190,7 @@ class Chart:
 Block = Facts | Table | Note | Chart
 
 
-@dataclass(frozen=True)
-class Section:
+class Section(NamedTuple):
     """A titled part of a page: its blocks in reading order."""
 
     key: str
@@ -215,8 +201,7 @@ class Section:
     citations: tuple[Citation, ...] = ()
 
 
-@dataclass(frozen=True)
-class Page:
+class Page(NamedTuple):
     """One report as people read it: a title, the headline, sections, and each citation once."""
 
     kind: str  # "detect" | "bench" | "compare" | "fleet" | "fleet-compare" | "history"
@@ -239,21 +224,36 @@ class Page:
         headline_tone: Tone = Tone.strong,
         footer: str | None = None,
         meta: tuple[tuple[str, str], ...] = (),
-    ) -> Page:
-        """A page whose citations are its sections' own, each listed once, in the order first cited."""
+    ) -> "Page":
+        """A page whose citations are its sections' own, each listed once, in the order first cited; checked."""
         found: dict[str, Citation] = {}
         for section in sections:
             for citation in section.citations:
                 if found.setdefault(citation.key, citation) != citation:
                     raise ValueError(f"citation {citation.key!r} has two different texts")
-        return cls(kind, title, sections, headline, tuple(found.values()), footer, meta, headline_tone)
+        return check_page(cls(kind, title, sections, headline, tuple(found.values()), footer, meta, headline_tone))
 
-    def __post_init__(self) -> None:
-        keys = {c.key for c in self.citations}
-        if len(keys) != len(self.citations):
-            raise ValueError("a citation key appears twice: each source is listed once per page")
-        for section in self.sections:
-            for block in section.blocks:
-                missing = set(getattr(block, "cites", ())) - keys
-                if missing:
-                    raise ValueError(f"section {section.key}: cites {sorted(missing)}, not in the page's citations")
+
+def check_page(page: Page) -> Page:
+    """The page, after checking what every writer relies on; ValueError names the first break.
+
+    Each table row has one cell per column; a Facts' machine names, when given, match its
+    items; each citation key appears once; every block cites only the page's citations.
+    """
+    keys = {c.key for c in page.citations}
+    if len(keys) != len(page.citations):
+        raise ValueError("a citation key appears twice: each source is listed once per page")
+    for section in page.sections:
+        for block in section.blocks:
+            if isinstance(block, Table):
+                for row in block.rows:
+                    if len(row) != len(block.columns):
+                        raise ValueError(
+                            f"table {block.key}: a row has {len(row)} cells for {len(block.columns)} columns"
+                        )
+            elif isinstance(block, Facts) and block.names and len(block.names) != len(block.items):
+                raise ValueError(f"facts {block.key}: {len(block.names)} names for {len(block.items)} items")
+            missing = set(block.cites) - keys if not isinstance(block, Facts) else set()
+            if missing:
+                raise ValueError(f"section {section.key}: cites {sorted(missing)}, not in the page's citations")
+    return page

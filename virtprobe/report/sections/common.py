@@ -1,16 +1,16 @@
-"""Wording that more than one page kind shows: the verdict line, the footer, a source as a citation."""
+"""Wording that more than one page kind shows: the verdict line, the footer, column and cell helpers."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING
 
 from virtprobe.detection.model import DetectResult, show_value
-from virtprobe.report.envelope import Header
-from virtprobe.report.page import Cell, Citation, Column, ColumnKind, Tone
+from virtprobe.report.page import Cell, Column, ColumnKind, Tone
 
-if TYPE_CHECKING:  # not imported at run time: the detect page stays clear of the bench modules
-    from virtprobe.benchmark.result import DetectSummary, Source
+if TYPE_CHECKING:  # not imported at run time: the detect page stays clear of the bench modules and of
+    # report/envelope.py, whose dataclass would import `dataclasses` on `detect`'s path
+    from virtprobe.benchmark.result import DetectSummary
+    from virtprobe.report.envelope import Header
 
 
 def verdict_text(hypervisor: str | None, vmm: str | None, container: str | None, cloud: str | None,
@@ -46,17 +46,6 @@ def footer(header: Header | None, extra: str | None = None) -> str | None:
         return None
     parts = [f"{header.tool_name} {header.tool_version}", f"schema {header.schema_version}"]
     return ", ".join([*parts, *(p for p in (header.created_utc, extra) if p)])
-
-
-def source_citation(source: Source | None) -> Citation | None:
-    """A simulated figure's source as a citation whose key is stable for the same source text."""
-    if source is None:
-        return None
-    text = "; ".join(p for p in (source.citation, source.host and f"host {source.host}") if p)
-    if not text and not source.url:
-        return None
-    key = "src-" + hashlib.sha256(f"{text}\n{source.url}".encode()).hexdigest()[:10]
-    return Citation(key, text or (source.url or ""), source.url)
 
 
 def label(title: str, metric: str | None = None) -> Column:

@@ -9,6 +9,7 @@ Display names come from detection/names.py only.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from virtprobe.detection.kvm import PVM_GUEST_NOTE
 from virtprobe.detection.model import (
@@ -24,9 +25,11 @@ from virtprobe.detection.model import (
     Evidence,
 )
 from virtprobe.detection.names import display_name
-from virtprobe.report.envelope import Header
 from virtprobe.report.page import Cell, Column, ColumnKind, Facts, Note, NoteKind, Page, Section, Table, Tone
 from virtprobe.report.sections.common import detect_verdict_line, footer
+
+if TYPE_CHECKING:  # a dataclass: `detect` and `detect --check` must not import `dataclasses`
+    from virtprobe.report.envelope import Header
 
 
 def _seen(evidence: list[Evidence], limit: int = 2) -> str:

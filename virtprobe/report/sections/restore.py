@@ -23,13 +23,14 @@ from virtprobe.report.page import (
     Table,
     Tone,
 )
-from virtprobe.report.sections.common import MUTED, source_citation
+from virtprobe.report.sections.common import MUTED
+from virtprobe.report.sections.sources import source_citation
 
 KIND_TONES = {MEASURED: Tone.plain, SIMULATED: Tone.simulated}
 
 
 def _citations(rows: tuple[RestoreRow, ...]) -> dict[str, Citation]:
-    """Each row's source as the page's one citation of it (common.source_citation: the VM section shares them)."""
+    """Each row's source as the page's one citation of it (sources.source_citation: the VM section shares them)."""
     return {r.name: c for r in rows if (c := source_citation(r.source)) is not None}
 
 

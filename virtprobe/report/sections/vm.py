@@ -27,7 +27,7 @@ from virtprobe.report.page import (
     Table,
     Tone,
 )
-from virtprobe.report.sections.common import source_citation
+from virtprobe.report.sections.sources import source_citation
 from virtprobe.report.sections.startup import MS, table_labels
 
 STARTUP_COLUMNS = (

@@ -1,27 +1,27 @@
-"""The terminal writer: pages as Rich renderables, and as plain text of a given width.
+"""The terminal writer: pages as text of a given width, with ANSI styles only when asked for.
 
-Every string from a report becomes a `rich.text.Text` after `cells.printable` and
-`cells.defused`: Rich never parses it as markup (`[/]`, `[link=...]` stay text), no
-control character or escape sequence reaches the terminal, and no line of it, wrapped
-anywhere, is a GitHub workflow command in a CI log. Tones become styles, never words. Charts
-have no terminal form: the tables beside them hold the same figures.
+A small layout engine in the standard library, not Rich: `detect` and `detect --check`
+print through this writer, and importing Rich's console, table and text costs about
+26 ms, 60% of virt-what's whole run, where those commands must start within 1.5x of it
+(issue 17; benchmarks/detect_speed.py). What Rich did here is kept: tables fitted to the
+width with figures and words whole (or "column: value" lines where no table fits),
+display widths of wide and combining characters, wrapping at word boundaries.
+
+Every string from a report passes `cells.printable` and `cells.defused` before it is laid
+out: no control character or escape sequence reaches the terminal, there is no markup
+language to inject into, and no line, wrapped anywhere, is a GitHub workflow command in a
+CI log. Tones become SGR styles, never words, and only when colour is on. Charts have no
+terminal form: the tables beside them hold the same figures.
 """
 
 from __future__ import annotations
 
-import io
+import unicodedata
 from collections.abc import Sequence
 from typing import assert_never
 
-from rich import box
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
-from rich.measure import Measurement
-from rich.table import Table as RichTable
-from rich.text import Text
-
 from virtprobe.report.page import (
     NUMERIC_KINDS,
-    Cell,
     Chart,
     Column,
     ColumnKind,
@@ -35,23 +35,28 @@ from virtprobe.report.page import (
 )
 from virtprobe.report.writers.cells import cell_text, defused, printable, value_text
 
+RULE = "─"  # under a table's header: the one box line this writer draws
+GAP = "  "  # between table columns, and between a fact's name and its value
+BOLD, UNDERLINE = "1", "4"
+
 
 def tone_style(tone: Tone) -> str:
+    """A tone's SGR parameters ("" for none)."""
     match tone:
         case Tone.plain:
             return ""
         case Tone.strong:
-            return "bold"
+            return BOLD
         case Tone.good:
-            return "green"
+            return "32"  # green
         case Tone.bad:
-            return "bold red"
+            return "1;31"  # bold red
         case Tone.warn:
-            return "yellow"
+            return "33"  # yellow
         case Tone.muted:
-            return "dim"
+            return "2"  # dim
         case Tone.simulated:
-            return "italic magenta"
+            return "3;35"  # italic magenta
         case _:
             assert_never(tone)
 
@@ -61,38 +66,93 @@ def note_style(kind: NoteKind) -> str:
         case NoteKind.info:
             return ""
         case NoteKind.verdict:
-            return "bold"
-        case NoteKind.warning:
-            return "yellow"
-        case NoteKind.caveat:
-            return "yellow"
+            return BOLD
+        case NoteKind.warning | NoteKind.caveat:
+            return "33"
         case NoteKind.simulated:
-            return "italic magenta"
+            return "3;35"
         case _:
             assert_never(kind)
 
 
-def _justify(kind: ColumnKind) -> str:
-    match kind:
-        case ColumnKind.text | ColumnKind.label | ColumnKind.status:
-            return "left"
-        case (
-            ColumnKind.number
-            | ColumnKind.seconds
-            | ColumnKind.bytes
-            | ColumnKind.ratio
-            | ColumnKind.percent
-            | ColumnKind.rate
-            | ColumnKind.integer
-        ):
-            return "right"
-        case _:
-            assert_never(kind)
+# --- display width and wrapping ------------------------------------------------------------
 
 
-def text(value: str, style: str = "") -> Text:
-    """The one way report text enters Rich: printable, never markup, never a CI workflow command."""
-    return Text(defused(printable(value)), style=style)
+def char_width(ch: str) -> int:
+    """Columns a character takes on a terminal: 0 for combining and format characters, 2 for wide ones."""
+    if ch < "\u0300":
+        return 1
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0  # combining marks, and the zero-width space `defused` puts between "::"
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def cells(text: str) -> int:
+    """The display width of one line of text."""
+    if text.isascii():
+        return len(text)
+    return sum(char_width(ch) for ch in text)
+
+
+def _fold(word: str, width: int) -> list[str]:
+    """A word longer than `width` cut into pieces of at most `width` columns (at least one character each)."""
+    pieces, piece, used = [], "", 0
+    for ch in word:
+        w = char_width(ch)
+        if piece and used + w > width:
+            pieces.append(piece)
+            piece, used = "", 0
+        piece, used = piece + ch, used + w
+    return [*pieces, piece] if piece else pieces
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """Lines of at most `width` columns, broken at spaces; a word wider than a line folds."""
+    width = max(width, 1)
+    out: list[str] = []
+    for para in text.split("\n"):
+        if cells(para) <= width:
+            out.append(para.rstrip(" "))
+            continue
+        line, used = "", 0
+        for word in para.split(" "):
+            w = cells(word)
+            if line and used + 1 + w <= width:
+                line, used = f"{line} {word}", used + 1 + w
+                continue
+            if line or used:
+                out.append(line.rstrip(" "))
+                line, used = "", 0
+                if not word:
+                    continue  # the spaces at a break are dropped
+            if w > width:
+                *full, word = _fold(word, width)
+                out += full
+                w = cells(word)
+            line, used = word, w
+        out.append(line.rstrip(" "))
+    return out
+
+
+# --- lines of styled segments ----------------------------------------------------------------
+
+Segment = tuple[str, str]  # (text, SGR parameters)
+Line = list[Segment]
+
+
+def clean(value: str) -> str:
+    """The one way report text enters a line: printable, never a CI workflow command."""
+    return defused(printable(value))
+
+
+def _styled(value: str, style: str, width: int) -> list[Line]:
+    return [[(line, style)] for line in wrap(clean(value), width)]
+
+
+def _pad(text: str, width: int, right: bool) -> tuple[str, str]:
+    """(before, after): the spaces that fill `text` out to `width`."""
+    fill = " " * max(width - cells(text), 0)
+    return (fill, "") if right else ("", fill)
 
 
 class _Refs:
@@ -105,16 +165,15 @@ class _Refs:
         return "".join(f" [{self.numbers[k]}]" for k in keys)
 
 
-def _cell(cell: Cell, column: Column) -> Text:
-    return text(cell_text(cell, column), tone_style(cell.tone))
+# --- tables ------------------------------------------------------------------------------------
 
 
 def _longest_word(value: str) -> int:
-    return max((len(w) for w in value.split()), default=0)
+    return max((cells(w) for w in value.split()), default=0)
 
 
 def _longest_line(value: str) -> int:
-    return max((len(line) for line in value.split("\n")), default=0)
+    return max((cells(line) for line in value.split("\n")), default=0)
 
 
 def column_widths(table: Table, width: int) -> list[int] | None:
@@ -123,30 +182,30 @@ def column_widths(table: Table, width: int) -> list[int] | None:
     Figures keep their full width. Labels get at least their longest word (up to 20),
     text at least 12 characters or its longest word up to 16 (a longer one, a path or
     a hash, may fold); the room left goes first to whole words that still fold, the
-    cheapest first, then to the columns furthest from their natural width. Each column
-    costs 2 more characters.
+    cheapest first, then to the columns furthest from their natural width. Columns stand
+    2 characters apart.
     """
     desired, least, whole = [], [], []
     for j, col in enumerate(table.columns):
-        title = printable(col.title)
-        cells = [printable(cell_text(row[j], col)) for row in table.rows]
-        longest = max([_longest_line(c) for c in cells] + [1])
-        words = max([_longest_word(title), *(_longest_word(c) for c in cells)])
+        title = clean(col.title)
+        texts = [clean(cell_text(row[j], col)) for row in table.rows]
+        longest = max([_longest_line(c) for c in texts] + [1])
+        words = max([_longest_word(title), *(_longest_word(c) for c in texts)])
         if col.kind in NUMERIC_KINDS:
             # A figure stays whole; a sentence in its place ("not measurable: ...") may wrap.
-            figures = [len(c) for c, row in zip(cells, table.rows, strict=True) if row[j].value is not None]
-            texts = [min(_longest_word(c), 16) for c, row in zip(cells, table.rows, strict=True)
-                     if row[j].value is None]  # fmt: skip
-            desired.append(max(longest, len(title)))
-            least.append(max([*figures, *texts, _longest_word(title), 1]))
+            figures = [cells(c) for c, row in zip(texts, table.rows, strict=True) if row[j].value is not None]
+            sentences = [min(_longest_word(c), 16) for c, row in zip(texts, table.rows, strict=True)
+                         if row[j].value is None]  # fmt: skip
+            desired.append(max(longest, _longest_line(title)))
+            least.append(max([*figures, *sentences, _longest_word(title), 1]))
         else:
             # Text gets at least 12 columns; a word beyond 16 (a path, a hash) may fold.
             # A label keeps its words whole up to 20 characters.
             floor, cap = (12, 16) if col.kind is ColumnKind.text else (1, 20)
-            desired.append(max(longest, len(title)))
+            desired.append(max(longest, _longest_line(title)))
             least.append(min(desired[-1], max(floor, min(cap, words))))
         whole.append(min(desired[-1], max(least[-1], words)))
-    room = width - 2 * len(table.columns)
+    room = width - len(GAP) * (len(table.columns) - 1)
     if sum(least) > room:
         return None
     if sum(desired) <= room:
@@ -165,156 +224,180 @@ def column_widths(table: Table, width: int) -> list[int] | None:
     return widths
 
 
-class _Fitted:
-    """A table laid out for the width it is printed at, or each row as a short list where no layout fits.
-
-    Rich left alone squeezes a table that is too wide until a column shows three letters
-    of a runtime's name; here columns keep their figures and words whole, and a table that
-    cannot fits becomes "column: value" lines per row, readable at any width.
-    """
-
-    def __init__(self, table: Table, refs: _Refs) -> None:
-        self.table, self.refs = table, refs
-
-    def _pick(self, options: ConsoleOptions) -> RenderableType:
-        widths = column_widths(self.table, options.max_width)
-        if widths is None:
-            return _stacked(self.table, self.refs)
-        return _grid(self.table, self.refs, widths)
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield self._pick(options)
-
-    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement.get(console, options, self._pick(options))
+def _right(col: Column) -> bool:
+    """Numbers align on their last digit; words on their first letter."""
+    return col.kind in NUMERIC_KINDS
 
 
-def _title(table: Table, refs: _Refs) -> Text | None:
-    if table.title or table.cites:
-        return text((table.title or "") + refs.marks(table.cites), "bold")
-    return None
-
-
-def _grid(table: Table, refs: _Refs, widths: list[int]) -> RichTable:
-    out = RichTable(
-        title=_title(table, refs),
-        title_justify="left",
-        caption=text(table.caption) if table.caption else None,
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    for col, width in zip(table.columns, widths, strict=True):
-        out.add_column(text(col.title), justify=_justify(col.kind), width=width, overflow="fold")  # type: ignore[arg-type]
-    for row in table.rows:
-        out.add_row(*(_cell(c, col) for c, col in zip(row, table.columns, strict=True)))
+def _row(texts: Sequence[tuple[str, str]], columns: Sequence[Column], widths: Sequence[int]) -> list[Line]:
+    """One table row (each cell's text and style), each cell wrapped in its column, as lines."""
+    wrapped = [wrap(t, w) for (t, _), w in zip(texts, widths, strict=True)]
+    height = max(len(w) for w in wrapped)
+    out: list[Line] = []
+    for i in range(height):
+        line: Line = []
+        for j, (col, width) in enumerate(zip(columns, widths, strict=True)):
+            part = wrapped[j][i] if i < len(wrapped[j]) else ""
+            before, after = _pad(part, width, _right(col))
+            line += [(GAP if j else "", ""), (before, ""), (part, texts[j][1]), (after, "")]
+        out.append(line)
     return out
 
 
-def _stacked(table: Table, refs: _Refs) -> RenderableType:
-    """Each row as its first cell, then "column: value" for the others (empty values left out)."""
-    parts: list[RenderableType] = []
-    title = _title(table, refs)
-    if title is not None:
-        parts.append(title)
+def _table_title(table: Table, refs: _Refs, width: int) -> list[Line]:
+    if table.title or table.cites:
+        return _styled((table.title or "") + refs.marks(table.cites), BOLD, width)
+    return []
+
+
+def _grid(table: Table, refs: _Refs, widths: list[int], width: int) -> list[Line]:
+    out = _table_title(table, refs, width)
+    out += _row([(clean(c.title), BOLD) for c in table.columns], table.columns, widths)
+    out.append([(RULE * (sum(widths) + len(GAP) * (len(widths) - 1)), "")])
     for row in table.rows:
-        head, *rest = zip(row, table.columns, strict=True)
-        first = _cell(*head)
-        first.stylize("bold")
-        parts.append(first)
+        texts = [(clean(cell_text(c, col)), tone_style(c.tone)) for c, col in zip(row, table.columns, strict=True)]
+        out += _row(texts, table.columns, widths)
+    if table.caption:
+        out += _styled(table.caption, "", width)
+    return out
+
+
+def _stacked(table: Table, refs: _Refs, width: int) -> list[Line]:
+    """Each row as its first cell, then "column: value" for the others (empty values left out)."""
+    out = _table_title(table, refs, width)
+    for row in table.rows:
+        (first, col0), *rest = zip(row, table.columns, strict=True)
+        out += _styled(cell_text(first, col0), BOLD, width)
         for c, col in rest:
             if c.value is None and c.text is None:
                 continue
-            line = Text("  ")
-            line.append_text(text(col.title + ": "))
-            line.append_text(_cell(c, col))
-            parts.append(line)
+            # Cleaned as one string: a title ending ":" and its ": " must not make a "::".
+            name = clean(col.title + ": ")
+            value = clean(cell_text(c, col))
+            lines = wrap(name + value, max(width - 2, 1))
+            for i, line in enumerate(lines):
+                if i == 0 and line.startswith(name):
+                    out.append([("  ", ""), (name, ""), (line[len(name) :], tone_style(c.tone))])
+                else:
+                    out.append([("  ", ""), (line, tone_style(c.tone))])
     if table.caption:
-        parts.append(text(table.caption))
-    return Group(*parts)
+        out += _styled(table.caption, "", width)
+    return out
 
 
-def _table(table: Table, refs: _Refs) -> RenderableType:
+def _table(table: Table, refs: _Refs, width: int) -> list[Line]:
     if not table.columns:
-        return Group()
-    return _Fitted(table, refs)
+        return []
+    widths = column_widths(table, width)
+    if widths is None:
+        return _stacked(table, refs, width)
+    return _grid(table, refs, widths, width)
 
 
-def _facts(facts: Facts) -> RenderableType:
-    grid = RichTable.grid(padding=(0, 2))
-    grid.add_column(no_wrap=True, style="bold")
-    grid.add_column(overflow="fold")
-    for name, cell in facts.items:
-        grid.add_row(text(name), text(cell.text if cell.text is not None else value_text(cell.value),
-                                      tone_style(cell.tone)))  # fmt: skip
-    if facts.title:
-        return Group(text(facts.title, "bold"), grid)
-    return grid
+# --- the other blocks ----------------------------------------------------------------------------
 
 
-def _note(note: Note, refs: _Refs) -> RenderableType:
-    return text(note.text + refs.marks(note.cites), note_style(note.kind))
+def _facts(facts: Facts, width: int) -> list[Line]:
+    """Name and value side by side, the values aligned; a name too wide for that stands on its own line."""
+    out = _styled(facts.title, BOLD, width) if facts.title else []
+    items = [(clean(name), cell) for name, cell in facts.items]
+    names = max((cells(n) for n, _ in items), default=0)
+    room = width - names - len(GAP)
+    side_by_side = room >= min(20, width // 3)
+    for name, cell in items:
+        value = clean(cell.text if cell.text is not None else value_text(cell.value))
+        style = tone_style(cell.tone)
+        if side_by_side:
+            lines = wrap(value, room)
+            out.append([(name, BOLD), (" " * (names - cells(name)) + GAP, ""), (lines[0], style)])
+            out += [[(" " * (names + len(GAP)), ""), (line, style)] for line in lines[1:]]
+        else:
+            out += [[(line, BOLD)] for line in wrap(name, width)]
+            out += [[(GAP, ""), (line, style)] for line in wrap(value, width - len(GAP))]
+    return out
 
 
-def block(item: Facts | Table | Note | Chart, refs: _Refs) -> RenderableType | None:
+def block(item: Facts | Table | Note | Chart, refs: _Refs, width: int) -> list[Line]:
     match item:
         case Facts():
-            return _facts(item)
+            return _facts(item, width)
         case Table():
-            return _table(item, refs)
+            return _table(item, refs, width)
         case Note():
-            return _note(item, refs)
+            return _styled(item.text + refs.marks(item.cites), note_style(item.kind), width)
         case Chart():
-            return None  # drawn by the HTML writer; its figures are in the section's tables
+            return []  # drawn by the HTML writer; its figures are in the section's tables
         case _:
             assert_never(item)
 
 
-def _section(section: Section, refs: _Refs) -> list[RenderableType]:
-    parts: list[RenderableType] = [text(section.title, "bold underline")]
-    parts += [r for b in section.blocks if (r := block(b, refs)) is not None]
-    return parts
-
-
-def page_renderables(page: Page) -> list[RenderableType]:
-    refs = _Refs(page)
-    parts: list[RenderableType] = [text(page.title, "bold")]
-    if page.headline:
-        parts.append(text(page.headline, tone_style(page.headline_tone)))
-    for section in page.sections:
-        parts.append(Text(""))
-        parts += _section(section, refs)
-    if page.citations:
-        parts += [Text(""), Text("Sources", style="bold")]
-        for i, c in enumerate(page.citations, 1):
-            parts.append(text(f"[{i}] {c.text}" + (f" {c.url}" if c.url and c.url not in c.text else "")))
-    if page.footer:
-        parts += [Text(""), text(page.footer, "dim")]
-    return parts
-
-
-def renderables(pages: Sequence[Page]) -> list[RenderableType]:
-    """What the CLI prints: each page, a blank line between pages."""
-    out: list[RenderableType] = []
-    for i, page in enumerate(pages):
-        if i:
-            out.append(Text(""))
-        out += page_renderables(page)
+def _section(section: Section, refs: _Refs, width: int) -> list[Line]:
+    out = _styled(section.title, f"{BOLD};{UNDERLINE}", width)
+    previous: Facts | Table | Note | Chart | None = None
+    for b in section.blocks:
+        lines = block(b, refs, width)
+        if not lines:
+            continue
+        if previous is not None and (isinstance(b, Table) or isinstance(previous, Table)):
+            out.append([])  # a table stands apart from the blocks around it
+        out += lines
+        previous = b
     return out
 
 
-def renderable(pages: Sequence[Page]) -> RenderableType:
-    """The pages as one renderable, for `console.print`."""
-    return Group(*renderables(pages))
+def page_lines(page: Page, width: int) -> list[Line]:
+    refs = _Refs(page)
+    out = _styled(page.title, BOLD, width)
+    if page.headline:
+        out += _styled(page.headline, tone_style(page.headline_tone), width)
+    for section in page.sections:
+        out.append([])
+        out += _section(section, refs, width)
+    if page.citations:
+        out += [[], [("Sources", BOLD)]]
+        for i, c in enumerate(page.citations, 1):
+            out += _styled(f"[{i}] {c.text}" + (f" {c.url}" if c.url and c.url not in c.text else ""), "", width)
+    if page.footer:
+        out += [[], *_styled(page.footer, "2", width)]
+    return out
+
+
+def _text(line: Line, colour: bool) -> str:
+    """A line as text; styles as SGR sequences only with colour; no trailing spaces."""
+    parts = [f"\x1b[{style}m{text}\x1b[0m" if colour and style and text else text for text, style in line]
+    return "".join(parts).rstrip(" ")
+
+
+def render(pages: Sequence[Page], width: int, colour: bool = False) -> str:
+    """The pages, a blank line between them, laid out for `width` columns."""
+    width = max(width, 8)
+    lines: list[Line] = []
+    for i, page in enumerate(pages):
+        if i:
+            lines.append([])
+        lines += page_lines(page, width)
+    return "".join(_text(line, colour) + "\n" for line in lines)
 
 
 def write(pages: Sequence[Page], width: int = 100) -> str:
     """Plain text (no colour, no escape sequences) at a fixed width: files and golden tests."""
-    buf = io.StringIO()
-    console = Console(
-        file=buf, width=width, color_system=None, force_terminal=False, legacy_windows=False, soft_wrap=False
-    )
-    for r in renderables(pages):
-        console.print(r)
-    return buf.getvalue()
+    return render(pages, width, colour=False)
+
+
+class Rendering:
+    """Pages waiting for the width and colour of where they are printed (cli/console.py's `print`).
+
+    A plain class, not a result type: it holds pages until stdout is known."""
+
+    __slots__ = ("pages",)
+
+    def __init__(self, pages: tuple[Page, ...]) -> None:
+        self.pages = pages
+
+    def text(self, width: int, colour: bool = False) -> str:
+        return render(self.pages, width, colour)
+
+
+def renderable(pages: Sequence[Page]) -> Rendering:
+    """The pages, for `stdout_console().print`, which knows the terminal's width and whether it takes colour."""
+    return Rendering(tuple(pages))
