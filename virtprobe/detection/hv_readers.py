@@ -129,7 +129,8 @@ DMESG_NAMES = {
     "ACRN": "acrn",
     "Bhyve": "bhyve",
 }
-_DMESG_RE = re.compile(r"Hypervisor detected: (.+?)\s*$", re.MULTILINE)
+# Compiled when dmesg is read, not at import: detect runs dmesg only when nothing cheaper decided.
+_DMESG_RE = r"Hypervisor detected: (.+?)\s*$"
 
 
 # --- pure parsers --------------------------------------------------------------------
@@ -272,7 +273,7 @@ def smbios_vm_bit(raw: bytes) -> bool | None:
 
 def dmesg_hypervisor(text: str) -> str | None:
     """The name in the kernel's "Hypervisor detected: NAME" line, if any."""
-    m = _DMESG_RE.search(text)
+    m = re.search(_DMESG_RE, text, re.MULTILINE)
     return m.group(1).strip() if m else None
 
 

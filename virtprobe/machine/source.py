@@ -15,8 +15,6 @@ degrade to "unknown" and record the reason.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -406,6 +404,10 @@ class RootSource(Source):
         raw = self._commands.get(name) if isinstance(self._commands, dict) else None
         if raw is None:
             return Lookup(None, f"no output of {name!r} in the snapshot")
+        # lazy: only a snapshot's commands are base64; the live `detect --json` never loads it.
+        import base64
+        import binascii
+
         try:
             return Lookup(base64.b64decode(str(raw), validate=True))
         except (binascii.Error, ValueError):
