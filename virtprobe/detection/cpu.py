@@ -26,7 +26,6 @@ Everything else is None (unknown), never a guess.
 """
 
 import re
-import weakref
 from typing import NamedTuple
 
 from virtprobe.detection.model import CONSIDERED, DECISIVE, NONE, OVERRULED, SUPPORTING, UNKNOWN, CpuResult, Evidence
@@ -82,19 +81,17 @@ def parse_cpuinfo(text: str) -> dict[str, str]:
     return fields
 
 
-# One read of /proc/cpuinfo per source: the cpu, kvm, hypervisor and cloud probes
-# all need it, and on a large machine the kernel takes milliseconds to generate it.
-_CPUINFO: weakref.WeakKeyDictionary[Source, tuple[FileRead, dict[str, str]]] = weakref.WeakKeyDictionary()
-
-
 def read_cpuinfo(src: Source) -> tuple[FileRead, dict[str, str]]:
-    """The /proc/cpuinfo read of `src` and the fields of its first processor block (memoised)."""
-    got = _CPUINFO.get(src)
-    if got is None:
+    """The /proc/cpuinfo read of `src` and the fields of its first processor block.
+
+    Once per source: the cpu, kvm, hypervisor and cloud probes all need it, and on a large
+    machine the kernel takes milliseconds to generate it."""
+
+    def read_and_parse() -> tuple[FileRead, dict[str, str]]:
         read = src.read("proc/cpuinfo")
-        got = (read, parse_cpuinfo(read.text) if read.text else {})
-        _CPUINFO[src] = got
-    return got
+        return read, parse_cpuinfo(read.text) if read.text else {}
+
+    return src.once("cpuinfo", read_and_parse)
 
 
 def parse_flags(value: str | None) -> frozenset[str]:

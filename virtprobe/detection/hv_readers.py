@@ -9,7 +9,6 @@ Every string table below names the primary source it comes from.
 """
 
 import re
-import weakref
 from typing import NamedTuple
 
 from virtprobe.detection.cpu import read_cpuinfo
@@ -315,16 +314,9 @@ def read_cpuid_signatures(src: Source) -> list[Hint]:
     return hints
 
 
-# One DMI read per source: the hypervisor, cloud and platform readers all need it.
-_DMI: weakref.WeakKeyDictionary[Source, dict[str, FileRead]] = weakref.WeakKeyDictionary()
-
-
 def read_dmi(src: Source) -> dict[str, FileRead]:
-    got = _DMI.get(src)
-    if got is None:
-        got = {name: src.read(f"sys/class/dmi/id/{name}", limit=4096) for name in DMI_FILES}
-        _DMI[src] = got
-    return got
+    """The DMI strings, read once per source: the hypervisor, cloud and platform readers all need them."""
+    return src.once("dmi", lambda: {name: src.read(f"sys/class/dmi/id/{name}", limit=4096) for name in DMI_FILES})
 
 
 def dmi_text(read: FileRead) -> str | None:
