@@ -1,8 +1,8 @@
 """The Linux detect: every per-topic probe reads through the source, then one result is assembled.
 
 The Linux counterpart of windows.probe_windows and macos.probe_macos. detection/run.py imports
-this module before src.prefetch() forks the child that executes CPUID and the KVM probe guest
-(machine/prefetch.py): an import beside a live fork pays copy-on-write faults (run.py says why).
+this module only once src.prefetch() has started the child that executes CPUID and the KVM
+probe guest (machine/prefetch.py), so loading the probes below overlaps the child's work.
 """
 
 from __future__ import annotations

@@ -6,12 +6,9 @@ their own whole-machine probes (windows.py, macos.py); any other platform gets a
 whose every id is None, with evidence saying why. Probes never raise; neither does this.
 
 Each platform's module is imported when its platform is detected, not at the top: Windows
-and macOS load none of the Linux probes. On Linux the probes load BEFORE src.prefetch() forks
-the CPUID/KVM child: while a forked child lives, every page of the parent that the parent
-writes is copied first (copy-on-write), and importing writes to most of them. Measured here,
-importing the probes beside a live child cost 5-6 ms more CPU than the child's head start saved
-(`detect --json` <= 1.0x virt-what, benchmarks/detect_speed.py); the file-only probes still run
-while the child works.
+and macOS load none of the Linux probes, and on Linux the probes load after src.prefetch()
+started the CPUID/KVM child, so their import overlaps its work (`detect --json` <= 1.0x
+virt-what, benchmarks/detect_speed.py).
 """
 
 from __future__ import annotations
@@ -32,12 +29,12 @@ from virtprobe.machine.source import Source
 
 
 def detect_linux(src: Source, kvm_probe: bool = True, checks: bool = False) -> DetectResult:
-    from virtprobe.detection.linux import probe_linux  # lazy: Linux only, before the fork (module docstring)
-
     # The probes that execute code (CPUID, the KVM guest) start in a child now and run
-    # while the file-only probes read (machine/prefetch.py).
+    # while the modules below load and the file-only probes read (machine/prefetch.py).
     src.prefetch(kvm=kvm_probe)
     try:
+        from virtprobe.detection.linux import probe_linux  # lazy: after prefetch (module docstring)
+
         return probe_linux(src, kvm_probe, checks)
     finally:
         src.close()

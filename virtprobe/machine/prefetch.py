@@ -2,9 +2,8 @@
 
 `virtprobe detect --json` is judged by its start-up time. Both probes need ctypes
 and the KVM structures (3 ms of imports here) and then run for a millisecond or
-two each; the parent meanwhile reads /proc and /sys (it imports the probe
-modules before the fork: writing to its pages beside a live child costs
-copy-on-write faults, detection/run.py). So the child does the executing part in parallel and sends the answers
+two each; the parent meanwhile imports the probe modules and reads /proc and
+/sys. So the child does the executing part in parallel and sends the answers
 through a pipe (marshal: builtin types only). It also keeps what the CPUID fork
 was for: if executing CPUID faults, only the child dies.
 
