@@ -9,8 +9,8 @@ none of its own (tests/test_cli.py checks that it and Click read every argv alik
 and usage errors go to Click, so every command prints them the same way.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: typing.NamedTuple would compile() each field's string
+# annotation into a ForwardRef at import (detection/model.py says why that matters).
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 

@@ -97,14 +97,16 @@ _HEX64 = r"[0-9a-f]{64}"
 # Ordered: the first match wins for one path. Each pattern names the engine that
 # lays out cgroups that way (docker's cgroupfs and systemd drivers, podman's
 # libpod scopes, CRI-O and containerd's CRI scopes, LXC 4+ and older LXC,
-# systemd-nspawn machines).
-_CGROUP_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("cri-o", re.compile(r"crio-(?:conmon-)?" + _HEX64)),
-    ("containerd", re.compile(r"cri-containerd-" + _HEX64)),
-    ("podman", re.compile(r"libpod-(?:conmon-)?" + _HEX64)),
-    ("docker", re.compile(r"(?:^|/)docker[-/]" + _HEX64)),
-    ("lxc", re.compile(r"(?:^|/)lxc\.payload[./]|(?:^|/)lxc/[^/]+")),
-    ("systemd-nspawn", re.compile(r"machine\.slice/(?:systemd-nspawn@|machine-)")),
+# systemd-nspawn machines). Each row also names a literal that every match of its
+# pattern contains: a path without it cannot match, so the pattern is compiled only
+# for a path that may (a host's cgroup paths compile none; each costs start-up time).
+_CGROUP_PATTERNS: tuple[tuple[str, str, str], ...] = (
+    ("cri-o", "crio-", r"crio-(?:conmon-)?" + _HEX64),
+    ("containerd", "cri-containerd-", r"cri-containerd-" + _HEX64),
+    ("podman", "libpod-", r"libpod-(?:conmon-)?" + _HEX64),
+    ("docker", "docker", r"(?:^|/)docker[-/]" + _HEX64),
+    ("lxc", "lxc", r"(?:^|/)lxc\.payload[./]|(?:^|/)lxc/[^/]+"),
+    ("systemd-nspawn", "machine.slice/", r"machine\.slice/(?:systemd-nspawn@|machine-)"),
 )
 
 
@@ -174,8 +176,8 @@ def parse_cgroup(text: str) -> tuple[CgroupLine, ...]:
 
 def classify_cgroup_path(path: str) -> str | None:
     """The engine a cgroup path belongs to, or None."""
-    for cid, pattern in _CGROUP_PATTERNS:
-        if pattern.search(path):
+    for cid, literal, pattern in _CGROUP_PATTERNS:
+        if literal in path and re.search(pattern, path):
             return cid
     return None
 
@@ -185,11 +187,16 @@ def is_kubepods(path: str) -> bool:
 
 
 def parse_ns_inode(link: str | None, name: str) -> int | None:
-    """The inode number from a namespace link target like 'pid:[4026531836]'."""
+    """The inode number from a namespace link target like 'pid:[4026531836]' (spaces around it allowed)."""
     if not link:
         return None
-    m = re.fullmatch(rf"\s*{re.escape(name)}:\[(\d+)\]\s*", link)
-    return int(m.group(1)) if m else None
+    # str methods, not a pattern (one compiled per namespace cost start-up time): strip() drops what
+    # \s does, isdecimal() accepts what \d does, and int() reads every such digit.
+    text, prefix = link.strip(), f"{name}:["
+    if not (text.startswith(prefix) and text.endswith("]")):
+        return None
+    digits = text[len(prefix) : -1]
+    return int(digits) if digits.isdecimal() else None
 
 
 def parse_environ(data: bytes) -> dict[str, str]:

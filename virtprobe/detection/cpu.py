@@ -26,7 +26,6 @@ Everything else is None (unknown), never a guess.
 """
 
 import re
-import weakref
 from typing import NamedTuple
 
 from virtprobe.detection.model import CONSIDERED, DECISIVE, NONE, OVERRULED, SUPPORTING, UNKNOWN, CpuResult, Evidence
@@ -56,10 +55,9 @@ SVM_SUBFLAGS = (
     "svme_addr_chk",
 )
 
-_FIRMWARE_OFF = re.compile(
-    r"VMX \((?:outside|inside) TXT\) disabled by BIOS|kvm: disabled by bios|SVM disabled \(by BIOS\)",
-    re.IGNORECASE,
-)
+# Compiled by firmware_disable_line when it runs, not at import: detect reads dmesg only in the
+# rare case that needs it, and each pattern compiled costs start-up time (`detect --json`).
+_FIRMWARE_OFF = r"VMX \((?:outside|inside) TXT\) disabled by BIOS|kvm: disabled by bios|SVM disabled \(by BIOS\)"
 
 
 def parse_cpuinfo(text: str) -> dict[str, str]:
@@ -83,19 +81,17 @@ def parse_cpuinfo(text: str) -> dict[str, str]:
     return fields
 
 
-# One read of /proc/cpuinfo per source: the cpu, kvm, hypervisor and cloud probes
-# all need it, and on a large machine the kernel takes milliseconds to generate it.
-_CPUINFO: weakref.WeakKeyDictionary[Source, tuple[FileRead, dict[str, str]]] = weakref.WeakKeyDictionary()
-
-
 def read_cpuinfo(src: Source) -> tuple[FileRead, dict[str, str]]:
-    """The /proc/cpuinfo read of `src` and the fields of its first processor block (memoised)."""
-    got = _CPUINFO.get(src)
-    if got is None:
+    """The /proc/cpuinfo read of `src` and the fields of its first processor block.
+
+    Once per source: the cpu, kvm, hypervisor and cloud probes all need it, and on a large
+    machine the kernel takes milliseconds to generate it."""
+
+    def read_and_parse() -> tuple[FileRead, dict[str, str]]:
         read = src.read("proc/cpuinfo")
-        got = (read, parse_cpuinfo(read.text) if read.text else {})
-        _CPUINFO[src] = got
-    return got
+        return read, parse_cpuinfo(read.text) if read.text else {}
+
+    return src.once("cpuinfo", read_and_parse)
 
 
 def parse_flags(value: str | None) -> frozenset[str]:
@@ -104,8 +100,9 @@ def parse_flags(value: str | None) -> frozenset[str]:
 
 def firmware_disable_line(dmesg: str) -> str | None:
     """The kernel log line saying firmware disabled VT-x/AMD-V, if any."""
+    pattern = re.compile(_FIRMWARE_OFF, re.IGNORECASE)
     for line in dmesg.splitlines():
-        if _FIRMWARE_OFF.search(line):
+        if pattern.search(line):
             return line.strip()
     return None
 

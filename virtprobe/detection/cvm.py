@@ -64,8 +64,9 @@ HYPERV_ISOLATION_IDS = {2: "sev-snp", 3: "tdx"}  # 1 is VBS (software isolation)
 SEV_NEEDS_ROOT = "needs root to read the SEV MSR 0xC0010131 (/dev/cpu/0/msr, msr module)"
 
 # "Memory Encryption Features active: AMD SEV SEV-ES SEV-SNP" (Linux >= 5.18) and the
-# older "AMD Memory Encryption Features active: SEV SEV-ES" (5.x).
-_MEM_ENCRYPT = re.compile(r"(?:AMD )?Memory Encryption Features active:[ \t]*([^\n]*)")
+# older "AMD Memory Encryption Features active: SEV SEV-ES" (5.x). Compiled when dmesg is read,
+# not at import: detect runs dmesg only when the registers could not answer.
+_MEM_ENCRYPT = r"(?:AMD )?Memory Encryption Features active:[ \t]*([^\n]*)"
 
 
 class Seen(NamedTuple):
@@ -86,7 +87,7 @@ def _regs_text(sig: bytes) -> str:
 
 def parse_mem_encrypt(text: str) -> tuple[str, str] | None:
     """(line, id) for the kernel's memory-encryption boot line; id "none" for host-only SME."""
-    m = _MEM_ENCRYPT.search(text)
+    m = re.search(_MEM_ENCRYPT, text)
     if m is None:
         return None
     feats = m.group(1).split()

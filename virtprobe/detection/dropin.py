@@ -8,8 +8,8 @@ The mapping is pure; the two live readers (chroot, user namespace) follow system
 src/basic/virt.c `running_in_chroot()` and `running_in_userns()` (systemd 252).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: typing.NamedTuple would compile() each field's string
+# annotation into a ForwardRef at import (detection/model.py says why that matters).
 import os
 from typing import NamedTuple
 

@@ -9,7 +9,6 @@ Every string table below names the primary source it comes from.
 """
 
 import re
-import weakref
 from typing import NamedTuple
 
 from virtprobe.detection.cpu import read_cpuinfo
@@ -129,7 +128,8 @@ DMESG_NAMES = {
     "ACRN": "acrn",
     "Bhyve": "bhyve",
 }
-_DMESG_RE = re.compile(r"Hypervisor detected: (.+?)\s*$", re.MULTILINE)
+# Compiled when dmesg is read, not at import: detect runs dmesg only when nothing cheaper decided.
+_DMESG_RE = r"Hypervisor detected: (.+?)\s*$"
 
 
 # --- pure parsers --------------------------------------------------------------------
@@ -272,7 +272,7 @@ def smbios_vm_bit(raw: bytes) -> bool | None:
 
 def dmesg_hypervisor(text: str) -> str | None:
     """The name in the kernel's "Hypervisor detected: NAME" line, if any."""
-    m = _DMESG_RE.search(text)
+    m = re.search(_DMESG_RE, text, re.MULTILINE)
     return m.group(1).strip() if m else None
 
 
@@ -314,16 +314,9 @@ def read_cpuid_signatures(src: Source) -> list[Hint]:
     return hints
 
 
-# One DMI read per source: the hypervisor, cloud and platform readers all need it.
-_DMI: weakref.WeakKeyDictionary[Source, dict[str, FileRead]] = weakref.WeakKeyDictionary()
-
-
 def read_dmi(src: Source) -> dict[str, FileRead]:
-    got = _DMI.get(src)
-    if got is None:
-        got = {name: src.read(f"sys/class/dmi/id/{name}", limit=4096) for name in DMI_FILES}
-        _DMI[src] = got
-    return got
+    """The DMI strings, read once per source: the hypervisor, cloud and platform readers all need them."""
+    return src.once("dmi", lambda: {name: src.read(f"sys/class/dmi/id/{name}", limit=4096) for name in DMI_FILES})
 
 
 def dmi_text(read: FileRead) -> str | None:

@@ -12,7 +12,6 @@ a VM: only the model "Virtual Machine" means a Hyper-V guest.
 
 # No `from __future__ import annotations`: NamedTuples on detect's path (detection/model.py says why).
 import re
-import weakref
 from typing import NamedTuple
 
 from virtprobe.detection.cloud import CloudFacts, decide_cloud, guest_of
@@ -201,14 +200,9 @@ def read_windows(src: Source) -> WindowsFacts:
 
 # --- the per-topic probes: the same names as on Linux and macOS (probe_cpu, probe_hypervisor, ...) ---
 
-_FACTS: weakref.WeakKeyDictionary[Source, WindowsFacts] = weakref.WeakKeyDictionary()
-
-
 def _facts(src: Source) -> WindowsFacts:
-    got = _FACTS.get(src)
-    if got is None:
-        got = _FACTS[src] = read_windows(src)
-    return got
+    """The Windows facts, read once per source: every per-topic probe needs them."""
+    return src.once("windows", lambda: read_windows(src))
 
 
 def probe_cpu(src: Source) -> tuple[CpuResult, list[Evidence]]:

@@ -43,6 +43,11 @@ def wsl_version_from_kernel(text: str) -> int | None:
     s = text.strip()
     if not s:
         return None
+    folded = s.lower()
+    if s.isascii() and "microsoft" not in folded and "wsl2" not in folded:
+        # Neither pattern below can match ASCII text without one of these words (for ASCII,
+        # IGNORECASE is str.lower): most kernels answer here, without compiling a pattern.
+        return 0
     if re.search(r"-Microsoft\b", s):  # lxcore's capitalised name: WSL1
         return 1
     if re.search(r"microsoft-standard|-microsoft\b|WSL2", s, re.IGNORECASE):

@@ -15,12 +15,10 @@ degrade to "unknown" and record the reason.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from virtprobe.errors import InputError, shown
 from virtprobe.machine.bounded import (
@@ -71,6 +69,9 @@ def _norm(rel: str) -> str:
     return rel.lstrip("/")
 
 
+_T = TypeVar("_T")
+
+
 class Source:
     """The interface every probe reads through. Subclasses implement the I/O."""
 
@@ -78,6 +79,15 @@ class Source:
     machine: str  # platform.machine() style: "x86_64", "aarch64", "arm64", "AMD64", ...
     env: Mapping[str, str]
     is_live: bool
+
+    def once(self, key: str, make: Callable[[], _T]) -> _T:
+        """make(), run once per source and key: a parsed read that several readers share (the
+        fields of /proc/cpuinfo, the DMI strings). It lives and dies with the source, as a
+        WeakKeyDictionary keyed by the source would, without weakref's import on detect's path."""
+        memo: dict[str, Any] = vars(self).setdefault("_once", {})
+        if key not in memo:
+            memo[key] = make()
+        return memo[key]
 
     def read(self, rel: str, limit: int = MAX_READ_BYTES) -> FileRead:
         raise NotImplementedError
@@ -406,6 +416,10 @@ class RootSource(Source):
         raw = self._commands.get(name) if isinstance(self._commands, dict) else None
         if raw is None:
             return Lookup(None, f"no output of {name!r} in the snapshot")
+        # lazy: only a snapshot's commands are base64; the live `detect --json` never loads it.
+        import base64
+        import binascii
+
         try:
             return Lookup(base64.b64decode(str(raw), validate=True))
         except (binascii.Error, ValueError):
