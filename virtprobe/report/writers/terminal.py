@@ -182,8 +182,8 @@ def column_widths(table: Table, width: int) -> list[int] | None:
     Figures keep their full width. Labels get at least their longest word (up to 20),
     text at least 12 characters or its longest word up to 16 (a longer one, a path or
     a hash, may fold); the room left goes first to whole words that still fold, the
-    cheapest first, then to the columns furthest from their natural width. Columns stand
-    2 characters apart.
+    cheapest first, then to the text columns furthest from their natural width in proportion
+    to it, then to figures' headers. Columns stand 2 characters apart.
     """
     desired, least, whole = [], [], []
     for j, col in enumerate(table.columns):
@@ -211,13 +211,20 @@ def column_widths(table: Table, width: int) -> list[int] | None:
     if sum(desired) <= room:
         return desired
     widths = list(least)
+    words_first = [col.kind not in NUMERIC_KINDS for col in table.columns]
     spare = room - sum(widths)
     for j in sorted(range(len(widths)), key=lambda k: (whole[k] - widths[k], k)):
         need = whole[j] - widths[j]
         if 0 < need <= spare:
             widths[j], spare = whole[j], spare - need
     while spare > 0:
-        j = max(range(len(widths)), key=lambda k: (desired[k] - widths[k], -k))
+        # Words before figures' headers (a figure is already whole), then the column furthest from
+        # its natural width in proportion to it: two long text columns share the room in the
+        # ratio of their natural widths, so the shorter one is not left at its floor.
+        j = max(
+            range(len(widths)),
+            key=lambda k: (words_first[k] and desired[k] > widths[k], (desired[k] - widths[k]) / desired[k], -k),
+        )
         if desired[j] <= widths[j]:
             break
         widths[j], spare = widths[j] + 1, spare - 1
