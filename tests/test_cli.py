@@ -246,8 +246,9 @@ def test_summaries_in_the_group_are_the_commands_own() -> None:
         assert " ".join(doc.split("\n\n")[0].split()) == entry.summary, name
 
 
-def modules_after(*args: str) -> set[str]:
-    """The modules loaded by one CLI call (sys.modules: importlib.import_module escapes -X importtime)."""
+def run_and_modules(*args: str) -> tuple[str, set[str]]:
+    """What one CLI call printed, and the modules it loaded (sys.modules: importlib.import_module
+    escapes -X importtime)."""
     code = (
         "import sys\nfrom virtprobe.cli.main import main\n"
         f"sys.argv = ['virtprobe', *{list(args)!r}]\n"
@@ -255,7 +256,11 @@ def modules_after(*args: str) -> set[str]:
         "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
-    return set(proc.stderr.splitlines()[-1].split())
+    return proc.stdout, set(proc.stderr.splitlines()[-1].split())
+
+
+def modules_after(*args: str) -> set[str]:
+    return run_and_modules(*args)[1]
 
 
 def test_group_help_imports_no_command_module() -> None:

@@ -10,14 +10,13 @@ the width and colour of stdout, the checks a page must pass, and that `detect` a
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.test_cli import run_and_modules
 from virtprobe.cli.console import PIPED_WIDTH, TextConsole, colour_on, terminal_width
 from virtprobe.errors import ReportFormatError
 from virtprobe.report.formats import report_page
@@ -217,15 +216,8 @@ def test_every_stored_report_builds_a_checked_page() -> None:
 @pytest.mark.parametrize("args", [["detect"], ["detect", "--check"], ["detect", "--evidence"]], ids=" ".join)
 def test_detect_table_and_check_import_neither_rich_nor_dataclasses(args: list[str]) -> None:
     """The reason this writer is not Rich (about 26 ms) and page.py not dataclasses (about 10 ms), kept."""
-    code = (
-        "import sys\nfrom virtprobe.cli.main import main\n"
-        f"sys.argv = ['virtprobe', *{args!r}, '--root', {str(ROOTS / 'aws_nitro')!r}, '--no-kvm-probe']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert proc.stdout.strip(), proc.stderr  # the page was printed
-    loaded = set(proc.stderr.splitlines()[-1].split())
+    printed, loaded = run_and_modules(*args, "--root", str(ROOTS / "aws_nitro"), "--no-kvm-probe")
+    assert printed.strip()  # the page was printed
     tops = {m.split(".")[0] for m in loaded}
     assert not tops & {"rich", "dataclasses", "inspect", "typer", "click"}, sorted(tops & {"rich", "dataclasses"})
     assert "virtprobe.report.writers.terminal" in loaded  # the check can fail: the writer did run
