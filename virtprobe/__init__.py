@@ -19,13 +19,13 @@ in __all__ are the stable API; everything else may change between minor versions
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
 from virtprobe._version import __version__
 from virtprobe.errors import missing_extra
+from virtprobe.lean_typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from typing import Unpack
+    from typing import Any, Unpack
 
     from virtprobe.api_types import BenchKeywords, EnvMismatch
     from virtprobe.benchmark.backend import Progress

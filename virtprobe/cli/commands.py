@@ -7,7 +7,7 @@ importing Typer (which costs about as much as virt-what takes to answer).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from virtprobe.lean_typing import NamedTuple
 
 MAX_WIDTH = 100  # help text is wrapped to the terminal, at most this wide
 

@@ -10,11 +10,19 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Protocol, TextIO
+
+from virtprobe.lean_typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Protocol, TextIO
+
     from rich.console import Console
     from rich.progress import Progress
+
+    # What the text console prints besides a string (a type only: `typing` is off detect's path).
+    class Printable(Protocol):
+        def text(self, width: int, colour: bool = False) -> str: ...
+
 
 # What bench's progress calls each task, on a terminal bar and in a log line alike.
 TASK_LABELS = {
@@ -26,10 +34,6 @@ TASK_LABELS = {
 
 
 PIPED_WIDTH = 80  # stdout is not a terminal and COLUMNS is unset: the width Rich assumed too
-
-
-class Printable(Protocol):
-    def text(self, width: int, colour: bool = False) -> str: ...
 
 
 def colour_on(stream: TextIO, env: Mapping[str, str] = os.environ) -> bool:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from virtprobe.errors import EXIT_USAGE, VirtprobeError
+from virtprobe.lean_typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from virtprobe.detection.model import DetectResult
     from virtprobe.machine.source import Source
 

@@ -9,10 +9,14 @@ none of its own (tests/test_cli.py checks that it and Click read every argv alik
 and usage errors go to Click, so every command prints them the same way.
 """
 
-# No `from __future__ import annotations`: typing.NamedTuple would compile() each field's string
-# annotation into a ForwardRef at import (detection/model.py says why that matters).
+from __future__ import annotations
+
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+
+from virtprobe.lean_typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # --format values; one row each in cli/detect.py's writers. The section model adds "prometheus".
 FORMATS = ("table", "json", "lines", "env", "nfd", "prometheus")

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from virtprobe.errors import EXIT_INTERRUPTED, VirtprobeError, missing_extra
+from virtprobe.lean_typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def guarded(fn: Callable[[], Any]) -> int:

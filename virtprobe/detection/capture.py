@@ -29,18 +29,21 @@ import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from virtprobe.detection.container_readers import filter_pid1_cmdline
 from virtprobe.detection.run import detect
 from virtprobe.detection.tables.clouds import LABELS, MARKER_FILES
 from virtprobe.detection.tables.platforms import FILES as PLATFORM_FILES
 from virtprobe.errors import InputError, shown
+from virtprobe.lean_typing import TYPE_CHECKING, NamedTuple
 from virtprobe.machine.archive import is_snapshot_archive
 from virtprobe.machine.atomic import atomic_file, exchange, fsync_folder, new_folder_mode, rename_noreplace, write_bytes
 from virtprobe.machine.bounded import MAX_SNAPSHOT_META_BYTES, load_json_file
 from virtprobe.machine.scratch import make_folder, remove_folder
 from virtprobe.machine.source import MAX_READ_BYTES, SNAPSHOT_FORMAT, SNAPSHOT_META, LiveSource, Lookup
+
+if TYPE_CHECKING:
+    from typing import Any
 
 FILE = "file"  # copy the content
 HEADER = "header"  # the first ACPI_HEADER_BYTES bytes only

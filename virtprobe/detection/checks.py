@@ -23,7 +23,6 @@ exit code.
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
 
 from virtprobe.detection.kvm import parse_bool_param
 from virtprobe.detection.model import (
@@ -38,7 +37,11 @@ from virtprobe.detection.model import (
     KvmResult,
     PlatformResult,
 )
+from virtprobe.lean_typing import TYPE_CHECKING, NamedTuple
 from virtprobe.machine.source import Source
+
+if TYPE_CHECKING:
+    from typing import Any
 
 TARGETS: tuple[str, ...] = (
     "kvm",

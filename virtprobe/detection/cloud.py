@@ -19,7 +19,7 @@ The decision (docs/detection.md, "Cloud"):
 hypervisor verdict `none`, false for a cloud VM, null when the hypervisor is unknown.
 """
 
-from typing import NamedTuple
+from __future__ import annotations
 
 from virtprobe.detection.hv_readers import dmi_text, read_dmi
 from virtprobe.detection.model import (
@@ -36,6 +36,7 @@ from virtprobe.detection.model import (
 )
 from virtprobe.detection.tables import clouds as T
 from virtprobe.detection.tables.dmi import PORTABLE_CHASSIS
+from virtprobe.lean_typing import NamedTuple
 from virtprobe.machine.source import Source
 
 TOPIC = "cloud"
@@ -57,7 +58,7 @@ class CloudFacts(NamedTuple):
     unread: tuple[str, ...]  # DMI files that could not be read
 
 
-def read_cloud_facts(src: Source) -> 'CloudFacts':
+def read_cloud_facts(src: Source) -> CloudFacts:
     """Every source a rule names, read through `src`; decides nothing."""
     facts: dict[str, str] = {}
     paths: dict[str, str] = {}
@@ -108,7 +109,7 @@ def decide_cloud(
     in_container: bool,
     hypervisor_id: str | None,
     facts: CloudFacts,
-) -> 'Verdict':
+) -> Verdict:
     """The rules of the module docstring, in order (pure)."""
     blocked: list[T.CloudHit] = []
     for hit in hits:

@@ -24,8 +24,9 @@ docs/detection.md ("Container"):
    engine, and "none" needs readable cgroups and mounts that named nobody; else unknown.
 """
 
+from __future__ import annotations
+
 from collections import Counter
-from typing import NamedTuple
 
 from virtprobe.detection.container_readers import (
     HOST_NS,
@@ -59,6 +60,7 @@ from virtprobe.detection.model import (
     ContainerResult,
     Evidence,
 )
+from virtprobe.lean_typing import NamedTuple
 from virtprobe.machine.source import Source
 
 __all__ = ["PATHS", "TOPIC", "Gathered", "decide", "gather", "probe_container"]
@@ -78,7 +80,7 @@ class Gathered(NamedTuple):
     cgroup_version: int | None
 
 
-def gather(src: Source) -> 'Gathered':
+def gather(src: Source) -> Gathered:
     ns = read_namespaces(src)
     mounts = read_mounts(src)
     pid1, rows, pid1_clues = read_pid1(src)

@@ -14,10 +14,12 @@ Namespaces are read separately: they tell "some runtime unshared this process"
 from "the kernel's initial namespaces", but never which runtime.
 """
 
+from __future__ import annotations
+
 import re
-from typing import NamedTuple
 
 from virtprobe.detection.model import CONSIDERED, UNKNOWN, Evidence
+from virtprobe.lean_typing import NamedTuple
 from virtprobe.machine.source import Source
 
 TOPIC = "container"
@@ -293,7 +295,7 @@ def _env_id(value: str) -> str | None:
 # --- readers: each returns evidence, none decides -------------------------------------
 
 
-def read_namespaces(src: Source) -> 'Namespaces':
+def read_namespaces(src: Source) -> Namespaces:
     inodes: dict[str, int | None] = {}
     rows: dict[str, Evidence] = {}
     for name in NS_NAMES:
@@ -393,7 +395,7 @@ def read_cgroups(src: Source) -> tuple[bool, list[Clue], list[Evidence], list[Ev
     return readable, clues, kube, rows
 
 
-def read_mounts(src: Source) -> 'Mounts':
+def read_mounts(src: Source) -> Mounts:
     mi = src.read("proc/self/mountinfo", limit=1024 * 1024)
     if mi.text is None:
         # /proc/mounts still shows the root's filesystem and an overlay's layer paths,

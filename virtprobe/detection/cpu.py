@@ -25,10 +25,12 @@ Sources, in order of trust:
 Everything else is None (unknown), never a guess.
 """
 
+from __future__ import annotations
+
 import re
-from typing import NamedTuple
 
 from virtprobe.detection.model import CONSIDERED, DECISIVE, NONE, OVERRULED, SUPPORTING, UNKNOWN, CpuResult, Evidence
+from virtprobe.lean_typing import NamedTuple
 from virtprobe.machine.source import FileRead, Source
 
 TOPIC = "cpu"
@@ -138,7 +140,7 @@ class HypervisorBit(NamedTuple):
         return out
 
 
-def read_hypervisor_bit(src: Source) -> 'HypervisorBit':
+def read_hypervisor_bit(src: Source) -> HypervisorBit:
     """Raw CPUID leaf 1 (live, /dev/cpu, or the snapshot's registers) first; cpuinfo flags as fallback.
 
     A kernel older than 2.6.28 has no `hypervisor` flag, so there a missing flag proves nothing.

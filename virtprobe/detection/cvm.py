@@ -30,8 +30,9 @@ systemd releases after 254; systemd has no source on other architectures and
 says `none`, where virtprobe says null.
 """
 
+from __future__ import annotations
+
 import re
-from typing import NamedTuple
 
 from virtprobe.detection.cpu import parse_flags, read_cpuinfo, read_hypervisor_bit
 from virtprobe.detection.model import (
@@ -44,6 +45,7 @@ from virtprobe.detection.model import (
     CvmResult,
     Evidence,
 )
+from virtprobe.lean_typing import NamedTuple
 from virtprobe.machine.source import Source
 
 TOPIC = "cvm"

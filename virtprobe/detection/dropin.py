@@ -8,12 +8,12 @@ The mapping is pure; the two live readers (chroot, user namespace) follow system
 src/basic/virt.c `running_in_chroot()` and `running_in_userns()` (systemd 252).
 """
 
-# No `from __future__ import annotations`: typing.NamedTuple would compile() each field's string
-# annotation into a ForwardRef at import (detection/model.py says why that matters).
+from __future__ import annotations
+
 import os
-from typing import NamedTuple
 
 from virtprobe.detection.model import NONE, DetectResult
+from virtprobe.lean_typing import NamedTuple
 from virtprobe.machine.source import Source
 
 # systemd-detect-virt --list (systemd 252, src/basic/virt.c virtualization_table), in its order.

@@ -8,12 +8,14 @@ be read returns a hint with `unreadable` set and the reason, so the decision
 Every string table below names the primary source it comes from.
 """
 
+from __future__ import annotations
+
 import re
-from typing import NamedTuple
 
 from virtprobe.detection.cpu import read_cpuinfo
 from virtprobe.detection.tables import cpuid as TC
 from virtprobe.detection.tables import dmi as TD
+from virtprobe.lean_typing import NamedTuple
 from virtprobe.machine.cpuid import HYPERVISOR_LEAVES
 from virtprobe.machine.source import FileRead, Source
 
@@ -197,7 +199,7 @@ class Sysinfo(NamedTuple):
     levels: tuple[SysinfoLevel, ...]
 
 
-def parse_sysinfo(text: str) -> 'Sysinfo':
+def parse_sysinfo(text: str) -> Sysinfo:
     """s390 /proc/sysinfo (arch/s390/kernel/sysinfo.c): manufacturer, LPAR, and the VMnn blocks.
 
     STSI 3.2.2 lists the virtual-machine levels innermost first, so "VM00" is the
@@ -721,6 +723,8 @@ NO_HV_LINE = (
     "the whole boot log (from the kernel's first line) has no such line: the kernel recognised no "
     "hypervisor signature, so this is not KVM"
 )
+
+
 def boot_log_complete(text: str) -> bool:
     """Does the log start at boot (its ring buffer has not wrapped)? The kernel's first line is
     "Linux version ..." at time 0 (init/main.c start_kernel, linux_banner). Compiled here, not at

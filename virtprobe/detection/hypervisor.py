@@ -27,7 +27,7 @@ Rules, strongest first (the first that applies decides):
    with a row saying what could not be read.
 """
 
-from typing import NamedTuple
+from __future__ import annotations
 
 from virtprobe.detection import hv_readers as R
 from virtprobe.detection.cpu import HypervisorBit, read_hypervisor_bit
@@ -44,6 +44,7 @@ from virtprobe.detection.model import (
     Layer,
 )
 from virtprobe.detection.vmm import decide_vmm
+from virtprobe.lean_typing import NamedTuple
 from virtprobe.machine.source import Source
 
 TOPIC = "hypervisor"
@@ -82,7 +83,7 @@ class Decision(NamedTuple):
     note: str = ""
 
 
-def gather(src: Source) -> 'Hints':
+def gather(src: Source) -> Hints:
     """Run every reader. Cheap file reads only; dmesg (a command) is read later, only if needed."""
     bit = read_hypervisor_bit(src)
     h = Hints(bit=bit)
@@ -112,7 +113,7 @@ def _named(hints: list[Hint]) -> list[Hint]:
     return [x for x in hints if x.id and x.id != SOME_VM and not x.unreadable]
 
 
-def decide(h: Hints) -> 'Decision':
+def decide(h: Hints) -> Decision:
     """The hypervisor from the hints: the first rule that applies (module docstring, docs/detection.md)."""
     rules = (_host_or_uml, _strong_dmi, _xen_pv, _cpuid, _s390, _device_tree, _power, _firmware_named, _unnamed)
     for rule in rules:
@@ -297,7 +298,7 @@ def _firmware_named(h: Hints) -> Decision | None:
     return None
 
 
-def _none_or_unknown(h: Hints) -> 'Decision':
+def _none_or_unknown(h: Hints) -> Decision:
     """Rule 9: `none` needs readable sources that showed nothing."""
     bit = h.bit.on
     lpar = next((x for x in h.sysinfo if x.source.endswith("LPAR Name")), None)

@@ -14,11 +14,15 @@ loadable modules and may not exist at all), /sys/module/<m>/parameters/nested
 (Y/N or 1/0), and the guest-run result captured as `kvm_probe` in a snapshot.
 """
 
-from typing import Any, NamedTuple
+from __future__ import annotations
 
 from virtprobe.detection.cpu import parse_flags, read_cpuinfo
 from virtprobe.detection.model import CONSIDERED, DECISIVE, SUPPORTING, UNKNOWN, Evidence, KvmResult
+from virtprobe.lean_typing import TYPE_CHECKING, NamedTuple
 from virtprobe.machine.source import Source
+
+if TYPE_CHECKING:
+    from typing import Any
 
 TOPIC = "kvm"
 

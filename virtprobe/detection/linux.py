@@ -58,15 +58,17 @@ def host_info(src: Source) -> tuple[HostInfo, list[Evidence]]:
 def probe_linux(src: Source, kvm_probe: bool = True, checks: bool = False) -> DetectResult:
     """Every Linux probe through src, then the --check targets when `checks`. Never raises for bad input."""
     host, host_ev = host_info(src)
-    # File-only probes first, while the child is still busy; the evidence keeps its order.
+    # File-only probes first, while the child executes CPUID; the KVM probe guest is the
+    # child's last answer, so it is asked for last (machine/prefetch.py). The evidence
+    # keeps its order.
     container, container_ev = probe_container(src)
     wsl, wsl_ev = probe_wsl(src)
     cpu, cpu_ev = probe_cpu(src)
-    kvm, kvm_ev = probe_kvm(src, run_guest=kvm_probe)
     hypervisor, hv_ev = probe_hypervisor(src)
     cloud, cloud_ev = probe_cloud(src, hypervisor, container)
     cvm, cvm_ev = probe_cvm(src)
     platform, platform_ev = probe_platform(src, wsl)
+    kvm, kvm_ev = probe_kvm(src, run_guest=kvm_probe)
     evidence = [*host_ev, *cpu_ev, *kvm_ev, *hv_ev, *cloud_ev, *container_ev, *wsl_ev, *cvm_ev, *platform_ev]
     verdicts: tuple[CheckResult, ...] = ()
     if checks:

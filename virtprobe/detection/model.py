@@ -7,14 +7,15 @@ Conventions (documented in docs/detect.md, "Identifiers"):
   field, a CPUID leaf, a command) and the value that decided it.
 """
 
-# No `from __future__ import annotations` in the modules on detect's path that define NamedTuples:
-# with it, typing.NamedTuple turns each field's string annotation into a ForwardRef, which calls
-# compile() (66 of them here, about 1 ms of `detect --json`'s start-up). Names a class uses before
-# it exists are quoted instead.
+from __future__ import annotations
+
 import time
-from typing import Any, NamedTuple
 
 from virtprobe._version import __version__
+from virtprobe.lean_typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Any
 
 NONE = "none"
 
@@ -60,7 +61,7 @@ class Evidence(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> 'Evidence':
+    def from_dict(cls, d: dict[str, Any]) -> Evidence:
         return cls(
             topic=d["topic"],
             source=d["source"],
@@ -90,7 +91,7 @@ class CpuResult(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> 'CpuResult':
+    def from_dict(cls, d: dict[str, Any]) -> CpuResult:
         return cls(
             vendor=d.get("vendor"),
             model_name=d.get("model_name"),
@@ -126,7 +127,7 @@ class KvmResult(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> 'KvmResult':
+    def from_dict(cls, d: dict[str, Any]) -> KvmResult:
         return cls(**{k: d.get(k) for k in cls._fields})
 
 
@@ -141,7 +142,7 @@ class Layer(NamedTuple):
         return {"id": self.id, "source": self.source, "signature": self.signature}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> 'Layer':
+    def from_dict(cls, d: dict[str, Any]) -> Layer:
         return cls(id=d["id"], source=d["source"], signature=d.get("signature"))
 
 
@@ -155,7 +156,7 @@ class HypervisorResult(NamedTuple):
         return {"id": self.id, "vmm": self.vmm, "layers": [x.to_dict() for x in self.layers], "role": self.role}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> 'HypervisorResult':
+    def from_dict(cls, d: dict[str, Any]) -> HypervisorResult:
         return cls(
             id=d.get("id"),
             vmm=d.get("vmm"),
@@ -173,7 +174,7 @@ class CloudResult(NamedTuple):
         return {"id": self.id, "instance_type": self.instance_type, "bare_metal": self.bare_metal}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> 'CloudResult':
+    def from_dict(cls, d: dict[str, Any]) -> CloudResult:
         return cls(id=d.get("id"), instance_type=d.get("instance_type"), bare_metal=d.get("bare_metal"))
 
 
@@ -190,7 +191,7 @@ class PlatformResult(NamedTuple):
         return {"id": self.id, "kind": self.kind}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> 'PlatformResult':
+    def from_dict(cls, d: dict[str, Any]) -> PlatformResult:
         return cls(id=d.get("id"), kind=d.get("kind"))
 
 
@@ -214,7 +215,7 @@ class ContainerResult(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> 'ContainerResult':
+    def from_dict(cls, d: dict[str, Any]) -> ContainerResult:
         return cls(
             id=d.get("id"),
             orchestrator=d.get("orchestrator"),
@@ -233,7 +234,7 @@ class WslDistribution(NamedTuple):
         return {"name": self.name, "state": self.state, "version": self.version, "default": self.default}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> 'WslDistribution':
+    def from_dict(cls, d: dict[str, Any]) -> WslDistribution:
         return cls(name=d["name"], state=d["state"], version=d.get("version"), default=bool(d.get("default")))
 
 
@@ -256,7 +257,7 @@ class WslResult(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> 'WslResult':
+    def from_dict(cls, d: dict[str, Any]) -> WslResult:
         return cls(
             version=d.get("version"),
             distributions=tuple(WslDistribution.from_dict(x) for x in d.get("distributions") or ()),
@@ -275,7 +276,7 @@ class CvmResult(NamedTuple):
         return {"id": self.id, "reason": self.reason}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> 'CvmResult':
+    def from_dict(cls, d: dict[str, Any]) -> CvmResult:
         return cls(id=d.get("id"), reason=d.get("reason"))
 
 
@@ -309,7 +310,7 @@ class CheckResult(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> 'CheckResult':
+    def from_dict(cls, d: dict[str, Any]) -> CheckResult:
         return cls(
             target=d["target"],
             status=d["status"],
@@ -336,7 +337,7 @@ class HostInfo(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> 'HostInfo':
+    def from_dict(cls, d: dict[str, Any]) -> HostInfo:
         return cls(
             platform=d.get("platform", "unknown"),
             machine=d.get("machine", "unknown"),
@@ -393,7 +394,7 @@ class DetectResult(NamedTuple):
         return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
     @classmethod
-    def from_sections(cls, d: dict[str, Any]) -> 'DetectResult':
+    def from_sections(cls, d: dict[str, Any]) -> DetectResult:
         return cls(
             host=HostInfo.from_dict(d.get("host") or {}),
             cpu=CpuResult.from_dict(d["cpu"]),

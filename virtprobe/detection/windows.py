@@ -10,9 +10,9 @@ A Surface laptop says "Microsoft Corporation" in System Manufacturer and is not
 a VM: only the model "Virtual Machine" means a Hyper-V guest.
 """
 
-# No `from __future__ import annotations`: NamedTuples on detect's path (detection/model.py says why).
+from __future__ import annotations
+
 import re
-from typing import NamedTuple
 
 from virtprobe.detection.cloud import CloudFacts, decide_cloud, guest_of
 from virtprobe.detection.model import (
@@ -37,6 +37,7 @@ from virtprobe.detection.tables import clouds as TCL
 from virtprobe.detection.tables import cpuid as TC
 from virtprobe.detection.tables import dmi as TD
 from virtprobe.detection.wsl_list import parse_wsl_list
+from virtprobe.lean_typing import NamedTuple
 from virtprobe.machine.source import Source
 
 COMMANDS = ("systeminfo", "wsl.exe -l -v", "wmic computersystem", "sc.exe query cexecsvc")
@@ -199,6 +200,7 @@ def read_windows(src: Source) -> WindowsFacts:
 
 
 # --- the per-topic probes: the same names as on Linux and macOS (probe_cpu, probe_hypervisor, ...) ---
+
 
 def _facts(src: Source) -> WindowsFacts:
     """The Windows facts, read once per source: every per-topic probe needs them."""

@@ -30,9 +30,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Any
 
 from virtprobe.errors import InputError
+from virtprobe.lean_typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 KIB = 1024
 MIB = 1024 * KIB

@@ -3,7 +3,12 @@
 Each carries the reason when there is no value, so a probe can say "unknown" and why.
 """
 
-from typing import Any, NamedTuple
+from __future__ import annotations
+
+from virtprobe.lean_typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class FileRead(NamedTuple):

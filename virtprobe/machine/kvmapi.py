@@ -20,9 +20,12 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple
 
+from virtprobe.lean_typing import TYPE_CHECKING, NamedTuple
 from virtprobe.machine.facts import Lookup
+
+if TYPE_CHECKING:
+    from typing import Any
 
 KVM_DEVICE = "/dev/kvm"
 KVM_API_VERSION = 12  # the only stable version since Linux 2.6.22 (api.rst, "KVM_GET_API_VERSION")

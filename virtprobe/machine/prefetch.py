@@ -7,9 +7,12 @@ two each; the parent meanwhile imports the probe modules and reads /proc and
 through a pipe (marshal: builtin types only). It also keeps what the CPUID fork
 was for: if executing CPUID faults, only the child dies.
 
-The child answers the KVM probe first, then CPUID, so a CPUID fault still leaves
-the KVM answer. Whatever the child did not answer, LiveSource falls back to
-doing in-process, as it did before (machine/cpuid.py and machine/kvmapi.py).
+The child answers CPUID first: the parent's first probes need it, and CPUID is
+ready about 2 ms after the fork, where the KVM guest needs its structures
+imported first (5-7 ms here); detect asks for the KVM answer last
+(detection/linux.py). Whatever the child did not answer (a CPUID fault, say,
+kills it before the KVM probe), LiveSource does in-process, as it did before
+(machine/cpuid.py and machine/kvmapi.py).
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ import os
 import select
 import struct
 import time
-from typing import Any
 
+from virtprobe.lean_typing import TYPE_CHECKING
 from virtprobe.machine.cpuid import execute_cpuid, reap_child
 from virtprobe.machine.facts import CpuidRegs, Lookup
+
+if TYPE_CHECKING:
+    from typing import Any
 
 CHILD_TIMEOUT_S = 2.0
 _LEN = struct.Struct("<I")
@@ -41,6 +47,8 @@ def _child(wfd: int, leaves: tuple[int, ...], kvm: bool) -> None:  # pragma: no 
     try:
         # A CPUID fault is the case the fork exists for; the parent reports it.
         faulthandler.disable()
+        regs = execute_cpuid([(leaf, 0) for leaf in leaves])
+        _send(wfd, ("cpuid", [(leaf, sub, *r) for (leaf, sub), r in regs], None))
         if kvm:
             # lazy: only this child pays for ctypes and the KVM structures, while the parent
             # reads files (`detect --json` <= 1.0x virt-what, benchmarks/detect_speed.py).
@@ -48,8 +56,6 @@ def _child(wfd: int, leaves: tuple[int, ...], kvm: bool) -> None:  # pragma: no 
 
             got = probe_guest()
             _send(wfd, ("kvm", got.value, got.reason))
-        regs = execute_cpuid([(leaf, 0) for leaf in leaves])
-        _send(wfd, ("cpuid", [(leaf, sub, *r) for (leaf, sub), r in regs], None))
         code = 0
     finally:
         os._exit(code)
@@ -60,6 +66,7 @@ class Prefetch:
 
     def __init__(self, leaves: tuple[int, ...], kvm: bool) -> None:
         self._answers: dict[str, tuple[object, str | None]] = {}
+        self._last = "kvm" if kvm else "cpuid"  # the child's last word
         self._failure = ""
         rfd, wfd = os.pipe()
         try:
@@ -87,7 +94,7 @@ class Prefetch:
                 kind, value, reason = marshal.loads(self._buf[_LEN.size : _LEN.size + n])
                 self._answers[kind] = (value, reason)
                 self._buf = self._buf[_LEN.size + n :]
-            if "cpuid" in self._answers:  # the child's last word: reap it now
+            if self._last in self._answers:  # the child said all it had to: reap it now
                 self._finish(timed_out=False)
                 return
             if want in self._answers:

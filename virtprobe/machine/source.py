@@ -18,9 +18,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from virtprobe.errors import InputError, shown
+from virtprobe.lean_typing import TYPE_CHECKING
 from virtprobe.machine.bounded import (
     MAX_FILE_BYTES,
     MAX_SNAPSHOT_META_BYTES,
@@ -35,6 +35,10 @@ from virtprobe.machine.envfacts import derive_all
 from virtprobe.machine.facts import CpuidRegs, FileRead, Lookup
 
 if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    _T = TypeVar("_T")
+
     from pathlib import Path
 
     from virtprobe.machine.prefetch import Prefetch
@@ -67,9 +71,6 @@ def _read_file(host_path: str, shown_path: str, limit: int, real_root: str | Non
 
 def _norm(rel: str) -> str:
     return rel.lstrip("/")
-
-
-_T = TypeVar("_T")
 
 
 class Source:

@@ -15,10 +15,11 @@ types"). A NamedTuple has no `__post_init__`, so the checks a page must pass liv
 `check_page`, which `Page.of` (every builder's way to a page) runs.
 """
 
-# No `from __future__ import annotations`: with it, typing.NamedTuple compiles a ForwardRef per
-# field (detection/model.py says the same); names used before they exist are quoted instead.
+from __future__ import annotations
+
 import enum
-from typing import NamedTuple
+
+from virtprobe.lean_typing import NamedTuple
 
 
 class ColumnKind(enum.StrEnum):
@@ -224,7 +225,7 @@ class Page(NamedTuple):
         headline_tone: Tone = Tone.strong,
         footer: str | None = None,
         meta: tuple[tuple[str, str], ...] = (),
-    ) -> "Page":
+    ) -> Page:
         """A page whose citations are its sections' own, each listed once, in the order first cited; checked."""
         found: dict[str, Citation] = {}
         for section in sections:

@@ -22,7 +22,9 @@ servers "Oracle Corporation", a Surface "Microsoft Corporation", Nutanix NX hard
 order takes a Hetzner VM whose UUID starts with "ec2" for AWS; this table does not.
 """
 
-from typing import NamedTuple
+from __future__ import annotations
+
+from virtprobe.lean_typing import NamedTuple
 
 AZURE_ASSET_TAG = "7783-7084-3265-9085-8269-3286-77"
 

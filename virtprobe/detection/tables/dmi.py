@@ -5,7 +5,9 @@ is sys_vendor, System Model is product_name); macOS has hw.model instead. `dmi_h
 is the one matcher all of them call.
 """
 
-from typing import NamedTuple
+from __future__ import annotations
+
+from virtprobe.lean_typing import NamedTuple
 
 # systemd src/basic/virt.c dmi_vendor_table[]: a prefix of product_name, sys_vendor,
 # board_vendor, bios_vendor or product_version (case-sensitive, as systemd compares).

@@ -8,7 +8,9 @@ first (what a user acts on), then desktop VM managers, LXD/Incus, VM managers se
 the hosts whose kernel names them.
 """
 
-from typing import NamedTuple
+from __future__ import annotations
+
+from virtprobe.lean_typing import NamedTuple
 
 EQ, PREFIX, SUFFIX, CONTAINS, EXISTS = "eq", "prefix", "suffix", "contains", "exists"
 CI, VM, CONTAINER, ANY = "ci-runner", "vm", "container", "vm-or-container"

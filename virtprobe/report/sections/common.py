@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from virtprobe.detection.model import DetectResult, show_value
+from virtprobe.lean_typing import TYPE_CHECKING
 from virtprobe.report.page import Cell, Column, ColumnKind, Tone
 
 if TYPE_CHECKING:  # not imported at run time: the detect page stays clear of the bench modules and of
@@ -41,7 +40,7 @@ def detect_verdict_line(r: DetectResult) -> str:
 
 
 def footer(header: Header | None, extra: str | None = None) -> str | None:
-    """"virtprobe 0.1.0, schema 1.1, 2026-12-01T08:18:34Z": which tool wrote the report, and when."""
+    """ "virtprobe 0.1.0, schema 1.1, 2026-12-01T08:18:34Z": which tool wrote the report, and when."""
     if header is None:
         return None
     parts = [f"{header.tool_name} {header.tool_version}", f"schema {header.schema_version}"]

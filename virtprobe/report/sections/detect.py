@@ -9,7 +9,6 @@ Display names come from detection/names.py only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from virtprobe.detection.kvm import PVM_GUEST_NOTE
 from virtprobe.detection.model import (
@@ -25,6 +24,7 @@ from virtprobe.detection.model import (
     Evidence,
 )
 from virtprobe.detection.names import display_name
+from virtprobe.lean_typing import TYPE_CHECKING
 from virtprobe.report.page import Cell, Column, ColumnKind, Facts, Note, NoteKind, Page, Section, Table, Tone
 from virtprobe.report.sections.common import detect_verdict_line, footer
 

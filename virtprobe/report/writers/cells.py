@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import assert_never
 
+from virtprobe.lean_typing import assert_never
 from virtprobe.report.page import Cell, Column, ColumnKind
 
 DASH = "–"  # the one sign for "no value", in every format

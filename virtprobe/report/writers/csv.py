@@ -14,8 +14,8 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, assert_never
 
+from virtprobe.lean_typing import TYPE_CHECKING, assert_never
 from virtprobe.report.page import Cell, Chart, Column, ColumnKind, Facts, Note, Page, Table
 from virtprobe.report.writers.cells import defused, printable
 
@@ -59,8 +59,8 @@ def _value(cell: Cell) -> str:
 
 
 def _header(col: Column) -> str:
-    return text(col.title) + (f" [{col.unit}]" if col.unit and col.kind is ColumnKind.number else "") + unit_of(
-        col.kind
+    return (
+        text(col.title) + (f" [{col.unit}]" if col.unit and col.kind is ColumnKind.number else "") + unit_of(col.kind)
     )
 
 

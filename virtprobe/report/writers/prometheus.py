@@ -22,8 +22,8 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import assert_never
 
+from virtprobe.lean_typing import assert_never
 from virtprobe.report.page import NUMERIC_KINDS, Cell, Chart, Column, ColumnKind, Facts, Note, Page, Table
 from virtprobe.report.writers.cells import printable
 

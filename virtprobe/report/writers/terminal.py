@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from typing import assert_never
 
+from virtprobe.lean_typing import assert_never
 from virtprobe.report.page import (
     NUMERIC_KINDS,
     Chart,
