@@ -134,8 +134,8 @@ def _read_all(rfd: int, deadline: float) -> bytes | None:
         chunks.append(chunk)
 
 
-def reap_child(pid: int, kill: bool) -> str | None:
-    """Wait for a child that executed CPUID (killed first when it did not answer): why it failed, or None."""
+def reap(pid: int, kill: bool) -> str | None:
+    """Wait for a child (killed first when it did not answer): how it ended ("killed by signal 11"), or None if well."""
     if kill:
         try:  # noqa: SIM105 - contextlib is one more import on detect's path
             os.kill(pid, 9)
@@ -145,8 +145,12 @@ def reap_child(pid: int, kill: bool) -> str | None:
     if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
         return None
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-    why = f"killed by signal {sig}" if sig else f"exit status {os.WEXITSTATUS(status)}"
-    return f"executing CPUID from Python failed ({why}; executable memory may be refused)"
+    return f"killed by signal {sig}" if sig else f"exit status {os.WEXITSTATUS(status)}"
+
+
+def cpuid_failure(ended: str) -> str:
+    """Why CPUID has no answer, from how the child that executed it ended (`reap`)."""
+    return f"executing CPUID from Python failed ({ended}; executable memory may be refused)"
 
 
 def _fork_cpuid(leaves: list[tuple[int, int]]) -> tuple[dict[tuple[int, int], CpuidRegs] | None, str]:
@@ -173,11 +177,11 @@ def _fork_cpuid(leaves: list[tuple[int, int]]) -> tuple[dict[tuple[int, int], Cp
         data = _read_all(rfd, time.monotonic() + CHILD_TIMEOUT_S)
     finally:
         os.close(rfd)
-    failure = reap_child(pid, kill=data is None)
+    ended = reap(pid, kill=data is None)
     if data is None:
         return None, f"CPUID child did not answer within {CHILD_TIMEOUT_S:.0f} s"
-    if failure:
-        return None, failure
+    if ended:
+        return None, cpuid_failure(ended)
     if len(data) != _REC.size * len(leaves):
         return None, "CPUID child returned a truncated answer"
     out = {}

@@ -10,9 +10,15 @@ was for: if executing CPUID faults, only the child dies.
 The child answers CPUID first: the parent's first probes need it, and CPUID is
 ready about 2 ms after the fork, where the KVM guest needs its structures
 imported first (5-7 ms here); detect asks for the KVM answer last
-(detection/linux.py). Whatever the child did not answer (a CPUID fault, say,
-kills it before the KVM probe), LiveSource does in-process, as it did before
-(machine/cpuid.py and machine/kvmapi.py).
+(detection/linux.py).
+
+When the child ends without an answer:
+- before CPUID's (a fault, a fork refused): LiveSource executes CPUID in a new
+  child and runs the KVM probe in-process, as it did before (machine/cpuid.py,
+  machine/kvmapi.py); a CPUID fault cannot touch the KVM probe;
+- after CPUID's, in the KVM probe (killed, or no answer within CHILD_TIMEOUT_S):
+  the KVM answer is unknown, with how the child ended. Running that probe again
+  in detect's own process could crash or hang detect itself.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import struct
 import time
 
 from virtprobe.lean_typing import TYPE_CHECKING
-from virtprobe.machine.cpuid import execute_cpuid, reap_child
+from virtprobe.machine.cpuid import cpuid_failure, execute_cpuid, reap
 from virtprobe.machine.facts import CpuidRegs, Lookup
 
 if TYPE_CHECKING:
@@ -66,6 +72,7 @@ class Prefetch:
 
     def __init__(self, leaves: tuple[int, ...], kvm: bool) -> None:
         self._answers: dict[str, tuple[object, str | None]] = {}
+        self._wanted_kvm = kvm
         self._last = "kvm" if kvm else "cpuid"  # the child's last word
         self._failure = ""
         rfd, wfd = os.pipe()
@@ -110,17 +117,23 @@ class Prefetch:
     def _finish(self, timed_out: bool) -> None:
         os.close(self._rfd)
         self._rfd = -1
-        failure = reap_child(self._pid, kill=timed_out)
+        ended = reap(self._pid, kill=timed_out)
         if timed_out:
             self._failure = f"the probe child did not answer within {CHILD_TIMEOUT_S:.0f} s"
-        elif failure:
-            self._failure = failure
+        elif ended and "cpuid" in self._answers:
+            self._failure = f"the probe child died running the KVM probe guest ({ended})"
+        elif ended:
+            self._failure = cpuid_failure(ended)
 
     def kvm(self) -> Lookup | None:
-        """The KVM probe's answer, or None when the child gave none (the caller runs it itself)."""
+        """The KVM probe's answer; unknown if the child ended in it; None if it never got there (the caller runs it)."""
         self._collect("kvm")
         got = self._answers.get("kvm")
-        return None if got is None else Lookup(got[0], got[1])
+        if got is not None:
+            return Lookup(got[0], got[1])
+        if "cpuid" in self._answers and self._wanted_kvm:
+            return Lookup(None, self._failure or "the probe child ended without a KVM answer")
+        return None
 
     def cpuid(self) -> tuple[dict[tuple[int, int], CpuidRegs] | None, str]:
         """(registers per (leaf, subleaf), "") or (None, why the child could not run CPUID)."""
