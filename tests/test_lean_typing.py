@@ -17,11 +17,8 @@ from hypothesis import strategies as st
 
 from virtprobe import lean_typing
 
-# A module-level pair, so that pickle can find the classes by name.
-
-
-class LeanRow(lean_typing.NamedTuple):
-    """A row."""
+ROW = """
+    \"\"\"A row.\"\"\"
 
     name: str
     runs: int = 3
@@ -35,27 +32,21 @@ class LeanRow(lean_typing.NamedTuple):
         return f"{self.name}:{self.runs}"
 
     @classmethod
-    def of(cls, name: str) -> LeanRow:
+    def of(cls, name: str):
         return cls(name)
+"""
 
 
-class TypingRow(typing.NamedTuple):
-    """A row."""
+def _build(base: object, body: str, name: str = "R") -> Any:
+    """The class `name` of `body` on `base`, as a module of ours with annotations as strings defines it."""
+    ns: dict[str, Any] = {"base": base, "__name__": __name__}
+    exec(f"from __future__ import annotations\nclass {name}(base):\n{body}", ns)
+    return ns[name]
 
-    name: str
-    runs: int = 3
-    note: str | None = None
 
-    def twice(self) -> int:
-        return self.runs * 2
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}:{self.runs}"
-
-    @classmethod
-    def of(cls, name: str) -> TypingRow:
-        return cls(name)
+# One body on both bases, at module level so that pickle finds each class by name.
+LeanRow = _build(lean_typing.NamedTuple, ROW, "LeanRow")
+TypingRow = _build(typing.NamedTuple, ROW, "TypingRow")
 
 
 def _as_written(cls: type) -> dict[str, str]:
@@ -80,16 +71,16 @@ def test_a_record_has_typing_namedtuples_surface() -> None:
     assert LeanRow.__match_args__ == TypingRow.__match_args__
     assert pickle.loads(pickle.dumps(lean)) == lean and type(pickle.loads(pickle.dumps(lean))) is LeanRow
     with pytest.raises(AttributeError):
-        lean.name = "b"  # type: ignore[misc]
+        lean.name = "b"
     with pytest.raises(TypeError):
-        LeanRow()  # type: ignore[call-arg]
+        LeanRow()
     assert isinstance(lean, tuple) and LeanRow.__mro__ == (LeanRow, tuple, object)
 
 
 def _errors(base: object, body: str) -> str | None:
     """The exception (type and message) building a class of `body` on `base` raises, or None."""
     try:
-        exec(f"class R(base):\n{body}", {"base": base, "__name__": "m"})
+        _build(base, body)
     except Exception as err:
         return f"{type(err).__name__}: {err}"
     return None
@@ -132,12 +123,7 @@ def test_any_field_list_builds_the_same_record(names: list[str], n_defaults: int
     lines = [f"    {n}: int" for n in names[: len(names) - n_defaults]]
     lines += [f"    {n}: int = {values[i]!r}" for i, n in enumerate(names[len(names) - n_defaults :])]
     body = "\n".join(lines) + "\n" if lines else "    pass\n"
-    classes: list[Any] = []
-    for base in (lean_typing.NamedTuple, typing.NamedTuple):
-        ns: dict[str, object] = {"base": base, "__name__": "m"}
-        exec(f"from __future__ import annotations\nclass R(base):\n{body}", ns)
-        classes.append(ns["R"])
-    lean, typed = classes
+    lean, typed = _build(lean_typing.NamedTuple, body), _build(typing.NamedTuple, body)
     assert lean._fields == typed._fields and lean._field_defaults == typed._field_defaults
     assert lean.__annotations__ == _as_written(typed)
     required = list(range(len(names) - n_defaults))
