@@ -445,3 +445,22 @@ def test_a_sysfs_file_whose_size_lies_is_still_read() -> None:
     assert os.stat("/" + path).st_size > 16
     got = LiveSource().read(path, limit=16)
     assert got.data is not None and got.data.strip(), got.reason
+
+
+# Every field of the 1.0 reports, each replaced by each JSON type in turn. Their upgrades read
+# the document before it is validated: Hypothesis samples one field at a time and once missed
+# `"baselines": true`, which crashed the bench 1.0 upgrade with a TypeError.
+_WRONG_TYPES: tuple[Any, ...] = (True, 0, "x", [], {}, None)
+
+
+@pytest.mark.parametrize("name", ["bench-base.json", "detect-firecracker.json"])
+def test_report_load_of_a_1_0_report_with_every_field_of_every_type(name: str) -> None:
+    base = json.loads((REPORTS / name).read_text())
+    for path in _paths(base)[1:]:
+        for value in _WRONG_TYPES:
+            doc = copy.deepcopy(base)
+            target = doc
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+            _load_bytes(json.dumps(doc).encode())

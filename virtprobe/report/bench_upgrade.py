@@ -31,8 +31,10 @@ def _uncite_issue(text: str) -> str:
 
 
 def _baselines(doc: dict[str, Any]) -> None:
+    # Before validation: any field may hold any JSON value (a crafted `"baselines": true`).
     vm = doc.get("vm")
-    for b in vm.get("baselines") or [] if isinstance(vm, dict) else []:
+    baselines = vm.get("baselines") if isinstance(vm, dict) else None
+    for b in baselines if isinstance(baselines, list) else []:
         if not isinstance(b, dict):
             continue
         source = b.get("source")
