@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import pytest
 
+from tests.test_cli import vp
 from virtprobe.report import history as h
 from virtprobe.report.page import ChartKind, Table, Tone
 from virtprobe.report.sections.history import build_history_page
@@ -94,3 +97,31 @@ def test_a_regression_in_the_newest_cannot_hide_behind_its_own_change_point() ->
     assert metric.change_points == (3,)  # the whole series does have its step before the newest ...
     assert metric.newest.baseline_reports == 4  # ... but the newest is judged against all four before it
     assert metric.newest.status == h.REGRESSION and metric.newest.change is not None and metric.newest.change > 0.8
+
+
+# --- environments: the fields compare refuses on, noted (or refused) between consecutive reports -----
+
+FIXTURES = Path(__file__).parent / "fixtures" / "reports"
+SAME = [FIXTURES / "bench-base.json", FIXTURES / "bench-new-same.json"]
+MOVED = [FIXTURES / "bench-base.json", FIXTURES / "bench-other-machine.json", FIXTURES / "bench-new-same.json"]
+
+
+def test_each_change_of_environment_between_consecutive_reports_is_noted() -> None:
+    assert h.environment_changes(h.load_history([str(p) for p in SAME])) == ()
+    changes = h.environment_changes(h.load_history([str(p) for p in MOVED]))
+    assert len(changes) == 2  # onto the other machine, and back
+    assert changes[0].startswith(f"the environment changed between {MOVED[0]} and {MOVED[1]}: kernel: 6.18.44")
+    assert h.history(h.load_history([str(p) for p in MOVED])).notes == changes
+
+
+def test_history_warns_of_a_moved_environment_by_default_and_refuses_when_asked() -> None:
+    warned = vp("history", *map(str, MOVED), "--json")
+    assert warned.returncode == 0, warned.stderr
+    lines = warned.stderr.splitlines()
+    assert len(lines) == 2 and all(line.startswith("virtprobe: warning: the environment changed") for line in lines)
+    assert len(json.loads(warned.stdout)["notes"]) == 2  # in the report too, for whoever reads it later
+    refused = vp("history", *map(str, MOVED), "--env-mismatch", "refuse")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.count("\n") == 1 and "Pass --env-mismatch warn" in refused.stderr
+    same = vp("history", *map(str, SAME), "--env-mismatch", "refuse", "--json")
+    assert same.returncode == 0 and same.stderr == "", same.stderr

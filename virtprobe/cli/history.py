@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
-from virtprobe.cli.report import Json, OldOut, Output, _destination, _format, emit
-from virtprobe.errors import GateFailed
+from virtprobe.cli.report import EnvMismatch, Json, OldOut, Output, _destination, _format, emit
+from virtprobe.errors import GateFailed, InputError
 from virtprobe.report.output_format import OutputFormat
 
 
@@ -31,16 +32,31 @@ def history(
             help="Smallest change of the newest median, in percent, that can be a regression (10 is 10%).",
         ),
     ] = 10.0,
+    env_mismatch: Annotated[
+        EnvMismatch,
+        typer.Option(
+            "--env-mismatch",
+            help="Reports from different environments (CPU, kernel, hypervisor, engine, runtimes): warn on "
+            "stderr and in the report, or refuse (exit 1). Warn by default: a CI runner's kernel changes "
+            "with its image.",
+        ),
+    ] = EnvMismatch.warn,
 ) -> None:
     """Trend per metric over many bench reports (CI runs), change points, and a gate on the newest report."""
     out, fmt = _destination(out, old_out), _format(fmt, json_out)
     from virtprobe.report.envelope import dumps
     from virtprobe.report.formats import write_pages
+    from virtprobe.report.history import environment_changes, load_history
     from virtprobe.report.history import history as compute
-    from virtprobe.report.history import load_history
     from virtprobe.report.sections.history import build_history_page
 
-    result = compute(load_history(reports), min_effect=threshold_pct / 100)
+    series = load_history(reports)
+    changes = environment_changes(series)
+    if changes and env_mismatch is EnvMismatch.refuse:
+        raise InputError(f"{changes[0]}; their figures are not one series. Pass --env-mismatch warn to read them")
+    for change in changes:
+        print(f"virtprobe: warning: {change}", file=sys.stderr)
+    result = compute(series, min_effect=threshold_pct / 100)
     page = build_history_page(result)
     emit(dumps(result.to_dict()) if fmt is OutputFormat.json else write_pages([page], fmt), out, force)
     if result.regressions:

@@ -34,10 +34,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from virtprobe import stats
-from virtprobe.benchmark.engine import engine_differences
 from virtprobe.benchmark.result import MEASURED, BenchResult, measured_values
 from virtprobe.errors import InputError
-from virtprobe.report.compare import bench_series
+from virtprobe.report.compare import bench_series, environment_differences
 from virtprobe.report.document import BenchReport
 from virtprobe.report.load import load_report
 
@@ -224,7 +223,7 @@ class History:
     reports: tuple[ReportRef, ...]  # oldest first
     metrics: tuple[MetricHistory, ...]
     min_effect: float
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # each change of environment between consecutive reports
 
     @property
     def regressions(self) -> tuple[MetricHistory, ...]:
@@ -306,17 +305,19 @@ def history(reports: Sequence[tuple[ReportRef, BenchResult]], min_effect: float 
         for name, (unit, higher, values) in per_metric.items()
         if any(values)
     )
-    return History(tuple(ref for ref, _ in reports), metrics, min_effect, _notes(reports))
+    return History(tuple(ref for ref, _ in reports), metrics, min_effect, environment_changes(reports))
 
 
-def _notes(reports: Sequence[tuple[ReportRef, BenchResult]]) -> tuple[str, ...]:
-    notes = []
-    engines = [(ref, r.environment.engine) for ref, r in reports if r.environment.engine is not None]
-    for (ref_a, a), (ref_b, b) in itertools.pairwise(engines):
-        diffs = engine_differences(a, b)
-        if diffs:
-            notes.append(f"the engine changed between {ref_a.name} and {ref_b.name}: {'; '.join(diffs)}")
-    return tuple(notes)
+def environment_changes(reports: Sequence[tuple[ReportRef, BenchResult]]) -> tuple[str, ...]:
+    """Each change of environment between consecutive reports (CPU model, kernel, hypervisor, engine, runtimes).
+
+    The same fields `compare` refuses on (report/compare.py environment_differences): a move of
+    the series across one of them may be the machine's, not the code's."""
+    return tuple(
+        f"the environment changed between {ref_a.name} and {ref_b.name}: {'; '.join(diffs)}"
+        for (ref_a, a), (ref_b, b) in itertools.pairwise(reports)
+        if (diffs := environment_differences(a, b))
+    )
 
 
 # --- reading the reports ---------------------------------------------------------------------
