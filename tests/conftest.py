@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -43,7 +44,7 @@ def without_progress(stderr: str) -> list[str]:
     return [line for line in stderr.strip().splitlines() if not _PROGRESS_LINE.match(line)]
 
 
-def live_skip(reason: str) -> None:
+def live_skip(reason: str) -> NoReturn:
     """Skip a live test on a user's machine; fail it in CI."""
     if REQUIRE_LIVE:
         pytest.fail(f"required live component missing (VIRTPROBE_REQUIRE_LIVE=1): {reason}")
@@ -51,7 +52,7 @@ def live_skip(reason: str) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if REQUIRE_LIVE and report.skipped and not hasattr(report, "wasxfail"):

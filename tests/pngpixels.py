@@ -42,11 +42,11 @@ def rgb_rows(data: bytes) -> tuple[int, int, list[bytes]]:
     prev = bytearray(stride)
     for y in range(height):
         start = y * (stride + 1)
-        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        filt, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
         for i in range(stride):
             left = line[i - bpp] if i >= bpp else 0
             up, corner = prev[i], prev[i - bpp] if i >= bpp else 0
-            pred = (0, left, up, (left + up) // 2, _paeth(left, up, corner))[kind]
+            pred = (0, left, up, (left + up) // 2, _paeth(left, up, corner))[filt]
             line[i] = (line[i] + pred) & 0xFF
         prev = line
         rows.append(bytes(line) if bpp == 3 else bytes(b for k, b in enumerate(line) if k % 4 != 3))

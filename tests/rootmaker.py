@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from virtprobe.machine.source import SNAPSHOT_META, RootSource
 
 def make_root(
     tmp_path: Path,
-    files: dict[str, str | bytes],
+    files: Mapping[str, str | bytes],
     links: dict[str, str] | None = None,
     meta: dict[str, Any] | None = None,
 ) -> RootSource:

@@ -92,7 +92,7 @@ class RealClock(FakeClock):
     real = True
     probe_delay_ns = 2 * MS
 
-    @property  # type: ignore[override]
+    @property
     def now(self) -> int:
         return time.monotonic_ns()
 
@@ -310,12 +310,12 @@ class ScriptedBackend:
 
     # --- the image of one run (--image-cache): present or not, as a set of tags ---------------
 
-    images: ClassVar[set[str]] = set()
+    images: frozenset[str] = frozenset()  # each run's own once it changes: never mutated in place
 
     def build_run_image(self, arch: str | None, run_id: str) -> str:
         tag = f"virtprobe/probe-cold:{run_id}"
         self.calls.append(("build_run_image", tag))
-        self.images = {*self.images, tag}
+        self.images = self.images | {tag}
         return tag
 
     def save_image(self, tag: str) -> bytes:
@@ -325,7 +325,7 @@ class ScriptedBackend:
     def load_image(self, archive: bytes) -> None:
         tag = archive.removeprefix(b"scripted archive of ").decode()
         self._step("load_image", tag)
-        self.images = {*self.images, tag}
+        self.images = self.images | {tag}
 
     def remove_run_image(self, tag: str, run_id: str) -> bool:
         self.calls.append(("remove_run_image", tag))
@@ -341,7 +341,7 @@ class ScriptedBackend:
         if ref not in getattr(self, "registry", set()):
             raise UnrunnableError(f"cannot pull {ref}: not in the registry")
         self._step("pull_image", ref)
-        self.images = {*self.images, ref}
+        self.images = self.images | {ref}
 
     def image_layer_dirs(self, tag: str) -> list[str]:
         return []

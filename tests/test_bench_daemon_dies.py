@@ -172,12 +172,14 @@ def test_engine_killed_mid_run_writes_the_partial_report_and_advises_cleaning_th
     assert f"virtprobe clean --host {private_dockerd.host}`" in lines[0], lines[0]
 
     # The partial report: loadable, holding the cycles measured before the engine died.
+    from virtprobe.report.document import BenchReport
     from virtprobe.report.load import load_report
 
     report = load_report(out)
-    container = report.result.container  # type: ignore[union-attr]
+    assert isinstance(report, BenchReport)
+    container = report.result.container
     assert container is not None and len(container.samples) >= 1
-    assert any(w.startswith("partial report: the engine died mid-run") for w in report.result.warnings)  # type: ignore[union-attr]
+    assert any(w.startswith("partial report: the engine died mid-run") for w in report.result.warnings)
 
     # Following the advice, word for word, cleans the engine that died (once it is back),
     # without DOCKER_HOST to help it.

@@ -27,9 +27,9 @@ from virtprobe.benchmark.result import (
 )
 from virtprobe.detection.run import detect
 from virtprobe.machine.roots import open_source
-from virtprobe.report.document import dumps, new_report, to_document
+from virtprobe.report.document import BenchReport, dumps, new_report, to_document
 from virtprobe.report.load import check_document, load_report
-from virtprobe.report.page import ChartKind, Page, Table, Tone
+from virtprobe.report.page import Chart, ChartKind, Page, Table, Tone
 from virtprobe.report.sections.density import density_levels_section
 from virtprobe.report.sections.engine_cost import engine_cost_section
 from virtprobe.report.sections.image_cache import image_cache_section
@@ -244,7 +244,7 @@ def test_round_trip_and_the_1_2_schema(detected: Any, tmp_path: Path) -> None:
 
 def test_a_1_1_report_loads_with_the_new_sections_absent() -> None:
     report = load_report(FIX / "reports" / "bench-1.1-runtimes-function.json")
-    assert report.header.schema_version == "1.2"
+    assert isinstance(report, BenchReport) and report.header.schema_version == "1.2"
     r = report.result
     assert (r.image_cache, r.density, r.scaling, r.engine_cost, r.restore) == (None, None, None, None, None)
     assert r.container is not None and all(s.timeline_ns is None for s in r.container.samples)
@@ -257,7 +257,7 @@ def test_builders_turn_every_section_into_tables_notes_and_charts(detected: Any)
     assert all(s is not None for s in sections)
     page = Page("bench", "t", tuple(s for s in sections if s), citations=restore_citations(result))
     tables = {b.key: b for s in page.sections for b in s.blocks if isinstance(b, Table)}
-    charts = {b.key: b for s in page.sections for b in s.blocks if hasattr(b, "series")}
+    charts = {b.key: b for s in page.sections for b in s.blocks if isinstance(b, Chart)}
     cache = tables["bench.image_cache"]
     assert cache.rows[0][0].value == "load (image into the store)"
     assert cache.rows[0][2].value == pytest.approx(0.051)  # cold median of the load
@@ -273,7 +273,8 @@ def test_builders_turn_every_section_into_tables_notes_and_charts(detected: Any)
     assert [r[1].value for r in restore.rows] == ["measured here", "published (simulated)", "refused"]
     assert restore.rows[1][0].tone == Tone.simulated
     assert restore.cites == tuple(c.key for c in restore_citations(result)) and len(restore.cites) == 1
-    assert "criu check: no" in (restore.rows[2][5].value or "")
+    criu = restore.rows[2][5].value
+    assert isinstance(criu, str) and "criu check: no" in criu
     assert density_levels_section(BenchResult.from_dict({})) is None
 
 

@@ -41,6 +41,7 @@ def test_phases_from_the_scripted_costs() -> None:
         assert s.first_output_s is None
         assert s.create_s and s.start_s and s.run_to_exit_s and s.remove_s and s.cycle_s
         assert s.cycle_s >= s.create_s + s.start_s + s.run_to_exit_s + s.remove_s
+        assert s.first_instruction_s is not None and s.start_s is not None and s.run_to_exit_s is not None
         assert 0 < s.first_instruction_s < s.start_s + s.run_to_exit_s
     assert section.timing_basis == "first_instruction"
     assert section.image is not None and section.image.to_dict() == {"name": "img", "probe": True, "build_s": None}
@@ -120,6 +121,8 @@ class DaemonFinishesLater(ScriptedBackend):
     run's containers, and it leaked.
     """
 
+    signal: signal.Signals = signal.SIGINT  # the one the test raises mid-create
+
     def create(
         self,
         image: str,
@@ -147,7 +150,7 @@ class DaemonFinishesLater(ScriptedBackend):
 def test_interrupt_during_create_waits_for_the_container_and_removes_it(sig: signal.Signals) -> None:
     clock = FakeClock()
     backend = DaemonFinishesLater(clock)
-    backend.signal = sig  # type: ignore[attr-defined]
+    backend.signal = sig
     with pytest.raises(Interrupted):
         run(backend, clock)
     assert backend.created == 1  # the interrupt stopped the run after the first create
@@ -231,7 +234,7 @@ def test_error_translation() -> None:
             raise docker.errors.ImageNotFound("no such image")
 
     backend = DockerBackend.__new__(DockerBackend)
-    backend.api = DeadApi()  # type: ignore[assignment]
+    backend.api = DeadApi()
     backend.host, backend._target = "unix:///run/other.sock", None
     with pytest.raises(EngineError, match="stopped answering mid-run") as died:
         backend.start("abc")

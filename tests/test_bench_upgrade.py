@@ -59,7 +59,7 @@ def test_no_output_of_an_old_report_names_an_issue_as_a_source() -> None:
         if "future" in path.name:
             continue
         report = load_report(path)
-        for text in rendered(report, path.name).values():  # type: ignore[arg-type]
+        for text in rendered(report, path.name).values():
             assert "virtprobe issue" not in text and "issue #" not in text, path.name
 
 
@@ -92,10 +92,10 @@ def test_a_real_1_1_report_loads_round_trips_and_renders_in_every_format() -> No
     assert to_document(report) == _as_1_2(doc)
     result = report.result
     assert [s.runtime for s in result.runtime_sections] == ["runc", "crun", "runsc"]  # type: ignore[union-attr]
-    got = rendered(report, path.name)  # type: ignore[arg-type]
+    got = rendered(report, path.name)
     assert "cgroups in hybrid mode not supported" in got["markdown"] and "The serverless cycle" in got["markdown"]
     assert "<h2>The serverless cycle" in got["html"]
     assert 'virtprobe_bench_phase_median_seconds{engine="docker-engine",runtime="runsc",phase="cycle"}' in (
         got["prometheus"]
     )
-    assert markdown(report, path.name) == got["markdown"]  # type: ignore[arg-type]
+    assert markdown(report, path.name) == got["markdown"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,15 +21,17 @@ def _facts(**dmi: str) -> CloudFacts:
     return CloudFacts(facts, {}, True, "", ())
 
 
-def _decide(vm: bool | None, hv: str | None = "kvm", container: bool = False, **dmi: str) -> str | None:
-    f = _facts(**dmi)
+def _decide(
+    vm: bool | None, hv: str | None = "kvm", container: bool = False, dmi: Mapping[str, str] | None = None, **more: str
+) -> str | None:
+    f = _facts(**(dmi or {}), **more)
     return decide_cloud(T.match_rules(f.facts), vm, container, hv, f).id
 
 
 def test_azure_needs_the_asset_tag() -> None:
     hyperv = {"sys_vendor": "Microsoft Corporation", "product_name": "Virtual Machine"}
-    assert _decide(True, "microsoft", **hyperv) == NONE
-    assert _decide(True, "microsoft", **hyperv, chassis_asset_tag=T.AZURE_ASSET_TAG) == "azure"
+    assert _decide(True, "microsoft", dmi=hyperv) == NONE
+    assert _decide(True, "microsoft", dmi=hyperv, chassis_asset_tag=T.AZURE_ASSET_TAG) == "azure"
 
 
 def test_a_vendor_name_on_physical_hardware_is_not_a_cloud() -> None:
@@ -108,7 +112,7 @@ def test_hypervisor_and_cloud_tables_agree_on_shared_strings() -> None:
     """A DMI string that names a cloud's own hypervisor in the hypervisor table names that cloud too."""
     for field, value, cloud in SHARED:
         assert any(h.id for h in dmi_hypervisor({field: value})), (field, value)
-        assert _decide(True, **{field: value}) == cloud, (field, value)
+        assert _decide(True, dmi={field: value}) == cloud, (field, value)
     # And every hypervisor-table prefix that is a cloud's name is in SHARED.
     clouds = {"Amazon EC2", "Google Compute Engine", "OpenStack"}
     assert clouds <= {p for p, _ in VENDORS}

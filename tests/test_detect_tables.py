@@ -63,7 +63,9 @@ def test_windows_clouds_come_from_the_shared_rules() -> None:
     cloud, _ = windows.probe_cloud(src, hv)
     assert (hv.id, cloud.id) == ("kvm", "alibaba")
     chromebookish = _WinSource(b"\0" * 12, "Hetzner", "X470D4U")
-    chromebookish.cpuid = lambda leaf, sub=0: Lookup(CpuidRegs(0, 0, 0, 0)) if leaf == 1 else Lookup(None, "no")  # type: ignore[method-assign]
+    chromebookish.cpuid = lambda leaf, subleaf=0: (  # type: ignore[method-assign]
+        Lookup(CpuidRegs(0, 0, 0, 0)) if leaf == 1 else Lookup(None, "no")
+    )
     hv, _ = windows.probe_hypervisor(chromebookish)
     cloud, _ = windows.probe_cloud(chromebookish, hv)
     assert cloud.id != "hetzner"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,10 +28,10 @@ __all__ = ["dockerd_ssh", "dockerd_tls", "dockerd_unix", "podman_socket"]  # the
 pytestmark = [pytest.mark.docker, pytest.mark.live]
 
 
-def _version(engine: Engine) -> dict[str, object]:
+def _version(engine: Engine) -> dict[str, Any]:
     client = engine.client(timeout=20)
     try:
-        return client.version()  # type: ignore[no-any-return]
+        return client.version()
     finally:
         client.close()
 
@@ -116,7 +117,7 @@ def test_ssh_engine_through_the_docker_cli(dockerd_ssh: Engine) -> None:
 
 def test_podman_socket(podman_socket: Engine) -> None:
     _report(podman_socket)
-    names = [c.get("Name", "") for c in _version(podman_socket).get("Components", [])]  # type: ignore[union-attr]
+    names = [c.get("Name", "") for c in _version(podman_socket).get("Components", [])]
     assert any("Podman" in str(n) for n in names), names
     with pytest.raises(RuntimeError, match="not started by these fixtures"):
         podman_socket.kill()

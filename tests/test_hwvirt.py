@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,7 +48,7 @@ def test_real_mode_exit_loop_jumps_back_to_out() -> None:
         hwvirt.exit_loop_code_real_mode(70000)
 
 
-def test_kvm_module_reads_sys_module(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_kvm_module_reads_sys_module(tmp_path: Path) -> None:
     assert hwvirt.kvm_module(tmp_path) is None
     (tmp_path / "sys/module/kvm_amd").mkdir(parents=True)
     assert hwvirt.kvm_module(tmp_path) == "kvm_amd"
@@ -61,7 +62,7 @@ def test_verdict_words() -> None:
     assert "not near-native" in v
 
 
-def test_missing_kvm_degrades_with_a_reason(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_kvm_degrades_with_a_reason(tmp_path: Path) -> None:
     out = hwvirt.hwvirt(2, device=str(tmp_path / "no-kvm")).to_dict()
     assert out["available"] is False
     assert "stage open" in out["reason"]

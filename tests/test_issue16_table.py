@@ -27,7 +27,7 @@ import sys
 import tarfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,7 +152,7 @@ def _header_bomb(path: Path, typ: bytes, size: int) -> Path:
     return path
 
 
-def _tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
+def _tar(path: Path, members: Sequence[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
     with tarfile.open(path, "w:gz", format=tarfile.GNU_FORMAT) as tar:
         for info, data in members:
             tar.addfile(info, io.BytesIO(data) if data is not None else None)

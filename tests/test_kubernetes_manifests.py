@@ -44,7 +44,7 @@ DOCS = _docs()
 
 
 def _pod(kind_name: str) -> dict[str, Any]:
-    return DOCS[kind_name]["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+    return DOCS[kind_name]["spec"]["template"]["spec"]
 
 
 def test_the_manifests_are_there() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -101,7 +102,7 @@ def test_probe_code_is_mov_out_hlt() -> None:
     assert kvmapi.PROBE_CODE == b"\xb0K\xba\xf8\x03\xee\xf4"
 
 
-def test_missing_device_is_reported_not_raised(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_device_is_reported_not_raised(tmp_path: Path) -> None:
     look = kvmapi.probe_guest(str(tmp_path / "no-kvm"))
     v = look.value
     assert v["ok"] is False
@@ -112,7 +113,7 @@ def test_missing_device_is_reported_not_raised(tmp_path) -> None:  # type: ignor
     assert set(v) == {"ok", "stage", "api_version", "exit_reason", "elapsed_s", "guest_output", "error", "capabilities"}
 
 
-def test_non_device_file_fails_at_api_version(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_non_device_file_fails_at_api_version(tmp_path: Path) -> None:
     if not sys.platform.startswith("linux"):
         pytest.skip("Linux only")
     f = tmp_path / "plain"

@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_cla
 from tests.conftest import ROOTS, live_skip
 from virtprobe.detection.run import detect
 from virtprobe.machine.source import RootSource
+from virtprobe.report.document import BenchReport
 from virtprobe.report.formats import OutputFormat, render_reports
 from virtprobe.report.load import load_report
 from virtprobe.report.sections.detect import build_detect_page
@@ -69,7 +70,8 @@ def test_bench_gives_medians_and_p99_per_phase_engine_and_runtime_in_seconds() -
     assert isinstance(text, str) and text.endswith("# EOF\n")
     fam = _families(text)
     medians = {(s["runtime"], s["phase"]): v for s, v in fam["virtprobe_bench_phase_median_seconds"]}
-    runc = report.result.container  # type: ignore[union-attr]
+    assert isinstance(report, BenchReport)
+    runc = report.result.container
     assert runc is not None
     assert medians[("runc", "cycle")] == pytest.approx(runc.summary("cycle_s").median)
     assert ("runsc", "cycle") in medians and ("runsc", "first_instruction") not in medians  # its own clock

@@ -59,7 +59,7 @@ def test_archive_holds_dev_console_and_init_and_ends_with_trailer() -> None:
     assert stat.S_ISDIR(by["dev"]["mode"])  # type: ignore[arg-type]
     assert stat.S_ISCHR(by["dev/console"]["mode"])  # type: ignore[arg-type]
     assert by["dev/console"]["rdev"] == (5, 1)
-    assert stat.S_ISREG(by["init"]["mode"]) and by["init"]["mode"] & 0o111  # type: ignore[operator]
+    assert stat.S_ISREG(by["init"]["mode"]) and by["init"]["mode"] & 0o111  # type: ignore[arg-type,operator]
     assert by["init"]["data"] == vi.init_elf()
     assert all(e["check"] == 0 for e in entries)
 

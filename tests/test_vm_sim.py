@@ -97,7 +97,7 @@ def test_unverified_profiles_are_not_simulated() -> None:
         vm_sim.simulate_profile(unverified, 3, seed=1)
 
 
-def test_vm_section_simulated_only_and_with_a_user_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_vm_section_simulated_only_and_with_a_user_file(tmp_path: Path) -> None:
     import json
 
     from virtprobe.benchmark.vm import baselines as vm

@@ -131,13 +131,13 @@ def test_every_format_renders_every_kind(fmt: OutputFormat) -> None:
         else:
             assert f"col-{kind.value}" in text, kind
     if fmt in (OutputFormat.table, OutputFormat.markdown, OutputFormat.html):
-        for kind in NoteKind:
-            assert f"note {kind.value} x" in text, kind
+        for note in NoteKind:
+            assert f"note {note.value} x" in text, note
         for tone in Tone:
             assert f"x {tone.value}" in text, tone
     if fmt is OutputFormat.html:
-        for kind in ChartKind:
-            assert f"chart {kind.value} x" in text and text.count("<svg") == len(ChartKind)
+        for chart in ChartKind:
+            assert f"chart {chart.value} x" in text and text.count("<svg") == len(ChartKind)
 
 
 def test_every_output_format_has_a_writer() -> None:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,8 +25,9 @@ def test_runc_crun_runsc_give_one_report_with_three_rows_crun_refused_with_its_r
         capture_output=True, text=True, cwd=REPO, timeout=600, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    doc = json.loads(out.read_text())
-    runc, crun, runsc = doc["container"], *doc["other_runtimes"]
+    doc: dict[str, Any] = json.loads(out.read_text())
+    others: list[dict[str, Any]] = doc["other_runtimes"]
+    runc, crun, runsc = doc["container"], *others
     assert [r["runtime"] for r in (runc, crun, runsc)] == ["runc", "crun", "runsc"]
     assert runc["refused"] is None and runc["clock"]["mode"] == "same-kernel" and len(runc["samples"]) == 4
     assert crun["samples"] == [] and CRUN_HYBRID in crun["refused"]
