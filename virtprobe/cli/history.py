@@ -51,12 +51,12 @@ def history(
     from virtprobe.report.sections.history import build_history_page
 
     series = load_history(reports)
-    changes = environment_changes(series)
-    if changes and env_mismatch is EnvMismatch.refuse:
+    # Refused before the change points are searched (the costly part); warned of from the result's notes.
+    if env_mismatch is EnvMismatch.refuse and (changes := environment_changes(series)):
         raise InputError(f"{changes[0]}; their figures are not one series. Pass --env-mismatch warn to read them")
-    for change in changes:
-        print(f"virtprobe: warning: {change}", file=sys.stderr)
     result = compute(series, min_effect=threshold_pct / 100)
+    for change in result.notes:
+        print(f"virtprobe: warning: {change}", file=sys.stderr)
     page = build_history_page(result)
     emit(dumps(result.to_dict()) if fmt is OutputFormat.json else write_pages([page], fmt), out, force)
     if result.regressions:
