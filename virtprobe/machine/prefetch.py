@@ -73,7 +73,6 @@ class Prefetch:
     def __init__(self, leaves: tuple[int, ...], kvm: bool) -> None:
         self._answers: dict[str, tuple[object, str | None]] = {}
         self._wanted_kvm = kvm
-        self._last = "kvm" if kvm else "cpuid"  # the child's last word
         self._failure = ""
         rfd, wfd = os.pipe()
         try:
@@ -101,7 +100,8 @@ class Prefetch:
                 kind, value, reason = marshal.loads(self._buf[_LEN.size : _LEN.size + n])
                 self._answers[kind] = (value, reason)
                 self._buf = self._buf[_LEN.size + n :]
-            if self._last in self._answers:  # the child said all it had to: reap it now
+            last = "kvm" if self._wanted_kvm else "cpuid"  # the child's last word (_child)
+            if last in self._answers:  # it said all it had to: reap it now
                 self._finish(timed_out=False)
                 return
             if want in self._answers:
