@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.test_cli import run_and_modules
-from virtprobe.cli.console import PIPED_WIDTH, TextConsole, colour_on, terminal_width
+from virtprobe.cli.console import PIPED_WIDTH, TextConsole, colour_on, columns, terminal_width
 from virtprobe.errors import ReportFormatError
 from virtprobe.report.formats import report_page
 from virtprobe.report.load import load_any
@@ -167,6 +167,9 @@ def test_width_is_columns_else_the_terminal_else_80() -> None:
     assert terminal_width(_Stream(False), {"COLUMNS": "133"}) == 133
     assert terminal_width(_Stream(False), {}) == PIPED_WIDTH == 80
     assert terminal_width(_Stream(False), {"COLUMNS": "x"}) == 80
+    assert terminal_width(_Stream(False), {}, piped=120) == 120  # report and compare, into a CI log
+    assert terminal_width(_Stream(False), {"COLUMNS": "90"}, piped=120) == 90
+    assert columns({"COLUMNS": "0"}) is None and columns({}) is None and columns({"COLUMNS": "77"}) == 77
 
 
 def test_the_console_prints_pages_plain_into_a_pipe() -> None:

@@ -49,17 +49,22 @@ def colour_on(stream: TextIO, env: Mapping[str, str] = os.environ) -> bool:
     return stream.isatty() and env.get("TERM") != "dumb"
 
 
-def terminal_width(stream: TextIO, env: Mapping[str, str] = os.environ) -> int:
-    """COLUMNS when set (as every tool honours it); else the terminal's width; piped, 80."""
-    columns = env.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
-        return int(columns)
+def columns(env: Mapping[str, str] = os.environ) -> int | None:
+    """COLUMNS, when set to a width (as every tool honours it)."""
+    value = env.get("COLUMNS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def terminal_width(stream: TextIO, env: Mapping[str, str] = os.environ, piped: int = PIPED_WIDTH) -> int:
+    """COLUMNS when set; else the terminal's width; else (not a terminal) `piped`."""
+    if (width := columns(env)) is not None:
+        return width
     if stream.isatty():
         try:
             return os.get_terminal_size(stream.fileno()).columns or PIPED_WIDTH
         except (OSError, ValueError):
             return PIPED_WIDTH
-    return PIPED_WIDTH
+    return piped
 
 
 class TextConsole:

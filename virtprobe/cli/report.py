@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -22,14 +21,8 @@ class EnvMismatch(enum.StrEnum):
     warn = "warn"
 
 
-def text_width() -> int | None:
-    """COLUMNS when set (as every tool honours it); else the terminal's (None); piped, 120.
-
-    Piped into a CI log, Rich would assume 80 columns and cut metric names."""
-    columns = os.environ.get("COLUMNS", "")
-    if columns.isdigit() and int(columns) > 0:
-        return int(columns)
-    return None if sys.stdout.isatty() else 120
+# Piped, or written to a file, without COLUMNS: 80 columns would cut metric names in a CI log.
+REPORT_WIDTH = 120
 
 
 def emit(text_or_pages: str | Rendering, out: str, force: bool) -> None:
@@ -38,17 +31,16 @@ def emit(text_or_pages: str | Rendering, out: str, force: bool) -> None:
     Width: COLUMNS when set, else the terminal's; piped or written to a file without
     COLUMNS, 120 (80 would cut metric names in a CI log). Colour only on a terminal.
     """
+    from virtprobe.cli.console import columns, stdout_console, terminal_width
     from virtprobe.cli.output import write_text
 
     if isinstance(text_or_pages, str):
         write_text(text_or_pages, out, force=force)
         return
     if out == "-":
-        from virtprobe.cli.console import stdout_console
-
-        stdout_console(width=text_width()).print(text_or_pages)
+        stdout_console(width=terminal_width(sys.stdout, piped=REPORT_WIDTH)).print(text_or_pages)
         return
-    write_text(text_or_pages.text(text_width() or 120, colour=False), out, force=force)
+    write_text(text_or_pages.text(columns() or REPORT_WIDTH, colour=False), out, force=force)
 
 
 # The same names as every command: -o/--output FILE, --json, -f/--format; `--out` is the old spelling.
